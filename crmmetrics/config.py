@@ -1,0 +1,333 @@
+"""The config file: YAML with line numbers → validated pydantic models → JSON Schema.
+
+Every problem is reported as ``FILE:LINE: key.path: message`` (exit 78), unknown keys
+with a close-match hint. Paths in ``sources`` are relative to the config file, so a
+cron job started from ``$HOME`` reads the same files as the analyst did.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from crmmetrics.errors import ConfigError
+from crmmetrics.periods import GRAINS, WEEKDAYS
+from crmmetrics.schema import ENTITIES
+
+DIMENSION_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+Scalar = Union[str, int, float, bool, None]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CsvOptions(_Strict):
+    """How to read a delimited text source. Unset options are detected from a sample."""
+
+    delimiter: str | None = Field(None, description='Field separator: ",", ";", "\\t", "|", or "whitespace" (runs of blanks). Detected when unset.')
+    encoding: str | None = Field(None, description="Text encoding (utf-8, utf-8-sig, utf-16, cp1254, latin-1, ...). Detected when unset: BOM, then UTF-8, then cp1254.")
+    decimal: str = Field(".", description='Decimal mark of numbers: "." or ",".')
+    thousands: str | None = Field(None, description='Thousands separator; default "," when decimal is "." and "." when decimal is ",". Use "" for none.')
+    header: bool = Field(True, description="Whether the first line holds column names. Without one, map fields by 1-based column position.")
+    quotechar: str = Field('"', description="Quote character.")
+    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None", "-", "?", "#N/A"], description="Cell texts that mean 'no value'.")
+
+    @field_validator("decimal")
+    @classmethod
+    def _decimal(cls, v: str) -> str:
+        if v not in {".", ","}:
+            raise ValueError('must be "." or ","')
+        return v
+
+
+class DateOptions(_Strict):
+    """How to read dates of this source."""
+
+    format: str | None = Field(None, description="An explicit strftime format such as %d.%m.%Y %H:%M; when set, nothing else is tried.")
+    dayfirst: bool | None = Field(None, description="Read 03/04/2026 as 3 April (true) or March 4 (false). Unset: inferred per column; dd.mm.yyyy is always day-first.")
+
+
+def _source_model(entity_name: str) -> type[BaseModel]:
+    ent = ENTITIES[entity_name]
+    title = "".join(p.capitalize() for p in entity_name.split("_"))
+    field_defs: dict[str, Any] = {
+        f.name: (str | int | None, Field(None, description=f"{f.description} ({f.type.value}). A column name, or a 1-based position for files without a header."))
+        for f in ent.fields
+    }
+    fields_model = create_model(
+        f"{title}Fields",
+        __config__=ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {"type": ["string", "integer"]}}),
+        **field_defs,
+    )
+    return create_model(
+        f"{title}Source",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=f"One export feeding {entity_name}.",
+        path=(str, Field(..., description='File path relative to this config, a glob, or "-" for stdin.')),
+        sheet=(str | int | None, Field(None, description="Excel sheet name, or 0-based index. Default: the first sheet.")),
+        format=(Literal["csv", "xlsx"] | None, Field(None, description="Force the reader (needed for stdin Excel only if auto-detection fails).")),
+        csv=(CsvOptions, Field(default_factory=CsvOptions, description="Delimited-text options.")),
+        dates=(DateOptions, Field(default_factory=DateOptions, description="Date parsing options.")),
+        constants=(dict[str, Scalar], Field(default_factory=dict, description="Fields with one value for every row, e.g. survey_type: nps.")),
+        fields=(fields_model, Field(..., description="Canonical field → source column. Other keys become --by dimensions.")),
+        values=(dict[str, dict[str, Scalar]], Field(default_factory=dict, description='Raw → canonical value maps per field; "*" is the default for unlisted values.')),
+    )
+
+
+SOURCE_MODELS: dict[str, type[BaseModel]] = {name: _source_model(name) for name in ENTITIES}
+
+
+class Threshold(_Strict):
+    """Bounds for `crmmetrics check`: a value below min or above max is a breach."""
+
+    min: float | None = Field(None, description="Breach when the value is below this.")
+    max: float | None = Field(None, description="Breach when the value is above this.")
+
+
+class ReportDefaults(_Strict):
+    """Defaults for `compute` when the flags are not given."""
+
+    period: Literal["day", "week", "month", "quarter", "year", "all"] = Field("month", description="Period grain.")
+    by: list[str] = Field(default_factory=list, description="Dimensions to group by.")
+    metrics: list[str] = Field(default_factory=list, description="Metrics computed when none are named (default: every computable one).")
+
+
+@lru_cache(maxsize=1)
+def config_model() -> type[BaseModel]:
+    """The top-level pydantic model; metric options and thresholds come from the registry."""
+    from crmmetrics.metrics.registry import all_metrics
+
+    specs = all_metrics()
+    metrics_model = create_model(
+        "MetricOptions",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (spec.options | None, Field(None, description=spec.title)) for name, spec in specs.items()},
+    )
+    thresholds_model = create_model(
+        "Thresholds",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (Threshold | None, Field(None, description=spec.title)) for name, spec in specs.items()},
+    )
+    sources_model = create_model(
+        "Sources",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (list[model] | None, Field(None, description=ENTITIES[name].description)) for name, model in SOURCE_MODELS.items()},
+    )
+    return create_model(
+        "CrmMetricsConfig",
+        __config__=ConfigDict(extra="forbid", title="crmmetrics config"),
+        version=(Literal[1], Field(..., description="Config format version.")),
+        timezone=(str, Field("UTC", description="Reporting time zone (IANA name); naive timestamps are read in it.")),
+        currency=(str | None, Field(None, description="Reporting currency label, e.g. TRY.")),
+        week_start=(Literal[WEEKDAYS], Field("monday", description="First day of a week period.")),  # type: ignore[valid-type]
+        report=(ReportDefaults, Field(default_factory=ReportDefaults, description="Defaults for compute.")),
+        sources=(sources_model, Field(..., description="Where each entity's data comes from.")),
+        metrics=(metrics_model, Field(default_factory=metrics_model, description="Per-metric options.")),
+        thresholds=(thresholds_model, Field(default_factory=thresholds_model, description="Bounds checked by `crmmetrics check`.")),
+    )
+
+
+class Config:
+    """A validated config plus where it came from (for relative paths and messages)."""
+
+    def __init__(self, model: BaseModel, path: Path | None, lines: dict[tuple[Any, ...], int]) -> None:
+        self.model = model
+        self.path = path
+        self.base_dir = path.parent if path else Path.cwd()
+        self.lines = lines
+
+    @property
+    def timezone(self) -> str:
+        return self.model.timezone
+
+    @property
+    def week_start(self) -> str:
+        return self.model.week_start
+
+    def sources(self, entity: str) -> list[Any]:
+        """The source models of ``entity`` (empty when not configured)."""
+        return getattr(self.model.sources, entity) or []
+
+    def configured_entities(self) -> list[str]:
+        return [e for e in ENTITIES if self.sources(e)]
+
+    def metric_options(self, name: str) -> BaseModel | None:
+        """The options block the user wrote for ``name`` (None when absent)."""
+        return getattr(self.model.metrics, name)
+
+    def threshold(self, name: str) -> Threshold | None:
+        return getattr(self.model.thresholds, name)
+
+    def where(self, *path: Any) -> str:
+        """``file:line`` of a key path, for messages."""
+        from crmmetrics.yamlload import line_for
+
+        line = line_for(tuple(path), self.lines)
+        name = str(self.path) if self.path else "<config>"
+        return f"{name}:{line}" if line else name
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError listing every problem."""
+    import yaml
+
+    from crmmetrics.yamlload import load_yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}", hint="pass -c PATH or set CRMMETRICS_CONFIG")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from None
+    try:
+        data, lines = load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}{line}: malformed YAML: {problem}", hint="check indentation and quoting around this line") from None
+    return config_from_data(data, lines, p)
+
+
+def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | None = None) -> Config:
+    """Validate already-parsed config data (used by load_config and by tests)."""
+    name = str(path) if path else "<config>"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}:1: the config must be a mapping with version, sources, ...")
+    single = {k for k, v in (data.get("sources") or {}).items() if isinstance(v, dict)} if isinstance(data.get("sources"), dict) else set()
+    normalised = dict(data)
+    if isinstance(data.get("sources"), dict):
+        normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in data["sources"].items()}
+    model_cls = config_model()
+    problems: list[str] = []
+    try:
+        model = model_cls.model_validate(normalised)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = list(err["loc"])
+            if len(loc) >= 3 and loc[0] == "sources" and loc[1] in single and loc[2] == 0:
+                del loc[2]  # the user wrote one mapping, not a list
+            problems.append(_format_problem(name, loc, err, lines, model_cls))
+        raise ConfigError("\n".join(problems)) from None
+    cfg = Config(model, path, lines)
+    problems = _domain_checks(cfg, single)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return cfg
+
+
+def _format_problem(name: str, loc: list[Any], err: dict[str, Any], lines: dict[tuple[Any, ...], int], model_cls: type[BaseModel]) -> str:
+    from crmmetrics.yamlload import line_for
+
+    line = line_for(tuple(loc), lines)
+    where = f"{name}:{line}" if line else name
+    dotted = ".".join(str(x) for x in loc) or "(top)"
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model_cls, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed and len(allowed) <= 12 else "")
+        return f"{where}: {dotted}: unknown key{hint}"
+    msg = err["msg"]
+    if err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err and err["type"] not in {"missing"}:
+        msg = f"{msg} (got {err['input']!r})" if not isinstance(err["input"], dict | list) else msg
+    return f"{where}: {dotted}: {msg}"
+
+
+def _allowed_keys(model_cls: type[BaseModel], loc: list[Any]) -> list[str]:
+    """Keys accepted at ``loc`` (walking the model's annotations)."""
+    import typing
+
+    current: Any = model_cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        current = info.annotation
+        # unwrap Optional[...] / list[...]
+        for _ in range(3):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if typing.get_origin(current) in (Union, list, typing.Union) or str(typing.get_origin(current)) == "<class 'types.UnionType'>":
+                current = args[0] if args else current
+            else:
+                break
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
+    """Checks a JSON Schema cannot express: time zone, field names, values maps."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from crmmetrics.metrics.registry import all_metrics
+
+    problems: list[str] = []
+    try:
+        ZoneInfo(cfg.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
+    specs = all_metrics()
+    for i, name in enumerate(cfg.model.report.metrics):
+        if name not in specs:
+            close = difflib.get_close_matches(name, list(specs), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{cfg.where('report', 'metrics', i)}: report.metrics.{i}: unknown metric {name!r}{hint}")
+    for ent_name in ENTITIES:
+        canonical = ENTITIES[ent_name].field_names
+        for idx, src in enumerate(cfg.sources(ent_name)):
+            base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
+            dotted = ".".join(str(x) for x in base)
+            mapped = {k for k, v in src.fields.model_dump().items() if v is not None}
+            for key in sorted(mapped - set(canonical)):
+                close = difflib.get_close_matches(key, canonical, n=1, cutoff=0.8)
+                if close:
+                    problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: not a field of {ent_name}; did you mean {close[0]!r}? (other names become --by dimensions)")
+                elif not DIMENSION_RE.match(key):
+                    problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: dimension names must be lower_snake_case")
+            for key in src.constants:
+                if key not in canonical and not DIMENSION_RE.match(key):
+                    problems.append(f"{cfg.where(*base, 'constants', key)}: {dotted}.constants.{key}: not a field of {ent_name}")
+            for key in src.values:
+                if key not in mapped and key not in src.constants:
+                    problems.append(f"{cfg.where(*base, 'values', key)}: {dotted}.values.{key}: no such mapped field (map it under fields first)")
+            if src.path != "-" and not src.csv.header:
+                for key, col in src.fields.model_dump().items():
+                    if col is not None and not isinstance(col, int):
+                        problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: with csv.header false, map fields by 1-based column position")
+    return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (Draft 2020-12 subset editors accept) of the config file.
+
+    ``sources.<entity>`` accepts one source or a list; the model stores lists only.
+    """
+    schema = config_model().model_json_schema()
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["title"] = "crmmetrics config"
+    props = schema["$defs"]["Sources"]["properties"]
+    for name, prop in props.items():
+        ref = {"$ref": f"#/$defs/{SOURCE_MODELS[name].__name__}"}
+        props[name] = {"anyOf": [ref, {"type": "array", "items": ref}, {"type": "null"}], "default": None, "description": prop.get("description", "")}
+    return schema
+
+
+def json_schema_text() -> str:
+    """The schema as the committed config.schema.json holds it."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,176 @@
+"""Load what a plan needs into typed frames, and collect Issues with locations.
+
+Each entity becomes one pandas frame with canonical column names plus two private
+columns, ``_src`` (which source) and ``_row`` (0-based data row in that source), so
+any later problem can be traced back to ``file:LINE`` or ``Sheet!C17``.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics.errors import InputNotFoundError, Issue, Level
+from crmmetrics.io.parse import apply_values_map, clean_text, parse
+from crmmetrics.io.readers import RawTable, read_source
+from crmmetrics.schema import ENTITIES, FieldType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.config import Config
+
+ROW_ISSUES_PER_FIELD = 100  # beyond this, one summary issue carries the count
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class InputFact:
+    """What was read: for the report's ``inputs`` list."""
+
+    entity: str
+    path: str
+    sha256: str
+    rows_read: int
+    rows_rejected: int
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Dataset:
+    """Typed frames per entity, the input facts and the issues found while loading."""
+
+    frames: dict[str, Any] = field(default_factory=dict)
+    inputs: list[InputFact] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    tables: list[RawTable] = field(default_factory=list)
+
+    def locate(self, src: Any, rows: Any, fieldname: str | None = None) -> list[str]:
+        """Human locations for parallel arrays of source ids and row positions."""
+        out: list[str] = []
+        for s, r in zip(src, rows):
+            out.extend(self.tables[int(s)].locate([r], fieldname))
+        return out
+
+    def row_issues(self, frame: pd.DataFrame, code: str, message: str, *, entity: str, fieldname: str | None = None,
+                   metric: str | None = None, level: Level = Level.WARNING, limit: int = ROW_ISSUES_PER_FIELD) -> None:
+        """One Issue per row of ``frame`` (up to ``limit``, then one summary issue)."""
+        n = len(frame)
+        if n == 0:
+            return
+        head = frame.iloc[:limit]
+        locs = self.locate(head["_src"].to_numpy(), head["_row"].to_numpy(), fieldname)
+        values = head[fieldname].tolist() if fieldname and fieldname in head else [None] * len(head)
+        for loc, val, src in zip(locs, values, head["_src"].to_numpy()):
+            table = self.tables[int(src)]
+            column = table.column_names.get(fieldname or "", fieldname)
+            self.issues.append(Issue(level, code, message, entity=entity, source=table.path, location=loc, column=column,
+                                     field=fieldname, value=None if val is None else str(val), metric=metric))
+        if n > limit:
+            self.issues.append(Issue(level, code, f"{message}: {n - limit} more rows", entity=entity, field=fieldname,
+                                     metric=metric, count=n - limit))
+
+
+def expand_paths(path: str, base_dir: Path) -> list[tuple[str, str]]:
+    """(path to open, path to show) for a config path: relative to the config, globbed."""
+    if path == "-":
+        return [("-", "<stdin>")]
+    p = Path(path).expanduser()
+    full = p if p.is_absolute() else base_dir / p
+    if _GLOB_CHARS & set(path):
+        matches = sorted(globmod.glob(str(full)))
+        if not matches:
+            raise InputNotFoundError(f"no file matches {path!r} (looked in {full.parent})")
+        return [(m, m) for m in matches]
+    return [(str(full), _display(full))]
+
+
+def _display(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str, str] | None = None,
+                 stdin: Any = None) -> Dataset:
+    """Read every source of the entities in ``needs`` (entity → fields), typed."""
+    import pandas as pd
+
+    ds = Dataset()
+    overrides = overrides or {}
+    for entity_name, fields in needs.items():
+        sources = config.sources(entity_name)
+        parts = []
+        for src_index, source in enumerate(sources):
+            raw_path = overrides.get(entity_name, source.path)
+            base = Path.cwd() if entity_name in overrides else config.base_dir
+            for open_path, shown in expand_paths(raw_path, base):
+                parts.append(_load_one(ds, config, entity_name, source, fields, open_path, shown, stdin))
+            if entity_name in overrides:
+                break  # --input replaces the entity's sources with one file
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        ds.frames[entity_name] = frame
+        _check_duplicate_keys(ds, entity_name, frame)
+    return ds
+
+
+def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields: set[str], open_path: str,
+              shown: str, stdin: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    ent = ENTITIES[entity_name]
+    mapping = {k: v for k, v in source.fields.model_dump().items() if v is not None}
+    wanted = {f: mapping[f] for f in fields if f in mapping}
+    table = read_source(open_path, shown, source, wanted, stdin)
+    src_id = len(ds.tables)
+    ds.tables.append(table)
+    ds.issues.extend(table.issues)
+    frame = pd.DataFrame({"_src": np.full(table.n_rows, src_id, dtype=np.int32), "_row": np.arange(table.n_rows, dtype=np.int64)})
+    rejected = np.zeros(table.n_rows, dtype=bool)
+    for fname in sorted(fields):
+        fdef = ent.field(fname)
+        ftype = fdef.type if fdef else FieldType.CATEGORY  # other mapped columns are dimensions
+        if fname in table.columns:
+            raw = table.columns[fname].reset_index(drop=True)
+        elif fname in source.constants:
+            raw = pd.Series([source.constants[fname]] * table.n_rows, dtype=object)
+        else:
+            continue
+        cleaned = clean_text(raw, source.csv.null_values)
+        cleaned = apply_values_map(cleaned, source.values.get(fname, {}))
+        parsed = parse(cleaned, ftype, decimal=source.csv.decimal, thousands=source.csv.thousands, dayfirst=source.dates.dayfirst,
+                       date_format=source.dates.format, tz=config.timezone, choices=fdef.choices if fdef else ())
+        frame[fname] = parsed.values.to_numpy() if ftype not in (FieldType.DATETIME, FieldType.DATE) else parsed.values.reset_index(drop=True)
+        bad = parsed.bad.to_numpy(dtype=bool)
+        if bad.any():
+            rejected |= bad
+            bad_rows = frame.loc[bad, ["_src", "_row"]].copy()
+            bad_rows[fname] = cleaned[bad].to_numpy()
+            code = f"unparseable_{ftype.value}" if ftype is not FieldType.CATEGORY else "unknown_value"
+            ds.row_issues(bad_rows, code, f"{fname}: {parsed.reason}; value ignored" + (f" (hint: {parsed.hint})" if parsed.hint else ""),
+                          entity=entity_name, fieldname=fname)
+        if parsed.note:
+            ds.issues.append(Issue(Level.WARNING, "date_order", f"{fname}: {parsed.note}", entity=entity_name, source=table.path,
+                                   column=table.column_names.get(fname), field=fname))
+    ds.inputs.append(InputFact(entity_name, table.path, table.sha256, table.n_rows, int(rejected.sum()), table.kind,
+                               table.encoding, table.delimiter, table.sheet))
+    return frame
+
+
+def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) -> None:
+    key = ENTITIES[entity_name].key
+    if not key or key not in frame:
+        return
+    dup = frame[key].notna() & frame.duplicated(key, keep="first")
+    if dup.any():
+        ds.row_issues(frame[dup], "duplicate_id", f"{key} appears more than once; both rows are kept", entity=entity_name, fieldname=key)

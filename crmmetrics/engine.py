@@ -1,0 +1,262 @@
+"""Plan → Dataset → metrics → Report. No CLI, no printing: plain arguments in, a
+:class:`Report` out. Importing this module loads neither typer nor rich (a test says so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics import __version__
+from crmmetrics.config import Config
+from crmmetrics.errors import ConfigError, Issue, Level, UsageError
+from crmmetrics.metrics.registry import MetricSpec, all_metrics, get_metric
+from crmmetrics.periods import GRAINS, label, next_start
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.dataset import Dataset, InputFact
+
+SCHEMA_VERSION = 1
+RESULT_COLUMNS = ("metric", "period", "period_start", "period_end")
+VALUE_COLUMNS = ("value", "unit", "n", "numerator", "denominator")
+
+
+@dataclass
+class MetricPlan:
+    """One metric to compute: its spec, validated options and where --by comes from."""
+
+    spec: MetricSpec
+    options: Any
+    joined_dims: list[str]
+
+
+@dataclass
+class Plan:
+    """Which metrics, which entities and fields, and how to group."""
+
+    metrics: list[MetricPlan]
+    needs: dict[str, set[str]]
+    by: list[str]
+    skipped: list[Issue] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything a renderer needs: results, issues, inputs and the run's settings."""
+
+    results: pd.DataFrame
+    issues: list[Issue]
+    inputs: list[InputFact]
+    generated_at: str
+    as_of: str
+    timezone: str
+    period: str
+    by: list[str]
+    since: str | None
+    until: str | None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report object (DESIGN.md section 7); NaN → None."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "crmmetrics": __version__,
+            "generated_at": self.generated_at,
+            "as_of": self.as_of,
+            "timezone": self.timezone,
+            "period": self.period,
+            "by": self.by,
+            "since": self.since,
+            "until": self.until,
+            "inputs": [i.to_dict() for i in self.inputs],
+            "options": self.options,
+            "results": result_records(self.results),
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+    def issue_counts(self) -> dict[str, int]:
+        """Issue count per code (summary issues count for all the rows they stand for)."""
+        counts: dict[str, int] = {}
+        for i in self.issues:
+            counts[i.code] = counts.get(i.code, 0) + i.count
+        return counts
+
+
+def result_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Result rows as plain dicts with JSON-safe values (NaN → None, ints as int)."""
+    import math
+
+    records = []
+    for rec in frame.to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+                v = None
+            elif v is not None and not isinstance(v, (str, int, float, bool)):
+                v = None if str(v) in {"NaT", "nan", "<NA>"} else str(v)
+            clean[k] = v
+        records.append(clean)
+    return records
+
+
+def mapped_fields(config: Config, entity: str) -> set[str]:
+    """Fields the config maps (or sets as constants) in every source of ``entity``."""
+    sources = config.sources(entity)
+    if not sources:
+        return set()
+    sets = [{k for k, v in s.fields.model_dump().items() if v is not None} | set(s.constants) for s in sources]
+    return set.intersection(*sets)
+
+
+def make_plan(config: Config, names: list[str], period: str, by: list[str], need_dates: bool) -> Plan:
+    """Check that each metric can be fed, resolve --by, and list the fields to read."""
+    explicit = bool(names)
+    specs = [get_metric(n) for n in names] if names else [
+        get_metric(n) for n in (config.model.report.metrics or list(all_metrics()))]
+    if period not in GRAINS:
+        raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
+    plans: list[MetricPlan] = []
+    needs: dict[str, set[str]] = {}
+    skipped: list[Issue] = []
+    for spec in specs:
+        try:
+            plans.append(_plan_metric(config, spec, period, by, need_dates, needs))
+        except ConfigError as exc:
+            if explicit:
+                raise
+            skipped.append(Issue(Level.INFO, "metric_skipped", f"{spec.name} not computed: {exc}", metric=spec.name))
+    if not plans:
+        raise ConfigError("no metric can be computed from this config", hint="run `crmmetrics metrics -c CONFIG` to see what each metric needs")
+    return Plan(plans, needs, by, skipped)
+
+
+def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], need_dates: bool, needs: dict[str, set[str]]) -> MetricPlan:
+    where = config.where("sources")
+    if not config.sources(spec.entity):
+        raise ConfigError(f"{spec.name} needs a {spec.entity} source; the config has none ({where})")
+    have = mapped_fields(config, spec.entity)
+    required = list(spec.needs)
+    if need_dates or period != "all":
+        required.append(spec.date_field)
+    missing = [f for f in required if f not in have]
+    if missing:
+        raise ConfigError(f"{spec.name} needs {', '.join(f'{spec.entity}.{m}' for m in missing)}; map it under sources.{spec.entity}.fields ({where})")
+    user_opts = config.metric_options(spec.name)
+    options = user_opts if user_opts is not None else spec.options()
+    unset = [o for o in spec.requires_options if getattr(options, o) is None]
+    if unset:
+        raise ConfigError(f"{spec.name} needs metrics.{spec.name}.{' and .'.join(unset)} in the config (no safe default)")
+    joined: list[str] = []
+    for dim in by:
+        if dim in have:
+            continue
+        if "customer_id" in have and dim in mapped_fields(config, "customers") and spec.entity != "customers":
+            joined.append(dim)
+            continue
+        candidates = sorted(have | (mapped_fields(config, "customers") if "customer_id" in have else set()))
+        close = difflib.get_close_matches(dim, candidates, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(candidates)}"
+        raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity} (nor in customers through customer_id)", hint=hint)
+    wanted = set(spec.needs) | {spec.date_field} | (set(by) - set(joined))
+    for f in ("customer_id",):
+        if f in have and (joined or spec.name == "nps"):
+            wanted.add(f)
+    needs.setdefault(spec.entity, set()).update(w for w in wanted if w in have)
+    if joined:
+        needs.setdefault("customers", set()).update({"customer_id", *joined})
+    return MetricPlan(spec, options, joined)
+
+
+def parse_day(text: str | None, what: str) -> dt.datetime | None:
+    """``YYYY-MM-DD`` → naive local midnight (UsageError otherwise)."""
+    if text is None:
+        return None
+    try:
+        return dt.datetime.strptime(text.strip(), "%Y-%m-%d")
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not a date", hint="use YYYY-MM-DD, e.g. 2026-01-01") from None
+
+
+def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
+            since: str | None = None, until: str | None = None, as_of: str | None = None,
+            inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None) -> Report:
+    """Compute ``metrics`` (default: every one the config can feed) into a Report."""
+    from zoneinfo import ZoneInfo
+
+    from crmmetrics.dataset import load_dataset
+
+    tz = config.timezone
+    period = period or config.model.report.period
+    by = list(by) if by else list(config.model.report.by)
+    since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
+    if since_dt and until_dt and until_dt <= since_dt:
+        raise UsageError(f"--until {until} is not after --since {since}")
+    now = now or dt.datetime.now(ZoneInfo(tz))
+    as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None)
+    for name in (inputs or {}):
+        if name not in config.configured_entities():
+            raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
+    plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
+    dataset = load_dataset(config, plan.needs, inputs, stdin)
+    frames, results, issues, options = [], [], list(plan.skipped), {}
+    for mp in plan.metrics:
+        out, metric_issues, opts = run_metric(mp, dataset, config, period, by, as_of_dt, since_dt, until_dt)
+        frames.append(out)
+        issues.extend(metric_issues)
+        options[mp.spec.name] = opts
+    results = _finish(frames, period, by)
+    return Report(results, dataset.issues + issues, dataset.inputs, now.isoformat(timespec="seconds"),
+                  as_of_dt.isoformat(), tz, period, by, since, until, options)
+
+
+def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by: list[str], as_of: dt.datetime,
+               since: dt.datetime | None, until: dt.datetime | None) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
+    """Run one metric on its entity frame (with --by dimensions joined)."""
+    from crmmetrics.metrics.context import PERIOD_COL, MetricContext
+
+    spec = mp.spec
+    frame = dataset.frames[spec.entity]
+    if mp.joined_dims:
+        customers = dataset.frames["customers"][["customer_id", *mp.joined_dims]].dropna(subset=["customer_id"])
+        customers = customers.drop_duplicates("customer_id", keep="first")
+        frame = frame.merge(customers, on="customer_id", how="left", suffixes=("", "_customer"))
+    for dim in by:
+        frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
+    ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset)
+    out = spec.compute(ctx)
+    rows = out.rows
+    starts = rows[PERIOD_COL]
+    rows.insert(0, "metric", spec.name)
+    rows.insert(1, "period", [label(s, period) for s in starts])
+    rows.insert(2, "period_start", [s.strftime("%Y-%m-%d") for s in starts])
+    ends = [(until if period == "all" and until else _all_end(rows, as_of) if period == "all" else next_start(s, period)) for s in starts]
+    rows.insert(3, "period_end", [e.strftime("%Y-%m-%d") for e in ends])
+    rows = rows.drop(columns=[PERIOD_COL])
+    opts = mp.options.model_dump(mode="json")
+    opts.update(out.options_in_force)
+    return rows, ctx.issues, opts
+
+
+def _all_end(rows: pd.DataFrame, as_of: dt.datetime) -> dt.datetime:
+    return dt.datetime(as_of.year, as_of.month, as_of.day) + dt.timedelta(days=1)
+
+
+def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFrame:
+    """Concatenate metric results; columns in contract order, extras after."""
+    import pandas as pd
+
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, *by, *VALUE_COLUMNS])
+    results = pd.concat(frames, ignore_index=True, sort=False)
+    lead = [*RESULT_COLUMNS, *by, *VALUE_COLUMNS]
+    extras = [c for c in results.columns if c not in lead]
+    results = results[lead + extras]
+    results["n"] = results["n"].astype("int64")
+    return results

@@ -1,0 +1,1 @@
+"""Readers (CSV/TSV/text, Excel, stdin), typed parsing and atomic output."""

@@ -1,0 +1,1 @@
+"""Metric families and the registry that lists them (see registry.py)."""

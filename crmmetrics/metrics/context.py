@@ -1,0 +1,104 @@
+"""What a metric's compute function receives, and what it returns.
+
+A metric never reads files or prints: it gets typed frames and the run's period
+settings through :class:`MetricContext`, and returns a :class:`MetricOutput` whose
+rows follow the result contract (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics.errors import Issue, Level
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.dataset import Dataset
+    from crmmetrics.metrics.registry import MetricSpec, Options
+
+PERIOD_COL = "_period"
+
+
+@dataclass
+class MetricContext:
+    """Inputs of one metric run.
+
+    ``frame`` is the metric's entity with the ``--by`` dimensions attached (joined from
+    customers where needed). Periods are bucket starts as naive local datetimes;
+    ``since``/``until`` are naive local too (half-open).
+    """
+
+    spec: MetricSpec
+    options: Options
+    frame: pd.DataFrame
+    grain: str
+    by: list[str]
+    timezone: str
+    week_start: str
+    as_of: dt.datetime
+    since: dt.datetime | None
+    until: dt.datetime | None
+    dataset: Dataset
+    issues: list[Issue] = field(default_factory=list)
+
+    def issue(self, code: str, message: str, level: Level = Level.WARNING, **kw: Any) -> None:
+        """Record a metric-level issue (not tied to one row)."""
+        self.issues.append(Issue(level, code, message, metric=self.spec.name, entity=self.spec.entity, **kw))
+
+    def row_issues(self, rows: pd.DataFrame, code: str, message: str, fieldname: str | None = None) -> None:
+        """Record one issue per offending row, located in its source file."""
+        self.dataset.row_issues(rows, code, message, entity=self.spec.entity, fieldname=fieldname, metric=self.spec.name)
+
+    def local(self, column: pd.Series) -> pd.Series:
+        """Tz-aware timestamps → naive wall-clock in the reporting zone."""
+        return column.dt.tz_convert(self.timezone).dt.tz_localize(None)
+
+    def flow_rows(self, frame: pd.DataFrame | None = None, date_field: str | None = None) -> pd.DataFrame:
+        """Rows dated inside [since, until), with their period bucket in ``_period``.
+
+        Rows without a date are excluded and reported once (never silently).
+        """
+        from crmmetrics.periods import floor_local
+
+        df = self.frame if frame is None else frame
+        date_field = date_field or self.spec.date_field
+        if date_field not in df:
+            out = df.copy()
+            out[PERIOD_COL] = _all_start(self)
+            return out
+        local = self.local(df[date_field])
+        missing = local.isna()
+        if missing.any():
+            self.issue("missing_date", f"{int(missing.sum())} rows without {date_field} excluded", count=int(missing.sum()), field=date_field)
+        keep = ~missing
+        if self.since is not None:
+            keep &= local >= self.since
+        if self.until is not None:
+            keep &= local < self.until
+        out = df[keep].copy()
+        if self.grain == "all":
+            out[PERIOD_COL] = _all_start(self, local[keep])
+        else:
+            out[PERIOD_COL] = floor_local(local[keep], self.grain, self.week_start)
+        return out
+
+
+def _all_start(ctx: MetricContext, local: pd.Series | None = None) -> dt.datetime:
+    if ctx.since is not None:
+        return ctx.since
+    if local is not None and len(local):
+        first = local.min()
+        return dt.datetime(first.year, first.month, first.day)
+    return dt.datetime(1970, 1, 1)
+
+
+@dataclass
+class MetricOutput:
+    """Result rows of one metric: a frame with ``_period`` and dimension columns,
+    ``value``, ``n``, ``numerator``, ``denominator``, ``unit`` and any extra columns."""
+
+    rows: pd.DataFrame
+    options_in_force: dict[str, Any] = field(default_factory=dict)

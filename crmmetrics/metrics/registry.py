@@ -1,0 +1,117 @@
+"""The metric registry: the single source of truth for names, titles, formulas, units,
+directions, period kinds, needed fields and options.
+
+`crmmetrics metrics`, `explain`, docs/metrics.md and the config JSON Schema are all
+generated from it. Registering a metric never imports pandas: compute functions
+import it when they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from crmmetrics.errors import UsageError
+
+if TYPE_CHECKING:
+    from crmmetrics.metrics.context import MetricContext, MetricOutput
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
+UNITS = ("percent", "points", "currency", "days", "hours", "minutes", "count", "ratio", "score", "months")
+PERIOD_KINDS = ("FLOW", "STOCK", "BASE", "COHORT")
+
+
+class Options(BaseModel):
+    """Base class of every metric's options: unknown keys are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoOptions(Options):
+    """A metric without options."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One registered metric (DESIGN.md section 6).
+
+    ``needs`` are canonical fields of ``entity`` the metric cannot do without;
+    ``date_field`` dates each row for period bucketing and ``--since``/``--until``.
+    ``extra_columns`` are result columns beyond value/n/numerator/denominator.
+    """
+
+    name: str
+    title: str
+    family: str
+    description: str
+    formula: str
+    entity: str
+    needs: tuple[str, ...]
+    unit: str
+    better: str  # higher | lower | none
+    period_kind: str
+    date_field: str
+    compute: Callable[[MetricContext], MetricOutput]
+    options: type[Options] = NoOptions
+    shape: str = "custom"
+    extra_columns: tuple[str, ...] = ()
+    edge_rules: tuple[str, ...] = ()
+    requires_options: tuple[str, ...] = field(default=())  # options with no safe default
+
+    def __post_init__(self) -> None:
+        if not NAME_RE.match(self.name) or "__" in self.name:
+            raise ValueError(f"metric name {self.name!r} is not snake_case")
+        if self.unit not in UNITS:
+            raise ValueError(f"{self.name}: unknown unit {self.unit!r}")
+        if self.period_kind not in PERIOD_KINDS:
+            raise ValueError(f"{self.name}: unknown period kind {self.period_kind!r}")
+
+    def option_rows(self) -> list[tuple[str, str, str]]:
+        """(name, default, description) for every option, for `explain` and docs."""
+        rows = []
+        for name, info in self.options.model_fields.items():
+            default = "required" if info.is_required() else repr(info.default)
+            rows.append((name, default, info.description or ""))
+        return rows
+
+
+REGISTRY: dict[str, MetricSpec] = {}
+
+
+def register(spec: MetricSpec) -> MetricSpec:
+    """Add ``spec`` to the registry (a duplicate name is a programming error)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"metric {spec.name!r} registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def all_metrics() -> dict[str, MetricSpec]:
+    """Every registered metric, families loaded, in registration order."""
+    _load_families()
+    return REGISTRY
+
+
+def get_metric(name: str) -> MetricSpec:
+    """The metric called ``name``; a UsageError with close matches otherwise."""
+    specs = all_metrics()
+    if name in specs:
+        return specs[name]
+    close = difflib.get_close_matches(name, list(specs), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "run `crmmetrics metrics` for the list"
+    raise UsageError(f"unknown metric {name!r}", hint=hint)
+
+
+def _load_families() -> None:
+    # Importing a family module registers its metrics (each module is import-cheap).
+    from crmmetrics.metrics import survey  # noqa: F401
+
+
+def describe_options(spec: MetricSpec, values: dict[str, Any]) -> list[str]:
+    """``name = value`` lines for the options in force (for explain and -v)."""
+    return [f"{k} = {v!r}" for k, v in values.items()]

@@ -1,0 +1,262 @@
+"""Voice of customer: NPS, CSAT and CES (METRICS.md F1–F3).
+
+Scores are validated against the survey's scale before anything is counted: a score
+outside the scale or a non-integer score is an issue with its file line and is left
+out, never put into a bucket (formbricks#9248 diluted NPS exactly that way).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, model_validator
+
+from crmmetrics.errors import ConfigError
+from crmmetrics.metrics.context import MetricContext, MetricOutput
+from crmmetrics.metrics.registry import MetricSpec, Options, register
+from crmmetrics.metrics.shapes import mean_quantiles, ratio
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SURVEY_NEEDS = ("survey_type", "score")
+
+
+def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, scale_text: str) -> pd.DataFrame:
+    """Responses of ``survey_type`` in range, with valid integer scores only.
+
+    Blank scores are excluded (Qualtrics' default) and counted in one info issue;
+    out-of-range and non-integer scores get one issue per row.
+    """
+    from crmmetrics.errors import Level
+
+    df = ctx.frame[ctx.frame["survey_type"] == survey_type]
+    rows = ctx.flow_rows(df)
+    blank = rows["score"].isna()
+    if blank.any():
+        ctx.issue("blank_score", f"{int(blank.sum())} {survey_type} responses without a score excluded", Level.INFO, count=int(blank.sum()))
+    rows = rows[~blank]
+    score = rows["score"]
+    not_int = score % 1 != 0
+    out_of_range = ~not_int & ((score < lo) | (score > hi))
+    if not_int.any():
+        ctx.row_issues(rows[not_int], "score_not_integer", f"{survey_type} score is not a whole number on the {scale_text} scale; response excluded", "score")
+    if out_of_range.any():
+        ctx.row_issues(rows[out_of_range], "score_out_of_range", f"{survey_type} score outside the {scale_text} scale; response excluded", "score")
+    return rows[~not_int & ~out_of_range]
+
+
+# ------------------------------------------------------------------ NPS
+
+
+class NpsOptions(Options):
+    """Options of ``nps``."""
+
+    promoter_min: int = Field(9, ge=1, le=10, description="Lowest promoter score (Bain: 9).")
+    detractor_max: int = Field(6, ge=0, le=9, description="Highest detractor score (Bain: 6).")
+    scale_min: Literal[0, 1] = Field(0, description="Lowest score of the survey: 0 (standard NPS, 0-10) or 1 for 1-10 surveys (not a true NPS; say so when reporting).")
+    unit: Literal["response", "latest_per_customer"] = Field("response", description="Count every response, or only each customer's latest response in the period (account NPS).")
+
+    @model_validator(mode="after")
+    def _order(self) -> NpsOptions:
+        if self.detractor_max >= self.promoter_min:
+            raise ValueError("detractor_max must be below promoter_min")
+        return self
+
+
+def compute_nps(ctx: MetricContext) -> MetricOutput:
+    """NPS = 100 × (promoters − detractors) ÷ valid responses (passives count in n).
+
+    Example (METRICS.md WX16): 10 responses, 5 promoters, 4 passives, 1 detractor →
+    100 × (5 − 1) ÷ 10 = 40.
+    """
+    import numpy as np
+
+    opts: NpsOptions = ctx.options  # type: ignore[assignment]
+    rows = _scored_rows(ctx, "nps", opts.scale_min, 10, f"{opts.scale_min}-10 NPS")
+    if opts.unit == "latest_per_customer":
+        if "customer_id" not in rows:
+            raise ConfigError("nps unit latest_per_customer needs surveys.customer_id mapped")
+        no_customer = rows["customer_id"].isna()
+        if no_customer.any():
+            ctx.row_issues(rows[no_customer], "missing_customer_id", "nps response without customer_id excluded (unit latest_per_customer)", "customer_id")
+        rows = rows[~no_customer]
+        order = ["responded_at"] if "responded_at" in rows else []
+        rows = rows.sort_values(order, kind="stable").drop_duplicates(["_period", *ctx.by, "customer_id"], keep="last")
+    score = rows["score"]
+    rows = rows.assign(
+        _promoter=(score >= opts.promoter_min).astype("int64"),
+        _detractor=(score <= opts.detractor_max).astype("int64"),
+    )
+    rows = rows.assign(_passive=1 - rows["_promoter"] - rows["_detractor"], _net=rows["_promoter"] - rows["_detractor"], _one=np.int64(1))
+    out = ratio(ctx, rows, "_net", "_one", scale=100.0, extras={"promoters": "_promoter", "passives": "_passive", "detractors": "_detractor"},
+                what="NPS responses")
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="nps",
+    title="Net Promoter Score",
+    family="voice of customer",
+    description="Share of promoters minus share of detractors among valid 0-10 'how likely to recommend' answers, in points.",
+    formula="100 × (promoters − detractors) ÷ responses; promoters score ≥ promoter_min (9), detractors ≤ detractor_max (6), passives in between",
+    entity="surveys",
+    needs=SURVEY_NEEDS,
+    unit="points",
+    better="higher",
+    period_kind="FLOW",
+    date_field="responded_at",
+    compute=compute_nps,
+    options=NpsOptions,
+    shape="ratio",
+    extra_columns=("promoters", "passives", "detractors"),
+    edge_rules=(
+        "Only responses whose survey_type is nps count; a 0-10 question is never assumed to be NPS.",
+        "Blank scores are excluded and counted (info issue); scores outside the scale or not whole numbers are issues, never bucketed.",
+        "Period: responses with responded_at in [start, end); no responses → null and an issue.",
+        "Range −100 … +100, shown as points, never with a % sign.",
+    ),
+))
+
+
+# ------------------------------------------------------------------ CSAT
+
+
+class CsatOptions(Options):
+    """Options of ``csat``."""
+
+    scale: tuple[int, int] = Field((1, 5), description="Lowest and highest score of the rating question.")
+    satisfied_min: int | None = Field(None, description="Lowest 'satisfied' score. Default by scale length (Formbricks): 2-3 points top-1 box, 4-7 points top-2, 8+ points top-3; on 1-5 that is 4.")
+    variant: Literal["top_box", "mean"] = Field("top_box", description="top_box: satisfied ÷ rated responses (default); mean: average score.")
+
+    @model_validator(mode="after")
+    def _check(self) -> CsatOptions:
+        lo, hi = self.scale
+        if hi <= lo:
+            raise ValueError("scale must be [lowest, highest] with highest > lowest")
+        if self.satisfied_min is not None and not lo <= self.satisfied_min <= hi:
+            raise ValueError(f"satisfied_min must lie on the scale {lo}-{hi}")
+        return self
+
+    def threshold(self) -> int:
+        """The satisfied cut-off in force."""
+        if self.satisfied_min is not None:
+            return self.satisfied_min
+        lo, hi = self.scale
+        points = hi - lo + 1
+        top = 1 if points <= 3 else 2 if points <= 7 else 3
+        return hi - top + 1
+
+
+def compute_csat(ctx: MetricContext) -> MetricOutput:
+    """CSAT = satisfied ÷ rated responses (top-box), or the mean score.
+
+    Example (METRICS.md WX17): ratings 5×10, 4×20, 3×10, 2×5, 1×5 → (10 + 20) ÷ 50 = 60 %
+    (the mean variant gives 3.5).
+    """
+    import numpy as np
+
+    opts: CsatOptions = ctx.options  # type: ignore[assignment]
+    lo, hi = opts.scale
+    rows = _scored_rows(ctx, "csat", lo, hi, f"{lo}-{hi} CSAT")
+    if opts.variant == "mean":
+        out = mean_quantiles(ctx, rows, "score", unit="score", what="CSAT ratings")
+    else:
+        cut = opts.threshold()
+        rows = rows.assign(_sat=(rows["score"] >= cut).astype("int64"), _one=np.int64(1))
+        out = ratio(ctx, rows, "_sat", "_one", unit="percent", extras={"satisfied": "_sat"}, what="CSAT ratings")
+    return MetricOutput(out, {"satisfied_min": opts.threshold()})
+
+
+register(MetricSpec(
+    name="csat",
+    title="Customer Satisfaction (CSAT)",
+    family="voice of customer",
+    description="Share of rated responses in the satisfied top box of the scale (or, as a variant, the mean rating).",
+    formula="satisfied ÷ rated responses; satisfied = score ≥ satisfied_min (4 on 1-5)",
+    entity="surveys",
+    needs=SURVEY_NEEDS,
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    date_field="responded_at",
+    compute=compute_csat,
+    options=CsatOptions,
+    shape="ratio",
+    extra_columns=("satisfied",),
+    edge_rules=(
+        "Only responses whose survey_type is csat count; unrated (blank) responses are excluded, as Zendesk does.",
+        "Scores off the configured scale or not whole numbers are issues and excluded.",
+        "Variant mean reports the average score (unit: score) with median and p90.",
+    ),
+))
+
+
+# ------------------------------------------------------------------ CES
+
+
+class CesOptions(Options):
+    """Options of ``ces``. ``scale`` and ``higher_is_easier`` must be declared."""
+
+    scale: tuple[int, int] | None = Field(None, description="Lowest and highest score, e.g. [1, 7]. Required.")
+    higher_is_easier: bool | None = Field(None, description="true for CES 2.0 agreement scales (7 = very easy); false for effort scales (1 = very low effort). Required: never guessed.")
+    variant: Literal["mean", "pct_easy"] = Field("mean", description="mean: average on the higher-is-easier scale (default); pct_easy: share of scores above the midpoint.")
+
+    @model_validator(mode="after")
+    def _check(self) -> CesOptions:
+        if self.scale is not None and self.scale[1] <= self.scale[0]:
+            raise ValueError("scale must be [lowest, highest] with highest > lowest")
+        return self
+
+
+def compute_ces(ctx: MetricContext) -> MetricOutput:
+    """CES: mean score normalised to higher = easier (x' = min + max − x on effort scales).
+
+    ``mean_raw`` keeps the mean in the survey's own direction; ``easy`` counts scores
+    above the scale midpoint (5-7 on 1-7).
+    """
+    import numpy as np
+
+    opts: CesOptions = ctx.options  # type: ignore[assignment]
+    if opts.scale is None or opts.higher_is_easier is None:
+        raise ConfigError(
+            "ces needs metrics.ces.scale and metrics.ces.higher_is_easier in the config",
+            hint="CES 2.0: {scale: [1, 7], higher_is_easier: true}; effort scales (CES 1.0): {scale: [1, 5], higher_is_easier: false}",
+        )
+    lo, hi = opts.scale
+    rows = _scored_rows(ctx, "ces", lo, hi, f"{lo}-{hi} CES")
+    norm = rows["score"] if opts.higher_is_easier else (lo + hi - rows["score"])
+    mid = (lo + hi) / 2
+    rows = rows.assign(_norm=norm.astype("float64"), _raw=rows["score"].astype("float64"), _easy=(norm > mid).astype("int64"), _one=np.int64(1))
+    if opts.variant == "pct_easy":
+        out = ratio(ctx, rows, "_easy", "_one", unit="percent", extras={"easy": "_easy", "raw_sum": "_raw"}, what="CES responses")
+    else:
+        out = mean_quantiles(ctx, rows, "_norm", unit="score", extras={"easy": "_easy", "raw_sum": "_raw"}, what="CES responses")
+    out["mean_raw"] = out["raw_sum"] / out["n"].where(out["n"] > 0)
+    out["pct_easy"] = out["easy"] / out["n"].where(out["n"] > 0)
+    out = out.drop(columns=["raw_sum"])
+    return MetricOutput(out, {"direction": "higher is easier" if opts.higher_is_easier else "lower is easier (normalised)"})
+
+
+register(MetricSpec(
+    name="ces",
+    title="Customer Effort Score (CES)",
+    family="voice of customer",
+    description="Average effort rating, normalised so that higher means easier; the raw mean and the share of easy answers beside it.",
+    formula="mean(x') with x' = x (higher_is_easier) or min + max − x (effort scales); pct_easy = count(x' > midpoint) ÷ n",
+    entity="surveys",
+    needs=SURVEY_NEEDS,
+    unit="score",
+    better="higher",
+    period_kind="FLOW",
+    date_field="responded_at",
+    compute=compute_ces,
+    options=CesOptions,
+    shape="mean",
+    extra_columns=("mean_raw", "pct_easy", "easy", "mean", "median", "p90"),
+    edge_rules=(
+        "scale and higher_is_easier must be set under metrics.ces; without them ces refuses to run (no guessing CES 1.0 vs 2.0).",
+        "Scores off the scale or not whole numbers are issues and excluded.",
+    ),
+    requires_options=("scale", "higher_is_easier"),
+))
