@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 RESULT_COLUMNS = ("metric", "period", "period_start", "period_end")
 VALUE_COLUMNS = ("value", "unit", "n", "numerator", "denominator")
+# Written as whole numbers when every value of the metric is whole (NPS counts, CSAT counts).
+COUNT_COLUMNS = ("numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy")
 
 
 @dataclass
@@ -198,7 +200,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     if since_dt and until_dt and until_dt <= since_dt:
         raise UsageError(f"--until {until} is not after --since {since}")
     now = now or dt.datetime.now(ZoneInfo(tz))
-    as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None)
+    as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     for name in (inputs or {}):
         if name not in config.configured_entities():
             raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
@@ -212,7 +214,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
         options[mp.spec.name] = opts
     results = _finish(frames, period, by)
     return Report(results, dataset.issues + issues, dataset.inputs, now.isoformat(timespec="seconds"),
-                  as_of_dt.isoformat(), tz, period, by, since, until, options)
+                  as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options)
 
 
 def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by: list[str], as_of: dt.datetime,
@@ -238,9 +240,17 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
     ends = [(until if period == "all" and until else _all_end(rows, as_of) if period == "all" else next_start(s, period)) for s in starts]
     rows.insert(3, "period_end", [e.strftime("%Y-%m-%d") for e in ends])
     rows = rows.drop(columns=[PERIOD_COL])
+    for col in COUNT_COLUMNS:
+        if col in rows and _integral(rows[col]):
+            rows[col] = rows[col].astype("Int64")
     opts = mp.options.model_dump(mode="json")
     opts.update(out.options_in_force)
     return rows, ctx.issues, opts
+
+
+def _integral(col: pd.Series) -> bool:
+    vals = col.dropna()
+    return bool(len(vals) == 0 or (vals % 1 == 0).all())
 
 
 def _all_end(rows: pd.DataFrame, as_of: dt.datetime) -> dt.datetime:

@@ -87,7 +87,8 @@ def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:
 
     uniq = values.dropna().unique()
     table = {u: lookup(u) for u in uniq}
-    return values.map(lambda v: None if v is None else table.get(v, v)).astype(object)
+    mapped = values.map(lambda v: None if v is None else table.get(v, v)).astype(object)
+    return mapped.where(mapped.notna(), None)
 
 
 _MISSING = object()

@@ -121,6 +121,9 @@ def period_starts(ctx: MetricContext, rows: pd.DataFrame) -> list:
 
 
 def _report_zero(ctx: MetricContext, grouped: pd.DataFrame, what: str) -> None:
+    if grouped.empty:
+        ctx.issue("no_data", f"no {what} in the selected range; nothing to report")
+        return
     zero = grouped["value"].isna()
     if zero.any():
         count = int(zero.sum())

@@ -1,0 +1,5 @@
+"""``python -m crmmetrics``."""
+
+from crmmetrics.cli import main
+
+main()

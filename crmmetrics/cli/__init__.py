@@ -1,0 +1,51 @@
+"""The Typer app. Only this package imports typer; commands import the engine lazily,
+so ``crmmetrics --help`` starts without pandas."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from crmmetrics import __version__
+
+app = typer.Typer(
+    name="crmmetrics",
+    help="Customer metrics (NPS, CSAT, CES, ...) from CRM exports in CSV or Excel, described once in a YAML config.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+)
+config_app = typer.Typer(help="Config helpers: the JSON Schema for editors.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crmmetrics {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Customer metrics from CRM exports."""
+
+
+from crmmetrics.cli import catalog, compute, config_cmd, sample, validate  # noqa: E402,F401  (registers commands)
+
+
+def main() -> None:
+    """Console entry point (``crmmetrics`` and ``python -m crmmetrics``)."""
+    from crmmetrics.cli.boundary import silence_stdout
+
+    try:
+        app(prog_name="crmmetrics")
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)

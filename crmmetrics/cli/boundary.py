@@ -1,0 +1,69 @@
+"""The single error boundary: exceptions → one stderr line and the documented exit code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from crmmetrics.errors import ConfigError, CrmMetricsError, ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def error_line(text: str) -> None:
+    """``crmmetrics: error: ...`` on stderr (plain text: it must survive cron mail)."""
+    sys.stderr.write(f"crmmetrics: error: {text}\n")
+    sys.stderr.flush()
+
+
+def report_error(exc: CrmMetricsError) -> None:
+    """Print a CrmMetricsError: each problem on its own line, then the hint."""
+    lines = exc.message.splitlines() or [exc.message]
+    for line in lines:
+        error_line(line)
+    if exc.hint:
+        sys.stderr.write(f"crmmetrics: hint: {exc.hint}\n")
+    if isinstance(exc, ConfigError) and len(lines) > 1:
+        sys.stderr.write(f"crmmetrics: {len(lines)} problems in the config\n")
+
+
+def silence_stdout() -> None:
+    """After EPIPE (``| head``), point stdout at /dev/null so the exit flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def guarded(func: F) -> F:
+    """Wrap a command: known errors → message + exit code; bugs → exit 70."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CrmMetricsError as exc:
+            report_error(exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except BrokenPipeError:
+            # The reader (head, less) stopped early: that is its choice, not our failure.
+            silence_stdout()
+            raise typer.Exit(0) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("crmmetrics: interrupted\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as exc:  # a bug: one line unless --debug
+            if kwargs.get("debug") or os.environ.get("CRMMETRICS_DEBUG"):
+                raise
+            error_line(f"internal error: {type(exc).__name__}: {exc} (a bug; re-run with --debug for the traceback)")
+            raise typer.Exit(int(ExitCode.SOFTWARE)) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,71 @@
+"""`crmmetrics metrics` (the registry) and `crmmetrics explain METRIC`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from crmmetrics.cli import app
+from crmmetrics.cli.boundary import guarded
+from crmmetrics.cli.options import DebugOpt, OptionalConfigOpt
+
+
+@app.command("metrics")
+@guarded
+def metrics_cmd(config: OptionalConfigOpt = None, debug: DebugOpt = False) -> None:
+    """List every metric; with -c, say which ones the config can compute and why not.
+
+    Tab-separated when piped: name, family, unit, period kind, entity, title (, computable).
+    """
+    from crmmetrics.metrics.registry import all_metrics
+
+    specs = all_metrics()
+    status: dict[str, str] = {}
+    if config is not None:
+        from crmmetrics.config import load_config
+        from crmmetrics.engine import make_plan
+        from crmmetrics.errors import ConfigError
+
+        cfg = load_config(config)
+        for name in specs:
+            try:
+                make_plan(cfg, [name], "month", [], need_dates=False)
+                status[name] = "yes"
+            except ConfigError as exc:
+                status[name] = f"no: {exc.message}"
+    header = ["metric", "family", "unit", "period", "entity", "title"] + (["computable"] if status else [])
+    rows = [[s.name, s.family, s.unit, s.period_kind, s.entity, s.title] + ([status[s.name]] if status else []) for s in specs.values()]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header, header_style="bold")
+        for r in rows:
+            table.add_row(*r)
+        Console().print(table)
+    else:
+        sys.stdout.write("\t".join(header) + "\n" + "".join("\t".join(r) + "\n" for r in rows))
+
+
+@app.command("explain")
+@guarded
+def explain_cmd(
+    metric: Annotated[str, typer.Argument(help="A metric name, e.g. nps.")],
+    config: OptionalConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a metric's definition, formula, inputs, options (and the values in force with -c) and edge rules."""
+    from crmmetrics.explain import explain_text
+    from crmmetrics.metrics.registry import get_metric
+
+    spec = get_metric(metric)
+    in_force = None
+    if config is not None:
+        from crmmetrics.config import load_config
+
+        cfg = load_config(config)
+        opts = cfg.metric_options(spec.name)
+        in_force = (opts if opts is not None else spec.options()).model_dump(mode="json")
+    sys.stdout.write(explain_text(spec, in_force))

@@ -1,0 +1,23 @@
+"""Shared option declarations: one flag means one thing in every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="CRMMETRICS_CONFIG", help="The YAML config file.", show_default=False)]
+OptionalConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", envvar="CRMMETRICS_CONFIG", help="The YAML config file.", show_default=False)]
+PeriodOpt = Annotated[Optional[str], typer.Option("--period", "-p", help="day, week, month, quarter, year or all (default: report.period, else month).", show_default=False)]
+ByOpt = Annotated[Optional[list[str]], typer.Option("--by", "-b", help="Group by a field of the metric's entity, or of customers joined through customer_id. Repeatable.", show_default=False)]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help="First day included (YYYY-MM-DD, reporting time zone).", show_default=False)]
+UntilOpt = Annotated[Optional[str], typer.Option("--until", help="First day excluded (YYYY-MM-DD).", show_default=False)]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="The 'now' of the report (YYYY-MM-DD); default today in the reporting zone.", show_default=False)]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="auto, table, csv, json, jsonl, markdown or xlsx. auto: a table on a terminal, CSV when piped, else the -o extension.")]
+OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout; '-' is stdout.", show_default=False)]
+InputOpt = Annotated[Optional[list[str]], typer.Option("--input", help="ENTITY=PATH: read this file (or '-' for stdin) instead of the config's path, with the same column mapping. Repeatable.", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stderr when the run succeeds (for cron).")]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="Show inputs read, encodings, delimiters, options in force. -vv lists every issue.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 65) on any data issue instead of warning.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]

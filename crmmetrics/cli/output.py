@@ -1,0 +1,103 @@
+"""Choosing the output format, printing reports and the stderr issue summary."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics.errors import Level, UsageError
+from crmmetrics.render import FORMATS, format_for_path
+
+if TYPE_CHECKING:
+    from crmmetrics.engine import Report
+
+ISSUES_SHOWN = 10
+
+
+def choose_format(fmt: str, output: str | None, stdout_isatty: bool) -> str:
+    """auto → extension of -o, else table on a terminal, else csv; conflicts are usage errors."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    by_ext = format_for_path(output)
+    if fmt == "auto":
+        if by_ext:
+            return by_ext
+        if output and output != "-":
+            return "csv"
+        return "table" if stdout_isatty else "csv"
+    if by_ext and by_ext != fmt and not (fmt == "table" and by_ext == "table"):
+        raise UsageError(f"-f {fmt} contradicts the extension of -o {output}", hint=f"use -o with a .{fmt if fmt != 'markdown' else 'md'} name, or -f auto")
+    return fmt
+
+
+def emit(report: Report, fmt: str, output: str | None, currency: str | None) -> None:
+    """Write the report: stdout (tables through Rich) or a file, atomically."""
+    from crmmetrics.io.output import atomic_write
+    from crmmetrics.render.formats import render_bytes
+
+    to_stdout = not output or output == "-"
+    if to_stdout and fmt == "table":
+        from rich.console import Console
+
+        from crmmetrics.render.table import tables
+
+        console = Console()
+        for t in tables(report, currency):
+            console.print(t)
+        return
+    if to_stdout and fmt == "xlsx" and sys.stdout.isatty():
+        raise UsageError("xlsx is binary and stdout is a terminal", hint="use -o report.xlsx")
+    data = render_bytes(report, fmt, currency)
+    if to_stdout:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic_write(output, data)
+
+
+def summarise(report: Report, verbose: int, quiet: bool) -> None:
+    """Inputs (at -v) and issues on stderr: counts per code, then the first few."""
+    if quiet:
+        return
+    err = sys.stderr
+    if verbose:
+        for fact in report.inputs:
+            extra = ", ".join(f"{k} {v!r}" for k, v in (("encoding", fact.encoding), ("delimiter", fact.delimiter), ("sheet", fact.sheet)) if v)
+            err.write(f"crmmetrics: read {fact.path} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
+        for metric, opts in report.options.items():
+            err.write(f"crmmetrics: {metric} options: {', '.join(f'{k}={v!r}' for k, v in opts.items())}\n")
+    shown = [i for i in report.issues if verbose or i.level is not Level.INFO]
+    if not shown:
+        return
+    counts: dict[str, int] = {}
+    for i in shown:
+        counts[i.code] = counts.get(i.code, 0) + i.count
+    total = sum(counts.values())
+    err.write(f"crmmetrics: {total} issue(s): " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())) + "\n")
+    limit = len(shown) if verbose >= 2 else ISSUES_SHOWN
+    for i in shown[:limit]:
+        err.write(f"  {i.level.value}: {i.one_line()}\n")
+    if len(shown) > limit:
+        err.write(f"  ... {len(shown) - limit} more (-vv lists all; -f json has every issue)\n")
+
+
+def parse_inputs(values: list[str] | None) -> dict[str, str]:
+    """``ENTITY=PATH`` pairs → dict (usage error on a malformed pair)."""
+    out: dict[str, str] = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--input {v!r} is not ENTITY=PATH", hint="e.g. --input surveys=export.csv or --input surveys=-")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def strict_failure(report: Report) -> Any:
+    """The DataError --strict raises when the report has any warning or error."""
+    from crmmetrics.errors import DataError
+
+    bad = [i for i in report.issues if i.level is not Level.INFO]
+    if not bad:
+        return None
+    return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {bad[0].one_line()}", hint="run without --strict to get the report with warnings")

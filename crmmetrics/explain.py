@@ -1,0 +1,69 @@
+"""Plain-text and Markdown descriptions of metrics, generated from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmmetrics.metrics.registry import MetricSpec, all_metrics
+
+PERIOD_KIND_TEXT = {
+    "FLOW": "events dated inside the period [start, end)",
+    "STOCK": "a snapshot at the period end",
+    "BASE": "the population at the period start, followed to its end",
+    "COHORT": "grouped by the period of a first event",
+}
+
+
+def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> str:
+    """What `crmmetrics explain` prints."""
+    lines = [
+        f"{spec.name} — {spec.title}",
+        "",
+        spec.description,
+        "",
+        f"Formula:      {spec.formula}",
+        f"Entity:       {spec.entity} (needs {', '.join(spec.needs)}; dated by {spec.date_field})",
+        f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape}",
+        f"Period kind:  {spec.period_kind}: {PERIOD_KIND_TEXT[spec.period_kind]}",
+        "Result:       value, n, numerator, denominator" + (", " + ", ".join(spec.extra_columns) if spec.extra_columns else ""),
+        "",
+        "Options (metrics." + spec.name + " in the config):",
+    ]
+    rows = spec.option_rows()
+    if not rows:
+        lines.append("  (none)")
+    for name, default, desc in rows:
+        now = f"  [in force: {in_force[name]!r}]" if in_force is not None and name in in_force else ""
+        lines.append(f"  {name} (default {default}){now}: {desc}")
+    if spec.edge_rules:
+        lines += ["", "Rules and edge cases:"] + [f"  - {r}" for r in spec.edge_rules]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_markdown() -> str:
+    """docs/metrics.md: every registered metric, generated (a test keeps it fresh)."""
+    specs = all_metrics()
+    out = ["# Metrics", "", "Generated from the registry by `python -m crmmetrics.explain > docs/metrics.md`; do not edit by hand.", "",
+           "| metric | title | unit | period | entity | formula |", "|---|---|---|---|---|---|"]
+    for s in specs.values():
+        out.append(f"| `{s.name}` | {s.title} | {s.unit} | {s.period_kind} | {s.entity} | {s.formula.replace('|', '/')} |")
+    for s in specs.values():
+        out += ["", f"## `{s.name}` — {s.title}", "", s.description, "",
+                f"- **Formula:** {s.formula}",
+                f"- **Inputs:** `{s.entity}` fields {', '.join(f'`{n}`' for n in s.needs)}; dated by `{s.date_field}`",
+                f"- **Unit / better:** {s.unit} / {s.better}",
+                f"- **Period kind:** {s.period_kind} ({PERIOD_KIND_TEXT[s.period_kind]})",
+                f"- **Result columns:** value, n, numerator, denominator" + (", " + ", ".join(s.extra_columns) if s.extra_columns else "")]
+        rows = s.option_rows()
+        if rows:
+            out += ["", "| option | default | meaning |", "|---|---|---|"]
+            out += [f"| `{n}` | `{d}` | {desc} |" for n, d, desc in rows]
+        if s.edge_rules:
+            out += ["", "Rules and edge cases:", ""] + [f"- {r}" for r in s.edge_rules]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(metrics_markdown())

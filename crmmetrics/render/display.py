@@ -1,0 +1,59 @@
+"""Human formatting of values for tables and Markdown (data formats keep raw numbers).
+
+Rates are fractions in data and ``25.0 %`` on screen; NPS is points without a % sign.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+HIDDEN_IN_TABLES = {"period_start", "period_end", "unit", "numerator", "denominator"}
+
+
+def fmt_value(value: Any, unit: str | None, currency: str | None = None) -> str:
+    """``0.25, percent`` → ``25.0 %``; ``40.0, points`` → ``40.0``; null → ``—``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if unit == "percent":
+        return f"{value * 100:.1f} %"
+    if unit == "points":
+        return f"{value:.1f}"
+    if unit == "currency":
+        return f"{value:,.2f}" + (f" {currency}" if currency else "")
+    if unit in {"days", "hours", "minutes", "months"}:
+        return f"{value:,.2f} {unit}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def fmt_plain(value: Any) -> str:
+    """Any other cell: integers without decimals, floats to 4 significant places."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.4g}"
+    return str(value)
+
+
+def table_rows(records: list[dict[str, Any]], currency: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells for screen tables: value formatted by unit, empty columns dropped."""
+    if not records:
+        return [], []
+    columns = [c for c in records[0] if c not in HIDDEN_IN_TABLES]
+    columns = [c for c in columns if any(r.get(c) is not None for r in records)]
+    rows = []
+    for rec in records:
+        row = []
+        for c in columns:
+            if c == "value":
+                row.append(fmt_value(rec.get(c), rec.get("unit"), currency))
+            elif c == "pct_easy":
+                row.append(fmt_value(rec.get(c), "percent") if rec.get(c) is not None else "")
+            else:
+                row.append(fmt_plain(rec.get(c)))
+        rows.append(row)
+    return columns, rows

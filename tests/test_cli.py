@@ -1,0 +1,221 @@
+"""The CLI contract: formats, streams, and one test per exit code (DESIGN.md section 8)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from crmmetrics.cli import app
+from crmmetrics.errors import ExitCode
+from tests.conftest import ROOT, write
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def project(survey_project):
+    rows = [("nps", 10, "2026-01-05", "C1"), ("nps", 3, "2026-01-06", "C2"), ("nps", 9, "2026-02-01", "C1"),
+            ("csat", 5, "2026-01-07", "C1"), ("csat", 2, "2026-02-07", "C2"), ("ces", 6, "2026-02-03", "C2")]
+    return survey_project(rows)
+
+
+def test_json_report_has_the_contract_fields(project):
+    res = run("compute", "nps", "csat", "ces", "-c", str(project), "-p", "month", "-f", "json", "--as-of", "2026-03-01")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for key in ("schema_version", "crmmetrics", "generated_at", "as_of", "timezone", "period", "by", "since", "until", "inputs", "results", "issues"):
+        assert key in doc
+    first = doc["results"][0]
+    assert {k: first[k] for k in ("metric", "period", "value", "unit", "n", "numerator", "denominator")} == {
+        "metric": "nps", "period": "2026-01", "value": 0.0, "unit": "points", "n": 2, "numerator": 0, "denominator": 2}
+    assert doc["inputs"][0]["rows_read"] == 6 and len(doc["inputs"][0]["sha256"]) == 64
+
+
+def test_csv_prints_the_same_rows_as_json(project):
+    as_json = json.loads(run("compute", "nps", "csat", "ces", "-c", str(project), "-f", "json").stdout)["results"]
+    res = run("compute", "nps", "csat", "ces", "-c", str(project), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == len(as_json)
+    assert [(r["metric"], r["period"], r["n"]) for r in rows] == [(r["metric"], r["period"], str(r["n"])) for r in as_json]
+    assert float(rows[0]["value"]) == as_json[0]["value"]
+
+
+def test_by_adds_a_column_also_when_joined_from_customers(project):
+    res = run("compute", "nps", "-c", str(project), "-b", "plan", "-f", "csv", "-p", "all")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [(r["plan"], r["value"]) for r in rows] == [("Basic", "-100.0"), ("Pro", "100.0")]
+
+
+def test_jsonl_markdown_and_xlsx(project, tmp_path):
+    lines = run("compute", "nps", "-c", str(project), "-f", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["period"] for line in lines] == ["2026-01", "2026-02"]
+    md = run("compute", "csat", "-c", str(project), "-f", "markdown").stdout
+    assert md.splitlines()[0].startswith("| metric | period |") and "| 100.0 % |" in md
+    out = tmp_path / "r.xlsx"
+    assert run("compute", "nps", "-c", str(project), "-o", str(out)).exit_code == 0
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["results", "issues", "inputs"] and wb["results"]["A2"].value == "nps"
+
+
+def test_output_file_is_written_atomically_and_extension_picks_format(project, tmp_path):
+    out = tmp_path / "report.json"
+    out.write_text("previous")
+    assert run("compute", "nps", "-c", str(project), "-o", str(out), "-q").exit_code == 0
+    assert json.loads(out.read_text())["results"][0]["metric"] == "nps"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_quiet_success_prints_nothing_on_stderr(project):
+    res = run("compute", "nps", "-c", str(project), "-f", "csv", "-q")
+    assert res.exit_code == 0 and res.stderr == ""
+
+
+def test_metrics_and_explain(project):
+    res = run("metrics", "-c", str(project))
+    assert res.exit_code == 0 and "nps\tvoice of customer" in res.stdout
+    text = run("explain", "csat", "-c", str(project)).stdout
+    assert "satisfied ÷ rated responses" in text and "satisfied_min (default None)" in text and "[in force: None]" in text
+
+
+def test_validate_lists_issues_and_exits_65(survey_project):
+    cfg = survey_project([("nps", "ten", "2026-01-05")])
+    res = run("validate", "-c", str(cfg))
+    assert res.exit_code == ExitCode.DATAERR
+    assert "surveys.csv:2: column 'score'" in res.stderr
+
+
+# ------------------------------------------------------------ one test per exit code
+
+
+def test_exit_0_ok(project):
+    assert run("compute", "nps", "-c", str(project), "-f", "csv").exit_code == 0
+
+
+def test_exit_1_threshold_breach(survey_project):
+    from tests.conftest import SURVEY_CONFIG
+
+    cfg = survey_project([("nps", 3, "2026-01-05")], config=SURVEY_CONFIG + "thresholds:\n  nps: {min: 30}\n")
+    res = run("check", "-c", str(cfg), "-q")
+    assert res.exit_code == ExitCode.BREACH
+    assert "nps\t2026-01\t-100.0\tBREACH (min 30.0)" in res.stdout
+    assert "threshold breached" in res.stderr
+
+
+def test_exit_2_usage_errors(project):
+    assert run("compute", "nps", "-c", str(project), "--bogus").exit_code == ExitCode.USAGE
+    res = run("compute", "npz", "-c", str(project))
+    assert res.exit_code == ExitCode.USAGE and "did you mean nps" in res.stderr
+    res = run("compute", "nps", "-c", str(project), "-b", "plann")
+    assert res.exit_code == ExitCode.USAGE and "did you mean 'plan'" in res.stderr
+    assert run("compute", "nps", "-c", str(project), "-f", "csv", "-o", "x.json").exit_code == ExitCode.USAGE
+    assert run("compute", "nps", "-c", str(project), "--since", "01.02.2026").exit_code == ExitCode.USAGE
+
+
+def test_exit_65_missing_column_lists_headers(survey_project, tmp_path):
+    cfg = survey_project([("nps", 9, "2026-01-05")])
+    cfg.write_text(cfg.read_text().replace("score: score", "score: Score"))
+    res = run("compute", "nps", "-c", str(cfg))
+    assert res.exit_code == ExitCode.DATAERR
+    assert "column 'Score' (mapped to score) not found" in res.stderr
+    assert "'id', 'customer', 'type', 'score', 'date'" in res.stderr and "closest match: 'score'" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_exit_65_strict_on_any_issue(survey_project):
+    cfg = survey_project([("nps", 11, "2026-01-05"), ("nps", 9, "2026-01-05")])
+    assert run("compute", "nps", "-c", str(cfg), "-f", "csv").exit_code == 0
+    res = run("compute", "nps", "-c", str(cfg), "-f", "csv", "--strict")
+    assert res.exit_code == ExitCode.DATAERR and res.stdout == ""
+
+
+def test_exit_66_missing_input_file(survey_project, tmp_path):
+    cfg = survey_project([("nps", 9, "2026-01-05")])
+    (tmp_path / "surveys.csv").unlink()
+    res = run("compute", "nps", "-c", str(cfg))
+    assert res.exit_code == ExitCode.NOINPUT and "input file not found" in res.stderr and "surveys.csv" in res.stderr
+
+
+def test_exit_70_internal_error_is_one_line(project, monkeypatch):
+    import crmmetrics.engine as engine
+
+    monkeypatch.setattr(engine, "load_dataset", lambda *a, **k: 1 / 0, raising=False)
+    import crmmetrics.dataset as dataset
+
+    monkeypatch.setattr(dataset, "load_dataset", lambda *a, **k: 1 / 0)
+    res = run("compute", "nps", "-c", str(project))
+    assert res.exit_code == ExitCode.SOFTWARE
+    assert res.stderr.strip() == "crmmetrics: error: internal error: ZeroDivisionError: division by zero (a bug; re-run with --debug for the traceback)"
+
+
+def test_exit_73_output_cannot_be_created(project, tmp_path):
+    res = run("compute", "nps", "-c", str(project), "-o", str(tmp_path / "no" / "such" / "dir.csv"))
+    assert res.exit_code == ExitCode.CANTCREAT and "does not exist" in res.stderr
+
+
+def test_exit_74_read_fails_part_way(project, monkeypatch):
+    from pathlib import Path
+
+    def boom(self):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Path, "read_bytes", boom)
+    res = run("compute", "nps", "-c", str(project))
+    assert res.exit_code == ExitCode.IOERR and "Input/output error" in res.stderr
+
+
+def test_exit_78_malformed_config_with_line(tmp_path):
+    cfg = write(tmp_path / "bad.yaml", "version: 1\nsources:\n  surveys: {path: [x\n")
+    res = run("compute", "nps", "-c", str(cfg))
+    assert res.exit_code == ExitCode.CONFIG
+    assert res.stderr.startswith(f"crmmetrics: error: {cfg}:") and "malformed YAML" in res.stderr
+
+
+def test_exit_130_interrupted(project, monkeypatch):
+    import crmmetrics.dataset as dataset
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "load_dataset", interrupt)
+    assert run("compute", "nps", "-c", str(project)).exit_code == ExitCode.INTERRUPTED
+
+
+# ------------------------------------------------------------ processes
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("CRMMETRICS_CONFIG", None)
+    return env
+
+
+def test_installed_command_piped_to_head_has_no_traceback(project):
+    cmd = f"{sys.executable} -m crmmetrics compute nps csat ces -c {project} -f csv -p day | head -1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.stdout.startswith("metric,period,")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_help_does_not_import_pandas():
+    code = "import sys\nfrom crmmetrics.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\nprint('pandas' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_engine_imports_neither_typer_nor_rich():
+    code = "import sys, crmmetrics.engine\nprint(sorted(m for m in ('typer', 'rich') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert proc.stdout.strip() == "[]"
