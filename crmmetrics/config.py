@@ -20,6 +20,7 @@ from crmmetrics.errors import ConfigError
 from crmmetrics.periods import GRAINS, WEEKDAYS
 from crmmetrics.schema import ENTITIES
 
+NULLABLE_SECTIONS = ("report", "metrics", "analyses", "thresholds", "business_hours")
 DIMENSION_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Scalar = Union[str, int, float, bool, None]
 
@@ -91,6 +92,15 @@ class Threshold(_Strict):
     max: float | None = Field(None, description="Breach when the value is above this.")
 
 
+class BusinessHours(_Strict):
+    """A named support schedule: weekly opening intervals in a time zone, minus holidays."""
+
+    timezone: str | None = Field(None, description="IANA zone of the schedule (default: the reporting zone).")
+    intervals: dict[Literal[WEEKDAYS], list[tuple[str, str]]] = Field(  # type: ignore[valid-type]
+        ..., description='Opening hours per weekday, e.g. monday: [["09:00", "18:00"]]; a missing day is closed.')
+    holidays: list[str] = Field(default_factory=list, description="Closed days, YYYY-MM-DD.")
+
+
 class ReportDefaults(_Strict):
     """Defaults for `compute` when the flags are not given."""
 
@@ -115,6 +125,13 @@ def config_model() -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid"),
         **{name: (Threshold | None, Field(None, description=spec.title)) for name, spec in specs.items()},
     )
+    from crmmetrics.analyses import all_analyses
+
+    analyses_model = create_model(
+        "AnalysisOptions",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (spec.options | None, Field(None, description=spec.title)) for name, spec in all_analyses().items()},
+    )
     sources_model = create_model(
         "Sources",
         __config__=ConfigDict(extra="forbid"),
@@ -127,9 +144,11 @@ def config_model() -> type[BaseModel]:
         timezone=(str, Field("UTC", description="Reporting time zone (IANA name); naive timestamps are read in it.")),
         currency=(str | None, Field(None, description="Reporting currency label, e.g. TRY.")),
         week_start=(Literal[WEEKDAYS], Field("monday", description="First day of a week period.")),  # type: ignore[valid-type]
+        business_hours=(dict[str, BusinessHours], Field(default_factory=dict, description="Named business-hours schedules for duration metrics (option schedule).")),
         report=(ReportDefaults, Field(default_factory=ReportDefaults, description="Defaults for compute.")),
         sources=(sources_model, Field(..., description="Where each entity's data comes from.")),
         metrics=(metrics_model, Field(default_factory=metrics_model, description="Per-metric options.")),
+        analyses=(analyses_model, Field(default_factory=analyses_model, description="Per-analysis options (crmmetrics analyze).")),
         thresholds=(thresholds_model, Field(default_factory=thresholds_model, description="Bounds checked by `crmmetrics check`.")),
     )
 
@@ -205,7 +224,8 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
     if not isinstance(data, dict):
         raise ConfigError(f"{name}:1: the config must be a mapping with version, sources, ...")
     single = {k for k, v in (data.get("sources") or {}).items() if isinstance(v, dict)} if isinstance(data.get("sources"), dict) else set()
-    normalised = dict(data)
+    # A section holding only comments loads as None: treat it as absent.
+    normalised = {k: v for k, v in data.items() if not (v is None and k in NULLABLE_SECTIONS)}
     if isinstance(data.get("sources"), dict):
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in data["sources"].items()}
     model_cls = config_model()
@@ -321,6 +341,10 @@ def json_schema() -> dict[str, Any]:
     schema = config_model().model_json_schema()
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     schema["title"] = "crmmetrics config"
+    for key in NULLABLE_SECTIONS:
+        prop = schema["properties"][key]
+        schema["properties"][key] = {"anyOf": [{k: v for k, v in prop.items() if k not in ("description", "title")}, {"type": "null"}],
+                                     "description": prop.get("description", "")}
     props = schema["$defs"]["Sources"]["properties"]
     for name, prop in props.items():
         ref = {"$ref": f"#/$defs/{SOURCE_MODELS[name].__name__}"}

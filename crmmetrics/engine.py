@@ -61,6 +61,8 @@ class Report:
     since: str | None
     until: str | None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # analyses: every named table
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report object (DESIGN.md section 7); NaN → None."""
@@ -77,6 +79,8 @@ class Report:
             "inputs": [i.to_dict() for i in self.inputs],
             "options": self.options,
             "results": result_records(self.results),
+            **({"tables": {k: result_records(v) for k, v in self.tables.items()}} if self.tables else {}),
+            **({"notes": self.notes} if self.notes else {}),
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -170,6 +174,10 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
         if f in have and (joined or spec.name == "nps"):
             wanted.add(f)
     needs.setdefault(spec.entity, set()).update(w for w in wanted if w in have)
+    for entity, fields in spec.optional.items():
+        have_other = mapped_fields(config, entity)
+        if have_other:
+            needs.setdefault(entity, set()).update(f for f in fields if f in have_other)
     if joined:
         needs.setdefault("customers", set()).update({"customer_id", *joined})
     return MetricPlan(spec, options, joined)
@@ -270,3 +278,50 @@ def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFr
     results = results[lead + extras]
     results["n"] = results["n"].astype("int64")
     return results
+
+
+def analyze(config: Config, name: str, *, period: str | None = None, since: str | None = None, until: str | None = None,
+            as_of: str | None = None, table: str | None = None, inputs: dict[str, str] | None = None,
+            stdin: Any = None, now: dt.datetime | None = None) -> Report:
+    """Run the per-customer analysis ``name``; ``results`` is its main (or chosen) table."""
+    from zoneinfo import ZoneInfo
+
+    from crmmetrics.analyses import AnalysisContext, get_analysis
+    from crmmetrics.dataset import load_dataset
+
+    spec = get_analysis(name)
+    where = config.where("sources")
+    needs: dict[str, set[str]] = {}
+    for entity, fields in spec.needs.items():
+        have = mapped_fields(config, entity)
+        missing = [f for f in fields if f not in have]
+        if not config.sources(entity) or missing:
+            what = ", ".join(f"{entity}.{m}" for m in (missing or fields))
+            raise ConfigError(f"analysis {name} needs {what}; map it under sources.{entity} ({where})")
+        needs[entity] = set(fields)
+    for entity, fields in spec.optional.items():
+        have = mapped_fields(config, entity)
+        if have:
+            needs.setdefault(entity, set()).update(f for f in fields if f in have)
+    user_opts = getattr(config.model.analyses, name, None)
+    options = user_opts if user_opts is not None else spec.options()
+    tz = config.timezone
+    now = now or dt.datetime.now(ZoneInfo(tz))
+    since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
+    as_of_dt = parse_day(as_of, "--as-of")
+    period = period or config.model.report.period
+    for ent in (inputs or {}):
+        if ent not in config.configured_entities():
+            raise UsageError(f"--input {ent}=...: the config has no {ent} source to take the column mapping from")
+    dataset = load_dataset(config, needs, inputs, stdin)
+    ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt)
+    out = spec.compute(ctx)
+    names = list(out.tables)
+    chosen = table or names[0]
+    if chosen not in out.tables:
+        raise UsageError(f"analysis {name} has no table {chosen!r}", hint=f"tables: {', '.join(names)}")
+    opts = options.model_dump(mode="json")
+    opts.update(out.options_in_force)
+    return Report(out.tables[chosen], dataset.issues + ctx.issues, dataset.inputs, now.isoformat(timespec="seconds"),
+                  (as_of_dt or now.replace(tzinfo=None, microsecond=0)).isoformat(timespec="seconds"), tz, period, [],
+                  since, until, {name: opts}, tables=out.tables, notes=out.notes)

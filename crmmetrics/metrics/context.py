@@ -44,6 +44,10 @@ class MetricContext:
     dataset: Dataset
     issues: list[Issue] = field(default_factory=list)
 
+    def other(self, entity: str) -> pd.DataFrame | None:
+        """The typed frame of another entity listed in the spec's ``optional`` (None if absent)."""
+        return self.dataset.frames.get(entity)
+
     def issue(self, code: str, message: str, level: Level = Level.WARNING, **kw: Any) -> None:
         """Record a metric-level issue (not tied to one row)."""
         self.issues.append(Issue(level, code, message, metric=self.spec.name, entity=self.spec.entity, **kw))

@@ -62,6 +62,9 @@ class MetricSpec:
     extra_columns: tuple[str, ...] = ()
     edge_rules: tuple[str, ...] = ()
     requires_options: tuple[str, ...] = field(default=())  # options with no safe default
+    # entity → fields read when the config maps them (the metric's own entity included),
+    # e.g. deals.lead_id to derive a lead's conversion when leads.converted_at is absent.
+    optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name) or "__" in self.name:
@@ -107,9 +110,19 @@ def get_metric(name: str) -> MetricSpec:
     raise UsageError(f"unknown metric {name!r}", hint=hint)
 
 
+# Family modules register their metrics when imported; one not written yet is skipped.
+FAMILY_MODULES = ("survey", "sales", "leads", "subscription", "acquisition", "orders", "support", "success")
+
+
 def _load_families() -> None:
-    # Importing a family module registers its metrics (each module is import-cheap).
-    from crmmetrics.metrics import survey  # noqa: F401
+    import importlib
+
+    for mod in FAMILY_MODULES:
+        try:
+            importlib.import_module(f"crmmetrics.metrics.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"crmmetrics.metrics.{mod}":
+                raise
 
 
 def describe_options(spec: MetricSpec, values: dict[str, Any]) -> list[str]:

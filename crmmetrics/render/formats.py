@@ -64,13 +64,14 @@ def to_xlsx(report: Report) -> bytes:
     from crmmetrics.engine import result_records
 
     wb = Workbook()
-    ws = wb.active
-    ws.title = "results"
-    columns = list(report.results.columns)
-    ws.append(columns)
-    for rec in result_records(report.results):
-        ws.append([rec.get(c) for c in columns])
-    ws.freeze_panes = "A2"
+    wb.remove(wb.active)
+    for name, frame in (report.tables or {"results": report.results}).items():
+        ws = wb.create_sheet(name[:31])
+        columns = list(frame.columns)
+        ws.append(columns)
+        for rec in result_records(frame):
+            ws.append([rec.get(c) for c in columns])
+        ws.freeze_panes = "A2"
     issues = wb.create_sheet("issues")
     keys = ["level", "code", "message", "location", "column", "value", "metric", "count"]
     issues.append(keys)

@@ -19,6 +19,8 @@ def tables(report: Report, currency: str | None = None) -> list[Any]:
 
     out = []
     records = result_records(report.results)
+    if records and "metric" not in records[0]:
+        return [_plain_table(records, currency)]
     for metric in dict.fromkeys(r["metric"] for r in records):
         mine = [r for r in records if r["metric"] == metric]
         header, rows = table_rows(mine, currency)
@@ -31,6 +33,19 @@ def tables(report: Report, currency: str | None = None) -> list[Any]:
             table.add_row(*[c for h, c in zip(header, row) if h != "metric"])
         out.append(table)
     return out
+
+
+def _plain_table(records: list[dict[str, Any]], currency: str | None) -> Any:
+    """An analysis table: every column, numbers right-aligned."""
+    from rich.table import Table
+
+    header, rows = table_rows(records, currency)
+    table = Table(header_style="bold")
+    for h in header:
+        table.add_column(h, justify="right" if isinstance(records[0].get(h), (int, float)) else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def table_text(report: Report, currency: str | None = None, width: int = 160) -> str:
