@@ -238,7 +238,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
         frame = frame.merge(customers, on="customer_id", how="left", suffixes=("", "_customer"))
     for dim in by:
         frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
-    ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset)
+    ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset, config)
     out = spec.compute(ctx)
     rows = out.rows
     starts = rows[PERIOD_COL]

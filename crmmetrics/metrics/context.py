@@ -16,6 +16,7 @@ from crmmetrics.errors import Issue, Level
 if TYPE_CHECKING:
     import pandas as pd
 
+    from crmmetrics.config import Config
     from crmmetrics.dataset import Dataset
     from crmmetrics.metrics.registry import MetricSpec, Options
 
@@ -42,6 +43,7 @@ class MetricContext:
     since: dt.datetime | None
     until: dt.datetime | None
     dataset: Dataset
+    config: Config | None = None
     issues: list[Issue] = field(default_factory=list)
 
     def other(self, entity: str) -> pd.DataFrame | None:
