@@ -14,6 +14,7 @@ from crmmetrics.config import Config
 from crmmetrics.errors import ConfigError, Issue, Level, UsageError
 from crmmetrics.metrics.registry import MetricSpec, all_metrics, get_metric
 from crmmetrics.periods import GRAINS, label, next_start
+from crmmetrics.schema import ENTITIES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,7 +170,9 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
         close = difflib.get_close_matches(dim, candidates, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(candidates)}"
         raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity} (nor in customers through customer_id)", hint=hint)
-    wanted = set(spec.needs) | {spec.date_field} | (set(by) - set(joined))
+    # The entity key is read whenever mapped, so duplicate ids are always reported.
+    key = ENTITIES[spec.entity].key
+    wanted = set(spec.needs) | {spec.date_field} | (set(by) - set(joined)) | ({key} if key else set())
     for f in ("customer_id",):
         if f in have and (joined or spec.name == "nps"):
             wanted.add(f)

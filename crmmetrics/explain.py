@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from crmmetrics.metrics.registry import MetricSpec, all_metrics
@@ -63,7 +64,32 @@ def metrics_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+README_START = "<!-- metrics:start (generated: python -m crmmetrics.explain --update) -->"
+README_END = "<!-- metrics:end -->"
+
+
+def readme_table() -> str:
+    """The metrics table that README.md carries between its markers."""
+    rows = ["| metric | what | unit | period |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.title} | {s.unit} | {s.period_kind} |" for s in all_metrics().values()]
+    return "\n".join(rows) + "\n"
+
+
+def update_docs(root: Path) -> None:
+    """Rewrite docs/metrics.md and the README's metrics table from the registry."""
+    (root / "docs" / "metrics.md").write_text(metrics_markdown(), encoding="utf-8")
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    head, _, rest = text.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    readme.write_text(f"{head}{README_START}\n{readme_table()}{README_END}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
     import sys
+    from pathlib import Path
 
-    sys.stdout.write(metrics_markdown())
+    if "--update" in sys.argv:
+        update_docs(Path(__file__).resolve().parents[1])
+    else:
+        sys.stdout.write(metrics_markdown())

@@ -31,7 +31,7 @@ def floor_local(local: pd.Series, grain: str, week_start: str = "monday") -> pd.
     if grain == "day":
         return day
     if grain == "week":
-        shift = (day.dt.dayofweek - WEEKDAYS.index(week_start)) % 7
+        shift = (day.dt.day_of_week - WEEKDAYS.index(week_start)) % 7
         return day - pd.to_timedelta(shift, unit="D")
     if grain == "month":
         return day - pd.to_timedelta(day.dt.day - 1, unit="D")

@@ -54,9 +54,10 @@ class MetricContext:
         """Record a metric-level issue (not tied to one row)."""
         self.issues.append(Issue(level, code, message, metric=self.spec.name, entity=self.spec.entity, **kw))
 
-    def row_issues(self, rows: pd.DataFrame, code: str, message: str, fieldname: str | None = None) -> None:
+    def row_issues(self, rows: pd.DataFrame, code: str, message: str, fieldname: str | None = None,
+                   level: Level = Level.WARNING) -> None:
         """Record one issue per offending row, located in its source file."""
-        self.dataset.row_issues(rows, code, message, entity=self.spec.entity, fieldname=fieldname, metric=self.spec.name)
+        self.dataset.row_issues(rows, code, message, entity=self.spec.entity, fieldname=fieldname, metric=self.spec.name, level=level)
 
     def local(self, column: pd.Series) -> pd.Series:
         """Tz-aware timestamps → naive wall-clock in the reporting zone."""

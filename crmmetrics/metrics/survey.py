@@ -34,7 +34,7 @@ def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, sca
     rows = ctx.flow_rows(df)
     blank = rows["score"].isna()
     if blank.any():
-        ctx.issue("blank_score", f"{int(blank.sum())} {survey_type} responses without a score excluded", Level.INFO, count=int(blank.sum()))
+        ctx.row_issues(rows[blank], "blank_score", f"{survey_type} response without a score excluded", "score", level=Level.INFO)
     rows = rows[~blank]
     score = rows["score"]
     not_int = score % 1 != 0
