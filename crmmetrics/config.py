@@ -193,6 +193,25 @@ class Config:
         return f"{name}:{line}" if line else name
 
 
+def find_config(path: str | Path | None) -> Path:
+    """The config to use: the one named (-c or CRMMETRICS_CONFIG), else ./crmmetrics.yaml,
+    else $XDG_CONFIG_HOME/crmmetrics/config.yaml (~/.config/crmmetrics/config.yaml).
+
+    A file that was named explicitly must exist (load_config says so); discovery falls
+    through to the next place.
+    """
+    import os
+
+    if path is not None:
+        return Path(path)
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    for candidate in (Path.cwd() / "crmmetrics.yaml", xdg / "crmmetrics" / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("no config file: pass -c PATH, set CRMMETRICS_CONFIG, or create ./crmmetrics.yaml",
+                      hint="config.example.yaml is a commented starting point")
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file. Raises ConfigError listing every problem."""
     import yaml

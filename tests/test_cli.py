@@ -219,3 +219,16 @@ def test_engine_imports_neither_typer_nor_rich():
     code = "import sys, crmmetrics.engine\nprint(sorted(m for m in ('typer', 'rich') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert proc.stdout.strip() == "[]"
+
+
+def test_config_discovery_and_exit_78_without_one(project, tmp_path, monkeypatch):
+    monkeypatch.delenv("CRMMETRICS_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    res = run("compute", "nps", "-f", "csv")
+    assert res.exit_code == ExitCode.CONFIG and "no config file" in res.stderr
+    (tmp_path / "crmmetrics.yaml").write_text(project.read_text())
+    assert run("compute", "nps", "-f", "csv").exit_code == 0
+    monkeypatch.setenv("CRMMETRICS_CONFIG", str(tmp_path / "missing.yaml"))
+    res = run("compute", "nps", "-f", "csv")
+    assert res.exit_code == ExitCode.CONFIG and "config file not found" in res.stderr

@@ -17,7 +17,7 @@ from crmmetrics.cli.options import (AsOfOpt, ConfigOpt, DebugOpt, FormatOpt, Inp
 @guarded
 def analyze_cmd(
     name: Annotated[str, typer.Argument(help="The analysis, e.g. rfm, btyd, cohorts (see `crmmetrics analyze --list`).")] = "",
-    config: ConfigOpt = ...,  # type: ignore[assignment]
+    config: ConfigOpt = None,
     table: Annotated[Optional[str], typer.Option("--table", "-t", help="Which of the analysis' tables to print (default: the main one). JSON and xlsx hold them all.", show_default=False)] = None,
     period: PeriodOpt = None,
     since: SinceOpt = None,
@@ -41,7 +41,7 @@ def analyze_cmd(
     """
     from crmmetrics.analyses import all_analyses
     from crmmetrics.cli.output import choose_format, emit, parse_inputs, strict_failure, summarise
-    from crmmetrics.config import load_config
+    from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import analyze
     from crmmetrics.errors import UsageError
 
@@ -52,7 +52,7 @@ def analyze_cmd(
         sys.stdout.write("".join(f"{s.name}\t{s.title}\n" for s in specs.values()))
         return
     chosen = choose_format(fmt, output, sys.stdout.isatty())
-    cfg = load_config(config)
+    cfg = load_config(find_config(config))
     report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
     if strict and (failure := strict_failure(report)):

@@ -19,7 +19,7 @@ MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (s
 @guarded
 def compute_cmd(
     metrics: MetricsArg = None,
-    config: ConfigOpt = ...,  # type: ignore[assignment]
+    config: ConfigOpt = None,
     period: PeriodOpt = None,
     by: ByOpt = None,
     since: SinceOpt = None,
@@ -42,11 +42,11 @@ def compute_cmd(
       crmmetrics compute -c crm.yaml -p quarter -o report.xlsx -q
     """
     from crmmetrics.cli.output import choose_format, emit, parse_inputs, strict_failure, summarise
-    from crmmetrics.config import load_config
+    from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
 
     chosen = choose_format(fmt, output, sys.stdout.isatty())
-    cfg = load_config(config)
+    cfg = load_config(find_config(config))
     report = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
     if strict and (failure := strict_failure(report)):
@@ -61,7 +61,7 @@ def compute_cmd(
 @app.command("check")
 @guarded
 def check_cmd(
-    config: ConfigOpt = ...,  # type: ignore[assignment]
+    config: ConfigOpt = None,
     period: PeriodOpt = None,
     as_of: AsOfOpt = None,
     quiet: QuietOpt = False,
@@ -77,12 +77,12 @@ def check_cmd(
     import math
 
     from crmmetrics.cli.output import summarise
-    from crmmetrics.config import load_config
+    from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute, result_records
     from crmmetrics.errors import ConfigError, ThresholdBreach
     from crmmetrics.render.display import fmt_value
 
-    cfg = load_config(config)
+    cfg = load_config(find_config(config))
     names = [n for n, t in cfg.model.thresholds if t is not None]
     if not names:
         raise ConfigError(f"{cfg.where('thresholds')}: no thresholds in the config", hint="add e.g. thresholds: {nps: {min: 30}}")

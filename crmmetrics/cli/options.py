@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="CRMMETRICS_CONFIG", help="The YAML config file.", show_default=False)]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", envvar="CRMMETRICS_CONFIG", help="The YAML config file. Default: ./crmmetrics.yaml, then ~/.config/crmmetrics/config.yaml.", show_default=False)]
 OptionalConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", envvar="CRMMETRICS_CONFIG", help="The YAML config file.", show_default=False)]
 PeriodOpt = Annotated[Optional[str], typer.Option("--period", "-p", help="day, week, month, quarter, year or all (default: report.period, else month).", show_default=False)]
 ByOpt = Annotated[Optional[list[str]], typer.Option("--by", "-b", help="Group by a field of the metric's entity, or of customers joined through customer_id. Repeatable.", show_default=False)]

@@ -11,19 +11,19 @@ from crmmetrics.cli.options import ConfigOpt, DebugOpt, QuietOpt, VerboseOpt
 
 @app.command("validate")
 @guarded
-def validate_cmd(config: ConfigOpt = ..., quiet: QuietOpt = False, verbose: VerboseOpt = 0, debug: DebugOpt = False) -> None:  # type: ignore[assignment]
+def validate_cmd(config: ConfigOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = 0, debug: DebugOpt = False) -> None:
     """Read every configured source with all its mapped fields and list every issue.
 
     Exit 0 when the data is clean, 65 when any value failed to parse (the issues are
     listed on stderr), 78 for config errors, 66 for missing files.
     """
-    from crmmetrics.config import load_config
+    from crmmetrics.config import find_config, load_config
     from crmmetrics.dataset import load_dataset
     from crmmetrics.engine import mapped_fields, make_plan
     from crmmetrics.errors import ConfigError, DataError, Level
     from crmmetrics.metrics.registry import all_metrics
 
-    cfg = load_config(config)
+    cfg = load_config(find_config(config))
     needs = {e: mapped_fields(cfg, e) for e in cfg.configured_entities()}
     ds = load_dataset(cfg, needs, stdin=sys.stdin)
     out = sys.stderr
