@@ -232,3 +232,36 @@ def test_config_discovery_and_exit_78_without_one(project, tmp_path, monkeypatch
     monkeypatch.setenv("CRMMETRICS_CONFIG", str(tmp_path / "missing.yaml"))
     res = run("compute", "nps", "-f", "csv")
     assert res.exit_code == ExitCode.CONFIG and "config file not found" in res.stderr
+
+
+def test_sample_data_command_writes_the_demo_exports(tmp_path):
+    res = run("sample-data", str(tmp_path / "demo"), "-q")
+    assert res.exit_code == 0 and res.stderr == ""
+    written = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert written == sorted(p.name for p in (ROOT / "sample_data").iterdir())
+    assert (tmp_path / "demo" / "surveys_tr.csv").read_bytes() == (ROOT / "sample_data" / "surveys_tr.csv").read_bytes()
+
+
+def test_input_override_glob_and_source_lists(survey_project, tmp_path):
+    cfg = survey_project([("nps", 10, "2026-01-05")])
+    other = write(tmp_path / "other.csv", "id,customer,type,score,date\n1,C1,nps,0,2026-01-06\n")
+    res = run("compute", "nps", "-c", str(cfg), "--input", f"surveys={other}", "-f", "csv", "-p", "all")
+    assert list(csv.DictReader(io.StringIO(res.stdout)))[0]["value"] == "-100.0"
+    assert run("compute", "nps", "-c", str(cfg), "--input", "surveys", "-f", "csv").exit_code == ExitCode.USAGE
+    # a glob and a list of sources are concatenated, each row keeping its own file line
+    write(tmp_path / "parts" / "a.csv", "id,customer,type,score,date\n1,C1,nps,10,2026-01-05\n")
+    write(tmp_path / "parts" / "b.csv", "id,customer,type,score,date\n2,C1,nps,12,2026-01-06\n")
+    cfg2 = write(tmp_path / "g.yaml", """
+        version: 1
+        sources:
+          surveys:
+            - path: parts/*.csv
+              fields: {response_id: id, survey_type: type, score: score, responded_at: date}
+            - path: surveys.csv
+              fields: {response_id: id, survey_type: type, score: score, responded_at: date}
+        """)
+    res = run("compute", "nps", "-c", str(cfg2), "-f", "json", "-p", "all")
+    doc = json.loads(res.stdout)
+    assert [i["path"].rsplit("/", 1)[-1] for i in doc["inputs"]] == ["a.csv", "b.csv", "surveys.csv"]
+    assert doc["results"][0]["n"] == 2
+    assert [i["location"].rsplit("/", 1)[-1] for i in doc["issues"] if i["code"] == "score_out_of_range"] == ["b.csv:2"]
