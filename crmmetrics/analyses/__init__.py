@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import Issue, Level, UsageError
-from crmmetrics.metrics.registry import NoOptions, Options
+from crmmetrics.metrics.registry import NoOptions, Options, import_present
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,12 +93,7 @@ def register_analysis(spec: AnalysisSpec) -> AnalysisSpec:
 
 def all_analyses() -> dict[str, AnalysisSpec]:
     """Every registered analysis (modules imported on first call)."""
-    for mod in ANALYSIS_MODULES:
-        try:
-            importlib.import_module(f"crmmetrics.analyses.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"crmmetrics.analyses.{mod}":
-                raise
+    import_present("crmmetrics.analyses", ANALYSIS_MODULES)
     return ANALYSES
 
 

@@ -40,7 +40,7 @@ def analyze_cmd(
       crmmetrics analyze cohorts -c crm.yaml -o cohorts.xlsx
     """
     from crmmetrics.analyses import all_analyses
-    from crmmetrics.cli.output import choose_format, emit, parse_inputs, strict_failure, summarise
+    from crmmetrics.cli.output import choose_format, deliver, parse_inputs
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import analyze
     from crmmetrics.errors import UsageError
@@ -55,11 +55,4 @@ def analyze_cmd(
     cfg = load_config(find_config(config))
     report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
-    if strict and (failure := strict_failure(report)):
-        summarise(report, verbose, quiet=False)
-        raise failure
-    summarise(report, verbose, quiet)
-    if not quiet:
-        for note in report.notes:
-            sys.stderr.write(f"crmmetrics: {note}\n")
-    emit(report, chosen, output, cfg.model.currency)
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet)

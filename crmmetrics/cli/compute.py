@@ -41,7 +41,7 @@ def compute_cmd(
       crmmetrics compute nps -c crm.yaml -b plan -f csv | column -t -s,
       crmmetrics compute -c crm.yaml -p quarter -o report.xlsx -q
     """
-    from crmmetrics.cli.output import choose_format, emit, parse_inputs, strict_failure, summarise
+    from crmmetrics.cli.output import choose_format, deliver, parse_inputs
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
 
@@ -49,13 +49,7 @@ def compute_cmd(
     cfg = load_config(find_config(config))
     report = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
-    if strict and (failure := strict_failure(report)):
-        summarise(report, verbose, quiet=False)
-        raise failure
-    if verbose:
-        sys.stderr.write(f"crmmetrics: format {chosen}\n")
-    summarise(report, verbose, quiet)
-    emit(report, chosen, output, cfg.model.currency)
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet)
 
 
 @app.command("check")

@@ -93,6 +93,20 @@ def parse_inputs(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool) -> None:
+    """The common end of compute and analyze: --strict gate, stderr summary, notes, output."""
+    if strict and (failure := strict_failure(report)):
+        summarise(report, verbose, quiet=False)
+        raise failure
+    if verbose:
+        sys.stderr.write(f"crmmetrics: format {fmt}\n")
+    summarise(report, verbose, quiet)
+    if not quiet:
+        for note in report.notes:
+            sys.stderr.write(f"crmmetrics: {note}\n")
+    emit(report, fmt, output, currency)
+
+
 def strict_failure(report: Report) -> Any:
     """The DataError --strict raises when the report has any warning or error."""
     from crmmetrics.errors import DataError

@@ -115,14 +115,19 @@ FAMILY_MODULES = ("survey", "sales", "leads", "subscription", "acquisition", "or
 
 
 def _load_families() -> None:
+    import_present("crmmetrics.metrics", FAMILY_MODULES)
+
+
+def import_present(package: str, names: tuple[str, ...]) -> None:
+    """Import ``package.name`` for each name whose module exists (registration by import)."""
     import importlib
 
-    for mod in FAMILY_MODULES:
+    for mod in names:
         try:
-            importlib.import_module(f"crmmetrics.metrics.{mod}")
+            importlib.import_module(f"{package}.{mod}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"crmmetrics.metrics.{mod}":
-                raise
+            if exc.name != f"{package}.{mod}":
+                raise  # a missing dependency inside an existing module is a real error
 
 
 def describe_options(spec: MetricSpec, values: dict[str, Any]) -> list[str]:
