@@ -33,9 +33,9 @@ def detect_encoding(data: bytes) -> str:
     if sample and sample.count(b"\x00") > len(sample) // 4:
         # UTF-16 without BOM: ASCII text has every other byte NUL.
         return "utf-16-le" if sample[1:2] == b"\x00" else "utf-16-be"
-    high = len(_HIGH_BYTE.findall(data))
-    if high == 0:
+    if data.isascii():  # one C pass; most exports never get further
         return "utf-8"
+    high = len(_HIGH_BYTE.findall(data))
     multibyte = sum(len(m) for m in _UTF8_MULTIBYTE.findall(data))
     # Mostly valid UTF-8 sequences → UTF-8 (stray bytes are repaired by decode_text).
     if multibyte >= high * 0.5:

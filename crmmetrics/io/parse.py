@@ -34,6 +34,16 @@ _DMY = re.compile(r"^(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{
 _COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
 # 46348 or 46348.59375: an Excel serial day number in a text column
 _SERIAL = re.compile(r"^\d{1,7}(?:\.\d+)?$")
+_DATE_HINT = "set dates.format (e.g. %d.%m.%Y %H:%M) or dates.dayfirst for this source"
+# (full-match pattern, strptime layout): unambiguous layouts parsed without the general rules.
+_FAST_DATE_LAYOUTS = (
+    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}", "ISO8601"),
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", "ISO8601"),
+    (r"\d{2}\.\d{2}\.\d{4}", "%d.%m.%Y"),
+    (r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}", "%d.%m.%Y %H:%M"),
+    (r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}", "%d.%m.%Y %H:%M:%S"),
+)
 _CURRENCY = re.compile(r"[₺$€£¥\s\u00a0\u202f%]|(?<![A-Za-z])(?:TL|TRY|USD|EUR|GBP)(?![A-Za-z])", re.IGNORECASE)
 
 
@@ -48,10 +58,28 @@ class Parsed:
     note: str = ""  # a per-column remark (e.g. ambiguous day/month order)
 
 
-def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
-    """Strip text and turn the null tokens ("", "NA", "?", ...) into NA. Non-text cells pass."""
+def is_text(values: pd.Series) -> bool:
+    """True for a pandas string column (CSV input): every value is text or missing.
+
+    Such columns take vectorised (pyarrow-backed) paths; object columns from Excel may
+    mix text, numbers and dates and take the per-value paths.
+    """
     import pandas as pd
 
+    return values.dtype != object and pd.api.types.is_string_dtype(values.dtype)
+
+
+def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
+    """Strip text and turn the null tokens ("", "NA", "?", ...) into missing values.
+
+    A text column stays a string column (missing = NA); an Excel column stays object
+    with non-text cells (numbers, dates) untouched and None for missing.
+    """
+    import pandas as pd
+
+    if is_text(raw):
+        stripped = raw.str.strip()
+        return stripped.mask(stripped.isin(null_values))
     obj = raw.astype(object)
     is_str = obj.map(lambda v: isinstance(v, str))
     if is_str.all():
@@ -87,8 +115,11 @@ def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:
 
     uniq = values.dropna().unique()
     table = {u: lookup(u) for u in uniq}
-    mapped = values.map(lambda v: None if v is None else table.get(v, v)).astype(object)
-    return mapped.where(mapped.notna(), None)
+    mapped = values.map(table).astype(object)  # a dict lookup per distinct value, not per row
+    mapped = mapped.where(mapped.notna(), None)
+    if all(isinstance(v, str) for v in table.values()):
+        return mapped.astype("str")  # keep the vectorised text paths downstream
+    return mapped
 
 
 _MISSING = object()
@@ -118,13 +149,22 @@ def parse(values: pd.Series, ftype: FieldType, *, decimal: str = ".", thousands:
         return parse_category(values, choices)
     import pandas as pd
 
-    return Parsed(values.map(lambda v: None if v is None else str(v)).astype(object), pd.Series(False, index=values.index))
+    return Parsed(_to_object(values) if is_text(values) else values.map(lambda v: None if v is None else str(v)).astype(object),
+                  pd.Series(False, index=values.index))
+
+
+def _to_object(values: pd.Series) -> pd.Series:
+    """A text column as object values with None for missing (what metrics receive)."""
+    obj = values.astype(object)
+    return obj.where(values.notna(), None)
 
 
 def parse_id(values: pd.Series) -> Parsed:
     """Ids stay text; an Excel number 42.0 becomes "42" (leading zeros need text cells)."""
     import pandas as pd
 
+    if is_text(values):
+        return Parsed(_to_object(values), pd.Series(False, index=values.index))
     out = values.map(lambda v: None if v is None else _as_key(v)).astype(object)
     return Parsed(out, pd.Series(False, index=values.index))
 
@@ -133,12 +173,16 @@ def parse_category(values: pd.Series, choices: tuple[str, ...]) -> Parsed:
     """Labels; with ``choices``, values match them case-insensitively or fail."""
     import pandas as pd
 
-    out = values.map(lambda v: None if v is None else _as_key(v)).astype(object)
+    if is_text(values):
+        out = values
+    else:
+        out = values.map(lambda v: None if v is None else _as_key(v)).astype(object)
     if not choices:
-        return Parsed(out, pd.Series(False, index=values.index))
+        return Parsed(_to_object(out) if is_text(out) else out, pd.Series(False, index=values.index))
     folded = {c.casefold(): c for c in choices}
     uniq = {u: folded.get(str(u).casefold().replace("-", "_").replace(" ", "_")) for u in out.dropna().unique()}
-    mapped = out.map(lambda v: None if v is None else uniq.get(v)).astype(object)
+    mapped = out.map(uniq).astype(object)  # one lookup per distinct label
+    mapped = mapped.where(mapped.notna(), None)
     bad = out.notna() & mapped.isna()
     return Parsed(mapped, bad, reason=f"not one of {', '.join(choices)}", hint="add it to values: in the config (\"*\" sets a default)")
 
@@ -146,6 +190,14 @@ def parse_category(values: pd.Series, choices: tuple[str, ...]) -> Parsed:
 def parse_bool(values: pd.Series) -> Parsed:
     """true/false, yes/no, evet/hayır, 1/0 (case-insensitive); Excel booleans pass."""
     import pandas as pd
+
+    if is_text(values):
+        words = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
+        keys = values.str.casefold()
+        out = keys.map(words).astype(object)
+        bad = values.notna() & out.isna()
+        return Parsed(out.where(out.notna(), None), bad, reason="not a yes/no value",
+                      hint="use true/false, yes/no, evet/hayır, 1/0, or a values: map")
 
     def one(v: Any) -> Any:
         if v is None:
@@ -179,11 +231,21 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
     if thousands is None:
         thousands = "." if decimal == "," else ","
     present = values.notna()
-    is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
     out = pd.Series(np.nan, index=values.index, dtype="float64")
-    if is_num.any():
-        out[is_num] = values[is_num].astype("float64")
-    text_mask = present & ~is_num
+    if is_text(values):
+        is_num = pd.Series(False, index=values.index)
+        # Fast path: plain numbers ("12", "-3.5" / "3,5") need no symbol or group handling.
+        d = re.escape(decimal)
+        plain = values.str.fullmatch(rf"[+-]?\d+(?:{d}\d+)?").fillna(False).astype(bool)
+        if plain.any():
+            txt = values[plain] if decimal == "." else values[plain].str.replace(",", ".", regex=False)
+            out[plain] = pd.to_numeric(txt, errors="coerce").astype("float64")
+        text_mask = present & ~plain
+    else:
+        is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        if is_num.any():
+            out[is_num] = values[is_num].astype("float64")
+        text_mask = present & ~is_num
     if text_mask.any():
         s = values[text_mask].astype(str).str.replace(_CURRENCY, "", regex=True)
         neg = s.str.match(r"^\((.*)\)$")
@@ -227,6 +289,31 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
     local = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     offset_min = pd.Series(np.nan, index=values.index, dtype="float64")
     note = ""
+    if is_text(values):
+        text_mask = present.copy()
+        if not fmt:
+            # Fast paths for the common unambiguous layouts: one vectorised match and one
+            # fixed-format conversion each, instead of the general regex per value.
+            for pattern, layout in _FAST_DATE_LAYOUTS:
+                if not text_mask.any():
+                    break
+                hit = text_mask & values.str.fullmatch(pattern).fillna(False).astype(bool)
+                if hit.any():
+                    local[hit] = pd.to_datetime(values[hit], format=layout, errors="coerce")
+                    text_mask &= ~hit
+        if text_mask.any():
+            s = values[text_mask]
+            if fmt:
+                local[text_mask] = pd.to_datetime(s, format=fmt, errors="coerce")
+            else:
+                parts, offs, note = _parse_text_dates(s.astype(object), dayfirst)
+                local[text_mask] = parts
+                offset_min[text_mask] = offs
+        result = _localise(local, offset_min, tz)
+        if date_only:
+            result = result.dt.normalize()
+        bad = present & result.isna()
+        return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note)
     typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
     if typed.any():
         local[typed] = pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)), errors="coerce")
@@ -248,8 +335,7 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
     if date_only:
         result = result.dt.normalize()
     bad = present & result.isna()
-    hint = "set dates.format (e.g. %d.%m.%Y %H:%M) or dates.dayfirst for this source"
-    return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=hint, note=note)
+    return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note)
 
 
 def _from_serial(serial: pd.Series) -> pd.Series:

@@ -125,7 +125,9 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
     if whitespace:
         frame = _read_whitespace(text, headers, resolved, opts.header)
     else:
-        frame, skipped = _read_with_arrow(display, text, delimiter, opts, headers, resolved)
+        # pyarrow wants UTF-8 bytes: reuse the file's own when they already are.
+        utf8 = data if encoding in ("utf-8", "utf8") and not repaired else text.encode("utf-8")
+        frame, skipped = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved)
         issues.extend(skipped)
     n_rows = len(frame)
     columns = {f: frame[col] for f, col in resolved.items()}
@@ -164,7 +166,7 @@ def _resolve_columns(display: str, headers: list[str], wanted: dict[str, str | i
     return out
 
 
-def _read_with_arrow(display: str, text: str, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str]) -> tuple[pd.DataFrame, list[Issue]]:
+def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str]) -> tuple[pd.DataFrame, list[Issue]]:
     """Parse with pyarrow's multithreaded CSV reader; every column as text."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -181,7 +183,7 @@ def _read_with_arrow(display: str, text: str, delimiter: str, opts: Any, headers
     include = [gen_names[headers.index(n)] for n in names]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(utf8),
             read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=1 if opts.header else 0, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.string() for c in include},
