@@ -9,7 +9,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, ConfigOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt, SinceOpt,
+from crmmetrics.cli.options import (AnalysisDateOpt, ConfigOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt, SinceOpt,
                                     StrictOpt, UntilOpt, VerboseOpt)
 
 
@@ -22,7 +22,7 @@ def analyze_cmd(
     period: PeriodOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    as_of: AsOfOpt = None,
+    as_of: AnalysisDateOpt = None,
     fmt: FormatOpt = "auto",
     output: OutputOpt = None,
     input_: InputOpt = None,

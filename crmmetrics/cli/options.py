@@ -14,6 +14,8 @@ ByOpt = Annotated[Optional[list[str]], typer.Option("--by", "-b", help="Group by
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="First day included (YYYY-MM-DD, reporting time zone).", show_default=False)]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="First day excluded (YYYY-MM-DD).", show_default=False)]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="The 'now' of the report (YYYY-MM-DD); default today in the reporting zone.", show_default=False)]
+# For analyze: the same day, under the name RFM users know (the observation end for btyd).
+AnalysisDateOpt = Annotated[Optional[str], typer.Option("--as-of", "--analysis-date", help="Analysis date / observation end (YYYY-MM-DD). RFM default: the day after the last order.", show_default=False)]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="auto, table, csv, json, jsonl, markdown or xlsx. auto: a table on a terminal, CSV when piped, else the -o extension.")]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write here (atomically) instead of stdout; '-' is stdout.", show_default=False)]
 InputOpt = Annotated[Optional[list[str]], typer.Option("--input", help="ENTITY=PATH: read this file (or '-' for stdin) instead of the config's path, with the same column mapping. Repeatable.", show_default=False)]

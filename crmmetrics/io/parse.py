@@ -82,14 +82,12 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
         return stripped.mask(stripped.isin(null_values))
     obj = raw.astype(object)
     is_str = obj.map(lambda v: isinstance(v, str))
-    if is_str.all():
-        stripped = raw.astype(str).str.strip()
-        return stripped.where(~stripped.isin(null_values), None).astype(object)
     out = obj.copy()
-    s = obj[is_str].astype(str).str.strip()
-    out[is_str] = s.where(~s.isin(null_values), None)
-    out = out.where(out.notna(), None)
-    return pd.Series(out, index=raw.index, dtype=object)
+    if is_str.any():
+        s = obj[is_str].map(str.strip)
+        out[is_str] = s.where(~s.isin(null_values), None)
+    # Missing cells are None (never float NaN, which would read back as the text "nan").
+    return pd.Series(out.where(out.notna(), None), index=raw.index, dtype=object)
 
 
 def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from crmmetrics.metrics.context import MetricContext, MetricOutput
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
-UNITS = ("percent", "points", "currency", "days", "hours", "minutes", "count", "ratio", "score", "months")
+UNITS = ("percent", "points", "currency", "days", "hours", "minutes", "count", "ratio", "score", "months", "years")
 PERIOD_KINDS = ("FLOW", "STOCK", "BASE", "COHORT")
 
 

@@ -23,7 +23,7 @@ def fmt_value(value: Any, unit: str | None, currency: str | None = None) -> str:
         return f"{value:.1f}"
     if unit == "currency":
         return f"{value:,.2f}" + (f" {currency}" if currency else "")
-    if unit in {"days", "hours", "minutes", "months"}:
+    if unit in {"days", "hours", "minutes", "months", "years"}:
         return f"{value:,.2f} {unit}"
     if unit == "count":
         return f"{value:,.0f}"
