@@ -25,6 +25,9 @@ SCHEMA_VERSION = 1
 RESULT_COLUMNS = ("metric", "period", "period_start", "period_end")
 VALUE_COLUMNS = ("value", "unit", "n", "numerator", "denominator")
 # Written as whole numbers when every value of the metric is whole (NPS counts, CSAT counts).
+RESULT_DIMENSIONS = ("stage",)
+# Where --by dimensions not on the metric's own entity may come from.
+JOIN_PATHS = (("customer_id", "customers"), ("deal_id", "deals"))
 COUNT_COLUMNS = ("numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy")
 
 
@@ -34,7 +37,7 @@ class MetricPlan:
 
     spec: MetricSpec
     options: Any
-    joined_dims: list[str]
+    joined_dims: list[tuple[str, str, str]]  # (dimension, link field, source entity)
 
 
 @dataclass
@@ -159,30 +162,33 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
     unset = [o for o in spec.requires_options if getattr(options, o) is None]
     if unset:
         raise ConfigError(f"{spec.name} needs metrics.{spec.name}.{' and .'.join(unset)} in the config (no safe default)")
-    joined: list[str] = []
+    joined: list[tuple[str, str, str]] = []  # (dimension, link field, entity it comes from)
     for dim in by:
         if dim in have:
             continue
-        if "customer_id" in have and dim in mapped_fields(config, "customers") and spec.entity != "customers":
-            joined.append(dim)
+        path = next(((link, target) for link, target in JOIN_PATHS
+                     if link in have and target != spec.entity and dim in mapped_fields(config, target)), None)
+        if path:
+            joined.append((dim, *path))
             continue
-        candidates = sorted(have | (mapped_fields(config, "customers") if "customer_id" in have else set()))
+        candidates = sorted(have.union(*(mapped_fields(config, t) for link, t in JOIN_PATHS if link in have)))
         close = difflib.get_close_matches(dim, candidates, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(candidates)}"
-        raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity} (nor in customers through customer_id)", hint=hint)
+        through = " or ".join(f"{t} through {link}" for link, t in JOIN_PATHS if link in have and t != spec.entity)
+        raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity}" + (f" (nor in {through})" if through else ""), hint=hint)
     # The entity key is read whenever mapped, so duplicate ids are always reported.
     key = ENTITIES[spec.entity].key
-    wanted = set(spec.needs) | {spec.date_field} | (set(by) - set(joined)) | ({key} if key else set())
-    for f in ("customer_id",):
-        if f in have and (joined or spec.name == "nps"):
-            wanted.add(f)
+    wanted = set(spec.needs) | {spec.date_field} | (set(by) - {j[0] for j in joined}) | ({key} if key else set())
+    wanted |= {link for _, link, _ in joined}
+    if spec.option_needs is not None:
+        wanted |= set(spec.option_needs(options))
     needs.setdefault(spec.entity, set()).update(w for w in wanted if w in have)
     for entity, fields in spec.optional.items():
         have_other = mapped_fields(config, entity)
         if have_other:
             needs.setdefault(entity, set()).update(f for f in fields if f in have_other)
-    if joined:
-        needs.setdefault("customers", set()).update({"customer_id", *joined})
+    for dim, link, target in joined:
+        needs.setdefault(target, set()).update({link, dim})
     return MetricPlan(spec, options, joined)
 
 
@@ -235,10 +241,10 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
 
     spec = mp.spec
     frame = dataset.frames[spec.entity]
-    if mp.joined_dims:
-        customers = dataset.frames["customers"][["customer_id", *mp.joined_dims]].dropna(subset=["customer_id"])
-        customers = customers.drop_duplicates("customer_id", keep="first")
-        frame = frame.merge(customers, on="customer_id", how="left", suffixes=("", "_customer"))
+    for link, target in dict.fromkeys((link, target) for _, link, target in mp.joined_dims):
+        dims = [d for d, lk, t in mp.joined_dims if (lk, t) == (link, target)]
+        lookup = dataset.frames[target][[link, *dims]].dropna(subset=[link]).drop_duplicates(link, keep="first")
+        frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
     for dim in by:
         frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
     ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset, config)
@@ -276,7 +282,8 @@ def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFr
     if not frames:
         return pd.DataFrame(columns=[*RESULT_COLUMNS, *by, *VALUE_COLUMNS])
     results = pd.concat(frames, ignore_index=True, sort=False)
-    lead = [*RESULT_COLUMNS, *by, *VALUE_COLUMNS]
+    # Result dimensions a metric adds itself (stage_duration's stage) sit with the --by ones.
+    lead = [*RESULT_COLUMNS, *by, *[c for c in RESULT_DIMENSIONS if c in results and c not in by], *VALUE_COLUMNS]
     extras = [c for c in results.columns if c not in lead]
     results = results[lead + extras]
     results["n"] = results["n"].astype("int64")

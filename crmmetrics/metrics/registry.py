@@ -65,6 +65,8 @@ class MetricSpec:
     # entity → fields read when the config maps them (the metric's own entity included),
     # e.g. deals.lead_id to derive a lead's conversion when leads.converted_at is absent.
     optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # fields of the own entity that only some option values need (read only then)
+    option_needs: Callable[[Any], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name) or "__" in self.name:

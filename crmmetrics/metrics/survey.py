@@ -108,6 +108,7 @@ register(MetricSpec(
     date_field="responded_at",
     compute=compute_nps,
     options=NpsOptions,
+    option_needs=lambda o: ("customer_id",) if o.unit == "latest_per_customer" else (),
     shape="ratio",
     extra_columns=("promoters", "passives", "detractors"),
     edge_rules=(
