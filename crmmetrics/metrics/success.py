@@ -1,0 +1,770 @@
+"""Customer success and product usage: engagement, DAU/MAU, stickiness, time to value,
+health score (METRICS.md G1–G6).
+
+"Active" is always defined, never assumed: an activity qualifies when its type is in
+the metric's ``events`` list (every type when unset) and its actor is not an agent,
+bot or system (bots never make a user active). Customers and users are counted once
+per day, period or window; empty days count as zero in DAU, so a quiet weekend lowers
+the average as it should.
+
+The health score (G1) is a weighted mean of component scores, each normalised to
+0–100 by a documented linear rule between the raw value that scores 0 (``zero_at``)
+and the one that scores 100 (``full_at``); a component a customer has no data for is
+dropped and the weights re-normalised (Gainsight), or counted as 0 (``missing: zero``).
+Bands follow Gainsight's 0–50 red, 51–75 yellow, 76–100 green.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crmmetrics.errors import ConfigError, Level
+from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
+from crmmetrics.metrics.registry import MetricSpec, Options, register
+from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, period_starts, ratio
+from crmmetrics.metrics.support import fill_counts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAMILY = "customer success"
+ACTIVITY_FIELDS = ("customer_id", "user_id", "occurred_at", "type", "actor_type")
+
+
+# ------------------------------------------------------------------ qualifying activities
+
+
+class ActivityOptions(Options):
+    """Which activities make a customer or user active."""
+
+    events: list[str] | None = Field(None, description="Activity types that count (e.g. [login, feature_used]); unset: every type.")
+    exclude_actors: list[str] = Field(["agent", "bot", "system"], description="actor_type values that never count: staff touches, bots and automations are not usage.")
+
+    @field_validator("events", "exclude_actors")
+    @classmethod
+    def _fold(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [s.strip().casefold() for s in v]
+
+
+def qualifying(acts: pd.DataFrame, opts: ActivityOptions) -> pd.DataFrame:
+    """Activities that count as usage under ``opts`` (type in events, actor not excluded).
+
+    Example: events [login], exclude_actors [bot] → a bot "login" does not count, a
+    customer "feature_used" does not count, a customer "login" does.
+    """
+    keep = acts["occurred_at"].notna()
+    if opts.events is not None:
+        if "type" not in acts:
+            raise ConfigError("events is set but activities.type is not mapped; map it under sources.activities.fields")
+        keep &= _folded(acts["type"]).isin(opts.events)
+    if "actor_type" in acts and opts.exclude_actors:
+        keep &= ~_folded(acts["actor_type"]).isin(opts.exclude_actors)
+    return acts[keep]
+
+
+def _folded(col: pd.Series) -> pd.Series:
+    """Case-folded labels, each distinct one folded once (NaN stays NaN)."""
+    import pandas as pd
+
+    return col.map({u: str(u).strip().casefold() for u in pd.unique(col.dropna())})
+
+
+def _activities(ctx: MetricContext, fields: tuple[str, ...]) -> pd.DataFrame:
+    """The activities frame with ``fields`` mapped, or a ConfigError naming what is missing."""
+    acts = ctx.frame if ctx.spec.entity == "activities" else ctx.other("activities")
+    missing = [f for f in fields if acts is None or f not in acts]
+    if missing:
+        raise ConfigError(f"{ctx.spec.name} needs activities.{', activities.'.join(missing)} mapped",
+                          hint="map the activity export under sources.activities")
+    return acts
+
+
+def _report_no_customer(ctx: MetricContext, acts: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Qualifying activities without customer_id: an issue per row; the rest is returned."""
+    blank = acts["customer_id"].isna()
+    if blank.any():
+        ctx.dataset.row_issues(acts[blank], "missing_customer_id", f"activity without customer_id; left out of {what}",
+                               entity="activities", fieldname="customer_id", metric=ctx.spec.name)
+    return acts[~blank]
+
+
+def _local_day(ctx: MetricContext, col: pd.Series) -> pd.Series:
+    return ctx.local(col).dt.normalize()
+
+
+# ------------------------------------------------------------------ G3 engagement rate
+
+
+class EngagementOptions(ActivityOptions):
+    """Options of ``engagement_rate``."""
+
+    min_events: int = Field(1, ge=1, description="Qualifying activities a customer needs in the period to count as engaged.")
+    base: Literal["customers", "paying"] = Field("customers", description="Active base at P.start: customers created before it (customers) or paying before it (first_paid_at), not churned by then.")
+    variant: Literal["rate", "per_customer"] = Field("rate", description="rate: engaged ÷ base (default); per_customer: qualifying activities of the base ÷ base.")
+
+
+def _base_at(customers: pd.DataFrame, start_col: str, start: dt.datetime, ctx: MetricContext) -> pd.Series:
+    """Customers active at ``start``: began before it and not churned by then."""
+    import pandas as pd
+
+    began = ctx.local(customers[start_col]) < pd.Timestamp(start)
+    if "churned_at" in customers:
+        churned = ctx.local(customers["churned_at"])
+        began &= churned.isna() | (churned > pd.Timestamp(start))
+    return began
+
+
+def compute_engagement_rate(ctx: MetricContext) -> MetricOutput:
+    """Engagement rate = base customers with ≥ min_events qualifying activities in P ÷ base.
+
+    The base is fixed at P.start (customers who began before it and had not churned).
+    Example: 4 customers active on 1 March; in March A logs in 3 times, B once, C and D
+    never → min_events 1: 2 ÷ 4 = 50 %; min_events 2: 1 ÷ 4 = 25 %.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: EngagementOptions = ctx.options  # type: ignore[assignment]
+    start_col = "first_paid_at" if opts.base == "paying" else "created_at"
+    customers = ctx.frame
+    if start_col not in customers:
+        raise ConfigError(f"engagement_rate base {opts.base} needs customers.{start_col} mapped")
+    customers = customers[customers["customer_id"].notna()].drop_duplicates("customer_id")
+    acts = qualifying(_activities(ctx, ("customer_id", "occurred_at")), opts)
+    acts = ctx.flow_rows(_report_no_customer(ctx, acts, "engagement_rate"), "occurred_at")
+    unknown = ~acts["customer_id"].isin(customers["customer_id"])
+    if unknown.any():
+        ctx.issue("unknown_customer", f"{int(unknown.sum())} qualifying activities of customers not in customers left out", Level.INFO, count=int(unknown.sum()))
+    counts = acts[~unknown].groupby([PERIOD_COL, "customer_id"]).size()
+    parts = []
+    for start in period_starts(ctx, acts):
+        start = pd.Timestamp(start)
+        base = customers[_base_at(customers, start_col, start.to_pydatetime(), ctx).to_numpy()]
+        per = counts.xs(start, level=PERIOD_COL) if start in counts.index.get_level_values(0) else pd.Series(dtype="int64")
+        events = base["customer_id"].map(per).fillna(0).astype("int64")
+        parts.append(base.assign(**{PERIOD_COL: start, "_events": events.to_numpy(), "_engaged": (events >= opts.min_events).astype("int64").to_numpy(), "_one": np.int64(1)}))
+    rows = pd.concat(parts, ignore_index=True) if parts else customers.iloc[0:0].assign(**{PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "_events": 0, "_engaged": 0, "_one": 0})
+    num = "_engaged" if opts.variant == "rate" else "_events"
+    out = ratio(ctx, rows, num, "_one", unit="percent" if opts.variant == "rate" else "ratio",
+                extras={"engaged": "_engaged", "events": "_events"}, what="customers in the active base")
+    return MetricOutput(fill_counts(out, ["engaged", "events"]))
+
+
+register(MetricSpec(
+    name="engagement_rate",
+    title="Engagement rate",
+    family=FAMILY,
+    description="Share of the customers active at the period start who had at least min_events qualifying activities in the period.",
+    formula="base customers with ≥ min_events qualifying activities in P ÷ customers active at P.start",
+    entity="customers",
+    needs=("customer_id", "created_at"),
+    unit="percent",
+    better="higher",
+    period_kind="BASE",
+    date_field="created_at",
+    compute=compute_engagement_rate,
+    options=EngagementOptions,
+    shape="ratio",
+    extra_columns=("engaged", "events"),
+    edge_rules=(
+        "No trusted anchor defines it uniformly (METRICS.md G3); the base and the qualifying events are options.",
+        "Base: customers who began before P.start and had not churned by then; customers joining during P are not in it.",
+        "Qualifying activities: type in events (all when unset); actor agent, bot or system never counts.",
+        "Activities without customer_id are issues per row; activities of customers missing from customers are counted and left out.",
+        "Periods come from the activities' dates (or --since/--until); an empty base gives null and an issue.",
+    ),
+    optional={"customers": ("first_paid_at", "churned_at"), "activities": ACTIVITY_FIELDS},
+))
+
+
+# ------------------------------------------------------------------ G4–G6 DAU, MAU, stickiness
+
+
+class UsageOptions(ActivityOptions):
+    """Options of ``dau``, ``mau`` and ``stickiness``."""
+
+    window: Literal["period", "rolling30"] = Field("period", description="MAU window: period = distinct users in the period (with -p month, the calendar month; default); rolling30 = the 30 days ending at the period's last day.")
+
+
+def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any]:
+    """Qualifying activities with a user, dated in range, plus the first and last day covered."""
+    import pandas as pd
+
+    opts: UsageOptions = ctx.options  # type: ignore[assignment]
+    acts = qualifying(_activities(ctx, ("user_id", "occurred_at")), opts)
+    no_user = acts["user_id"].isna()
+    if no_user.any():
+        ctx.row_issues(acts[no_user], "missing_user_id", "qualifying activity without user_id; left out of active users", "user_id")
+    rows = ctx.flow_rows(acts[~no_user], "occurred_at")
+    rows = rows.assign(_day=_local_day(ctx, rows["occurred_at"]))
+    if rows.empty:
+        ctx.issue("no_data", "no qualifying activity with a user in the selected range; no active users")
+    lo = pd.Timestamp(ctx.since) if ctx.since else (rows["_day"].min() if len(rows) else None)
+    if ctx.until:
+        # Days after the as-of day have not happened yet: they are not zero-user days.
+        hi = min(pd.Timestamp(ctx.until) - pd.Timedelta(days=1), pd.Timestamp(ctx.as_of).normalize())
+    else:
+        hi = rows["_day"].max() if len(rows) else None
+    return rows, lo, hi
+
+
+def _period_end(ctx: MetricContext, start: Any, hi: Any) -> Any:
+    """Exclusive end of the period starting at ``start``, capped at the day after ``hi``."""
+    import pandas as pd
+
+    from crmmetrics.periods import next_start
+
+    end = pd.Timestamp(next_start(pd.Timestamp(start).to_pydatetime(), ctx.grain)) if ctx.grain != "all" else hi + pd.Timedelta(days=1)
+    return min(end, hi + pd.Timedelta(days=1))
+
+
+def _dau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any) -> pd.DataFrame:
+    """Per period and dimension: user-days (numerator), covered days (denominator), users."""
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    if len(rows):
+        user_days = rows.drop_duplicates([*keys, "user_id", "_day"]).groupby(keys, dropna=False).size().rename("numerator")
+        users = rows.drop_duplicates([*keys, "user_id"]).groupby(keys, dropna=False).size().rename("active_users")
+        grouped = pd.concat([user_days, users], axis=1).reset_index()
+    else:
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "numerator", "active_users"]})
+    grouped["n"] = 0
+    grouped = complete_grid(ctx, grouped, rows)
+    grouped["active_users"] = pd.to_numeric(grouped["active_users"]).fillna(0).astype("int64")
+    days = {}
+    for start in grouped[PERIOD_COL].drop_duplicates():
+        first = max(pd.Timestamp(start), lo)
+        days[start] = max(0, (_period_end(ctx, start, hi) - first).days)
+    grouped["denominator"] = grouped[PERIOD_COL].map(days).astype("int64")
+    grouped["n"] = grouped["denominator"]
+    return grouped
+
+
+def _mau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any, window: str) -> pd.DataFrame:
+    """Per period and dimension: distinct active users in the MAU window."""
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    if window == "period" or not len(rows):
+        if len(rows):
+            grouped = rows.drop_duplicates([*keys, "user_id"]).groupby(keys, dropna=False).size().rename("mau").reset_index()
+        else:
+            grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "mau"]})
+        grouped["n"] = 0
+        grouped = complete_grid(ctx, grouped, rows)
+    else:
+        parts = []
+        for start in period_starts(ctx, rows):
+            end = _period_end(ctx, start, hi)
+            inside = rows[(rows["_day"] >= end - pd.Timedelta(days=30)) & (rows["_day"] < end)]
+            inside = inside.assign(**{PERIOD_COL: pd.Timestamp(start)})
+            part = inside.drop_duplicates([*ctx.by, "user_id"]).groupby(keys, dropna=False).size().rename("mau").reset_index()
+            parts.append(part)
+        grouped = pd.concat(parts, ignore_index=True)
+        grouped["n"] = 0
+        grouped = complete_grid(ctx, grouped, rows)
+    grouped["mau"] = pd.to_numeric(grouped["mau"]).fillna(0).astype("int64")
+    return grouped
+
+
+def compute_dau(ctx: MetricContext) -> MetricOutput:
+    """DAU = mean over the days of P of distinct active users per day (empty days count 0).
+
+    Example: a 30-day April where users u1, u2 are active every day and u3 on 15 days →
+    (30 × 2 + 15) ÷ 30 = 2.5.
+    """
+    rows, lo, hi = _usage_rows(ctx)
+    out = _dau_table(ctx, rows, lo, hi)
+    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
+    out["unit"] = "count"
+    if out["value"].isna().any():
+        ctx.issue("zero_denominator", "periods without covered days have a null DAU", count=int(out["value"].isna().sum()))
+    return MetricOutput(out, {"days": f"{lo:%Y-%m-%d} .. {hi:%Y-%m-%d}" if lo is not None and hi is not None else "none"})
+
+
+def compute_mau(ctx: MetricContext) -> MetricOutput:
+    """MAU = distinct active users in the period (or in the 30 days ending at its last day).
+
+    Example: users u1, u2, u3 active at least once in April → MAU 3, whatever their DAU.
+    """
+    opts: UsageOptions = ctx.options  # type: ignore[assignment]
+    rows, lo, hi = _usage_rows(ctx)
+    if opts.window == "period" and ctx.grain not in ("month", "all"):
+        ctx.issue("mau_window", f"mau with window period over {ctx.grain}s counts distinct users per {ctx.grain}; "
+                  "use -p month or window rolling30 for a monthly figure", Level.INFO)
+    out = _mau_table(ctx, rows, lo, hi, opts.window)
+    out["value"] = out["mau"].astype("float64")
+    out["numerator"] = out["mau"]
+    out["denominator"] = float("nan")  # a count has no denominator
+    out["n"] = out["mau"]
+    out["unit"] = "count"
+    return MetricOutput(out.drop(columns=["mau"]))
+
+
+def stickiness_ratio(avg_dau: float, mau: float) -> float | None:
+    """DAU ÷ MAU, or None when MAU is 0. METRICS.md WX23: 15,000 ÷ 50,000 = 0.30."""
+    return None if not mau else avg_dau / mau
+
+
+def compute_stickiness(ctx: MetricContext) -> MetricOutput:
+    """Stickiness = average DAU over P ÷ MAU of P.
+
+    Example (METRICS.md WX23): DAU 15,000 and MAU 50,000 → 30 % (about 9 active days a
+    month per user).
+    """
+    import pandas as pd
+
+    opts: UsageOptions = ctx.options  # type: ignore[assignment]
+    rows, lo, hi = _usage_rows(ctx)
+    dau = _dau_table(ctx, rows, lo, hi)
+    mau = _mau_table(ctx, rows, lo, hi, opts.window)
+    keys = group_keys(ctx)
+    dau["dau"] = dau["numerator"] / dau["denominator"].where(dau["denominator"] > 0)
+    out = dau[[*keys, "dau", "denominator"]].rename(columns={"denominator": "days"}).merge(mau[[*keys, "mau"]], on=keys, how="outer")
+    out["mau"] = pd.to_numeric(out["mau"]).fillna(0).astype("int64")
+    out["numerator"] = out["dau"]
+    out["denominator"] = out["mau"]
+    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
+    out["n"] = pd.to_numeric(out["days"]).fillna(0).astype("int64")
+    out["unit"] = "percent"
+    out = out.drop(columns=["days"]).sort_values(keys, kind="stable").reset_index(drop=True)
+    if out["value"].isna().any():
+        ctx.issue("zero_denominator", f"{int(out['value'].isna().sum())} period/segment cells have no active users; their stickiness is null",
+                  count=int(out["value"].isna().sum()))
+    return MetricOutput(out)
+
+
+_USAGE_RULES = (
+    "Active: a qualifying activity (type in events, all when unset; actor agent, bot or system never counts) with a user_id.",
+    "Qualifying activities without user_id are issues per row.",
+    "Days covered: from --since (or the first active day) to --until (or the last active day); a period's days outside that range are not counted.",
+)
+
+for _name, _title, _desc, _formula, _unit, _compute, _extras in (
+    ("dau", "Daily active users (DAU)", "Average number of distinct active users per day over the period; days without activity count as 0.",
+     "Σ over days d in P of distinct active users on d ÷ days in P", "count", compute_dau, ("active_users",)),
+    ("mau", "Monthly active users (MAU)", "Distinct active users in the period (window period) or in the 30 days ending at its last day (rolling30).",
+     "count(distinct users active in the window)", "count", compute_mau, ()),
+    ("stickiness", "Stickiness (DAU/MAU)", "Average DAU over the period divided by the period's MAU.",
+     "avg DAU over P ÷ MAU of P", "percent", compute_stickiness, ("dau", "mau")),
+):
+    register(MetricSpec(
+        name=_name, title=_title, family=FAMILY, description=_desc, formula=_formula, entity="activities",
+        needs=("user_id", "occurred_at"), unit=_unit, better="higher", period_kind="FLOW", date_field="occurred_at",
+        compute=_compute, options=UsageOptions, shape="custom", extra_columns=_extras, edge_rules=_USAGE_RULES,
+        optional={"activities": ("type", "actor_type")},
+    ))
+
+
+# ------------------------------------------------------------------ G2 time to value
+
+
+class TimeToValueOptions(ActivityOptions):
+    """Options of ``time_to_value``."""
+
+    start: Literal["created", "first_paid"] = Field("created", description="Start event: signup (customers.created_at) or first payment (customers.first_paid_at).")
+    milestone: Literal["activated_at", "event"] = Field("activated_at", description="Value milestone: customers.activated_at, or the customer's first activity of a type in events (event).")
+    unit: Literal["hours", "days"] = Field("days", description="Unit of the value, mean, median and p90.")
+    headline: Literal["median", "mean"] = Field("median", description="Which statistic is the value; the others are in the row.")
+    within_days: float = Field(30.0, gt=0, description="pct_within = customers of the cohort reaching the milestone within this many days ÷ cohort size.")
+
+
+def compute_time_to_value(ctx: MetricContext) -> MetricOutput:
+    """Time to value = milestone − start per customer; median over customers starting in P.
+
+    Cohort view: customers are dated by their start. Customers who have not reached the
+    milestone yet are censored (left out of the median, counted in not_reached).
+    Example: signups on 1 March reaching value after 2, 4 and 9 days, a fourth not yet
+    → median 4 days, not_reached 1, pct_within (7 days) 2 ÷ 4 = 50 %.
+    """
+    import pandas as pd
+
+    opts: TimeToValueOptions = ctx.options  # type: ignore[assignment]
+    start_col = "first_paid_at" if opts.start == "first_paid" else "created_at"
+    customers = ctx.frame
+    if start_col not in customers:
+        raise ConfigError(f"time_to_value start {opts.start} needs customers.{start_col} mapped")
+    if opts.milestone == "activated_at":
+        if "activated_at" not in customers:
+            raise ConfigError("time_to_value needs customers.activated_at mapped (or milestone: event with activities)")
+        milestone = customers["activated_at"]
+    else:
+        if opts.events is None:
+            raise ConfigError("time_to_value milestone event needs metrics.time_to_value.events (the activity types that mark value)")
+        acts = _report_no_customer(ctx, qualifying(_activities(ctx, ("customer_id", "occurred_at", "type")), opts), "time_to_value")
+        starts = customers[["customer_id", start_col]].dropna().drop_duplicates("customer_id")
+        acts = acts.merge(starts, on="customer_id", how="inner")
+        # The first qualifying event at or after the start: earlier events (a trial) do not count.
+        first = acts[acts["occurred_at"] >= acts[start_col]].groupby("customer_id")["occurred_at"].min()
+        milestone = customers["customer_id"].map(first)
+    customers = customers.assign(_milestone=milestone)
+    if start_col == "first_paid_at":
+        not_paying = customers["first_paid_at"].isna()
+        if not_paying.any():
+            ctx.issue("not_paying", f"{int(not_paying.sum())} customers without first_paid_at (never paid) left out", Level.INFO, count=int(not_paying.sum()))
+            customers = customers[~not_paying]
+    rows = ctx.flow_rows(customers, start_col)
+    backwards = rows["_milestone"].notna() & (rows["_milestone"] < rows[start_col])
+    if backwards.any():
+        label = "activated_at" if opts.milestone == "activated_at" else "occurred_at"
+        ctx.row_issues(rows[backwards], "milestone_before_start", f"{label} is before {start_col}; left out of time_to_value", label if label in rows else None)
+    per = 24.0 if opts.unit == "days" else 1.0
+    dur = ((rows["_milestone"] - rows[start_col]) / pd.Timedelta(hours=1) / per).where(~backwards)
+    reached = dur.notna()
+    rows = rows.assign(_dur=dur, _censored=(rows["_milestone"].isna()).astype("int64"),
+                       _within=(reached & (dur * per <= opts.within_days * 24)).astype("int64"), _cohort=(~backwards).astype("int64"))
+    out = mean_quantiles(ctx, rows, "_dur", headline=opts.headline, unit=opts.unit,
+                         extras={"not_reached": "_censored", "within": "_within", "cohort": "_cohort"}, what="customers reaching the milestone")
+    fill_counts(out, ["within", "cohort"])
+    out["pct_within"] = out["within"] / out["cohort"].where(out["cohort"] > 0)
+    fill_counts(out, ["not_reached", "within", "cohort"])
+    return MetricOutput(out.drop(columns=["within"]), {"start": start_col, "milestone": opts.milestone})
+
+
+register(MetricSpec(
+    name="time_to_value",
+    title="Time to value (TTV)",
+    family=FAMILY,
+    description="Time from signup (or first payment) to the value milestone, over customers who started in the period; median headline.",
+    formula="median(milestone_at − start_at) over customers with start in P that reached the milestone",
+    entity="customers",
+    needs=("customer_id", "created_at"),
+    unit="days",
+    better="lower",
+    period_kind="COHORT",
+    date_field="created_at",
+    compute=compute_time_to_value,
+    options=TimeToValueOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90", "not_reached", "cohort", "pct_within"),
+    edge_rules=(
+        "Cohort: customers whose start (created_at or first_paid_at) is in [start, end).",
+        "Customers not at the milestone yet are censored: left out of the statistics, counted in not_reached; young cohorts look faster than they will end up.",
+        "A milestone before the start is an issue per row and left out.",
+        "milestone event: the first qualifying activity of a type in events at or after the start.",
+    ),
+    optional={"customers": ("first_paid_at", "activated_at"), "activities": ACTIVITY_FIELDS},
+))
+
+
+# ------------------------------------------------------------------ G1 health score
+
+COMPONENTS = ("usage", "nps", "csat", "tickets", "payments")
+# Raw value per component and the default rule mapping it onto 0–100 (zero_at → 0, full_at → 100, linear between).
+COMPONENT_DEFAULTS: dict[str, dict[str, float]] = {
+    "usage": {"weight": 40, "window_days": 30, "zero_at": 0, "full_at": 20},  # qualifying activities in the window
+    "nps": {"weight": 20, "window_days": 365, "zero_at": 0, "full_at": 10},  # latest NPS answer in the window
+    "csat": {"weight": 10, "window_days": 365, "zero_at": 1, "full_at": 5},  # mean CSAT in the window
+    "tickets": {"weight": 15, "window_days": 90, "zero_at": 10, "full_at": 0},  # tickets opened in the window: fewer is healthier
+    "payments": {"weight": 15, "window_days": 0, "zero_at": 1, "full_at": 0},  # share of active subscriptions past due
+}
+RAW_MEANING = {
+    "usage": "qualifying activities in the last window_days",
+    "nps": "latest NPS answer (0-10) in the last window_days",
+    "csat": "mean CSAT score in the last window_days",
+    "tickets": "tickets opened in the last window_days",
+    "payments": "share of the customer's active subscriptions that are past_due",
+}
+
+
+class HealthComponent(BaseModel):
+    """One health component; unset fields take the component's documented default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weight: float | None = Field(None, ge=0, description="Weight (any scale; normalised by the sum of available weights).")
+    window_days: float | None = Field(None, ge=0, description="Look-back window ending at the scoring moment.")
+    zero_at: float | None = Field(None, description="Raw value that scores 0.")
+    full_at: float | None = Field(None, description="Raw value that scores 100 (below zero_at for lower-is-better components such as tickets).")
+
+    def resolved(self, name: str) -> dict[str, float]:
+        """The settings in force: the user's values over the component defaults."""
+        out = dict(COMPONENT_DEFAULTS[name])
+        out.update({k: v for k, v in self.model_dump().items() if v is not None})
+        return out
+
+
+class HealthOptions(ActivityOptions):
+    """Health score settings shared by the ``health_score`` metric and ``analyze health``."""
+
+    components: dict[Literal["usage", "nps", "csat", "tickets", "payments"], HealthComponent] = Field(  # type: ignore[valid-type]
+        default={name: HealthComponent(**COMPONENT_DEFAULTS[name]) for name in COMPONENTS},
+        description="Components and their weights; only the listed ones count. Defaults: usage 40 (0→0, 20 activities in 30 days→100), nps 20 (latest answer ×10), "
+                    "csat 10 (mean 1→0, 5→100), tickets 15 (10 tickets in 90 days→0, none→100), payments 15 (any active subscription past_due→0).")
+    missing: Literal["reweight", "zero"] = Field("reweight", description="A component without data: reweight drops it and re-normalises the weights (Gainsight); zero scores it 0.")
+    bands: tuple[float, float] = Field((50, 75), description="Upper bounds of red and yellow: score ≤ 50 red, ≤ 75 yellow, above green (Gainsight 0-50 / 51-75 / 76-100).")
+    population: Literal["paying", "active", "all"] = Field("paying", description="paying: customers paying by the scoring moment (first_paid_at; created_at when unmapped) and not churned by then (default); active: created and not churned (trials included); all: every customer.")
+
+    @model_validator(mode="after")
+    def _check(self) -> HealthOptions:
+        if not self.components or sum(c.resolved(n)["weight"] for n, c in self.components.items()) <= 0:
+            raise ValueError("components need at least one positive weight")
+        for name, comp in self.components.items():
+            r = comp.resolved(name)
+            if r["zero_at"] == r["full_at"]:
+                raise ValueError(f"components.{name}: zero_at and full_at must differ")
+        if not 0 <= self.bands[0] < self.bands[1] <= 100:
+            raise ValueError("bands must be [red upper, yellow upper] with 0 ≤ red < yellow ≤ 100")
+        return self
+
+
+def band_of(scores: pd.Series, bands: tuple[float, float] = (50, 75)) -> pd.Series:
+    """red / yellow / green per score (None where the score is missing).
+
+    METRICS.md WX25 (Gainsight): 50 → red, 51 → yellow, 75 → yellow, 76 → green; the
+    boundary value belongs to the lower band.
+    """
+    import numpy as np
+    import pandas as pd
+
+    red, yellow = bands
+    out = np.select([scores <= red, scores <= yellow, scores > yellow], ["red", "yellow", "green"], default=None)
+    return pd.Series(out, index=scores.index, dtype=object).where(scores.notna(), None)
+
+
+def normalise(raw: pd.Series, zero_at: float, full_at: float) -> pd.Series:
+    """Linear 0–100 score: ``zero_at`` → 0, ``full_at`` → 100, clipped outside.
+
+    Examples: usage 10 activities with (0, 20) → 50; tickets 4 with (10, 0) → 60.
+    """
+    return ((raw - zero_at) / (full_at - zero_at) * 100.0).clip(0.0, 100.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def score_customers(frames: dict[str, pd.DataFrame], opts: HealthOptions, moment: Any, tz: str,
+                    report: Any = None) -> pd.DataFrame:
+    """Health per customer at ``moment`` (a naive local timestamp, exclusive).
+
+    Returns one row per scored customer: customer_id, a ``<component>`` score and
+    ``<component>_raw`` value for each configured component (NaN when the customer has
+    no data for it), ``components`` (how many were available), ``score`` and ``band``.
+    ``report(code, message, count)`` receives data problems (optional).
+    """
+    import numpy as np
+    import pandas as pd
+
+    def local(col: pd.Series) -> pd.Series:
+        return col.dt.tz_convert(tz).dt.tz_localize(None)
+
+    moment = pd.Timestamp(moment)
+    customers = frames["customers"]
+    customers = customers[customers["customer_id"].notna()].drop_duplicates("customer_id")
+    if opts.population != "all":
+        keep = pd.Series(True, index=customers.index)
+        began = "first_paid_at" if opts.population == "paying" and "first_paid_at" in customers else "created_at"
+        if began in customers:
+            # A blank first_paid_at means never paid: not in the paying population.
+            keep &= local(customers[began]) < moment
+        if "churned_at" in customers:
+            churned = local(customers["churned_at"])
+            keep &= churned.isna() | (churned > moment)
+        customers = customers[keep]
+    ids = customers["customer_id"]
+    table = pd.DataFrame({"customer_id": ids.to_numpy()}, index=customers.index)
+
+    def window(frame: pd.DataFrame, date_col: str, days: float) -> pd.DataFrame:
+        when = local(frame[date_col])
+        return frame[(when < moment) & (when >= moment - pd.Timedelta(days=days))]
+
+    for name, comp in opts.components.items():
+        cfg = comp.resolved(name)
+        raw = pd.Series(np.nan, index=customers.index)
+        if name == "usage" and _has(frames, "activities", ("customer_id", "occurred_at")):
+            acts = qualifying(frames["activities"], opts)
+            acts = window(acts[acts["customer_id"].notna()], "occurred_at", cfg["window_days"])
+            raw = ids.map(acts.groupby("customer_id").size()).fillna(0)
+        elif name in ("nps", "csat") and _has(frames, "surveys", ("customer_id", "survey_type", "score", "responded_at")):
+            s = frames["surveys"]
+            s = window(s[(s["survey_type"] == name) & s["score"].notna() & s["customer_id"].notna()], "responded_at", cfg["window_days"])
+            if name == "nps":
+                s = s[(s["score"] >= 0) & (s["score"] <= 10) & (s["score"] % 1 == 0)]
+                raw = ids.map(s.sort_values("responded_at", kind="stable").groupby("customer_id")["score"].last())
+            else:
+                raw = ids.map(s.groupby("customer_id")["score"].mean())
+        elif name == "tickets" and _has(frames, "tickets", ("customer_id", "created_at")):
+            t = frames["tickets"]
+            t = window(t[t["customer_id"].notna() & t["created_at"].notna()], "created_at", cfg["window_days"])
+            raw = ids.map(t.groupby("customer_id").size()).fillna(0)
+        elif name == "payments" and _has(frames, "subscriptions", ("customer_id", "status", "started_at")):
+            sub = frames["subscriptions"]
+            started = local(sub["started_at"])
+            active = started < moment
+            if "ended_at" in sub:
+                ended = local(sub["ended_at"])
+                active &= ended.isna() | (ended > moment)
+            sub = sub[active & sub["customer_id"].notna()]
+            raw = ids.map(sub.assign(_pd=(sub["status"] == "past_due").astype("float64")).groupby("customer_id")["_pd"].mean())
+        table[f"{name}_raw"] = raw.to_numpy(dtype="float64")
+        table[name] = normalise(table[f"{name}_raw"], cfg["zero_at"], cfg["full_at"])
+    weights = {n: c.resolved(n)["weight"] for n, c in opts.components.items()}
+    scores = table[list(weights)]
+    w = pd.Series(weights, dtype="float64")
+    if opts.missing == "zero":
+        total = (scores.fillna(0.0) * w).sum(axis=1) / w.sum()
+        total = total.where(scores.notna().any(axis=1))
+    else:
+        avail = scores.notna() * w
+        total = (scores.fillna(0.0) * w).sum(axis=1) / avail.sum(axis=1).where(avail.sum(axis=1) > 0)
+    table["components"] = scores.notna().sum(axis=1).astype("int64")
+    table["score"] = total
+    table["band"] = band_of(total, opts.bands)
+    unscored = int(total.isna().sum())
+    if unscored and report:
+        report("unscored", f"{unscored} customers have no data for any health component; no score", unscored)
+    return table
+
+
+def _has(frames: dict[str, Any], entity: str, fields: tuple[str, ...]) -> bool:
+    frame = frames.get(entity)
+    return frame is not None and all(f in frame for f in fields)
+
+
+def merged_health_options(config: Any, own: Options, section: str) -> dict[str, Any]:
+    """One set of health settings for the metric and the analysis: the fields written in
+    the other block (``analyses.health`` for the metric, ``metrics.health_score`` for the
+    analysis) overlaid by the fields written in the own block; unset ones keep defaults.
+
+    Example: analyses.health sets components and bands, metrics.health_score sets only
+    headline → the metric scores with those components and bands.
+    """
+    other = None
+    if config is not None:
+        other = getattr(config.model.analyses, "health", None) if section == "metrics" else config.metric_options("health_score")
+    data = other.model_dump(include=set(HealthOptions.model_fields), exclude_unset=True) if other is not None else {}
+    data.update(own.model_dump(exclude_unset=True))
+    return data
+
+
+class HealthScoreOptions(HealthOptions):
+    """Options of the ``health_score`` metric (the health settings plus its headline)."""
+
+    headline: Literal["mean", "pct_green", "pct_red"] = Field("mean", description="The value: mean score of scored customers (default), or the share in the green or red band.")
+
+
+def compute_health_score(ctx: MetricContext) -> MetricOutput:
+    """Health score at each period end: mean score and the red/yellow/green distribution.
+
+    Scores are taken at P.end (or the data's last day for the current period) for the
+    customers active then. Example (WX25 bands): scores 50, 51, 75, 76 → red 1, yellow 2,
+    green 1; mean 63.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: HealthScoreOptions = ctx.options  # type: ignore[assignment]
+    opts = HealthScoreOptions.model_validate(merged_health_options(ctx.config, opts, "metrics"))
+    frames = {k: v for k, v in ctx.dataset.frames.items()}
+    frames["customers"] = ctx.frame
+    last = data_end(ctx, frames)
+    if last is None:
+        ctx.issue("no_data", "no dated customer data; no health score")
+        return MetricOutput(_empty_health(ctx))
+    cap = min(last, pd.Timestamp(ctx.as_of).normalize() + pd.Timedelta(days=1))
+    first = pd.Timestamp(ctx.since) if ctx.since else ctx.local(ctx.frame["created_at"]).min() if "created_at" in ctx.frame else cap - pd.Timedelta(days=1)
+    upto = pd.Timestamp(ctx.until) - pd.Timedelta(microseconds=1) if ctx.until else cap - pd.Timedelta(microseconds=1)
+    marker = pd.DataFrame({PERIOD_COL: _floor([first, upto], ctx)})
+    parts = []
+
+    def report(code: str, message: str, count: int) -> None:
+        ctx.issue(code, message, Level.INFO, count=count)
+
+    for start in period_starts(ctx, marker):
+        if pd.Timestamp(start) >= cap:
+            continue  # after the data's last day: nothing to score (the grid shows a null)
+        end = _period_end_excl(ctx, start)
+        moment = min(end, cap)
+        table = score_customers(frames, opts, moment, ctx.timezone, report if start == marker[PERIOD_COL].max() else None)
+        dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")
+        for d in ctx.by:
+            table[d] = table["customer_id"].map(dims[d]).fillna("(blank)")
+        parts.append(table.assign(**{PERIOD_COL: pd.Timestamp(start)}))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "score": pd.Series(dtype="float64"), "band": pd.Series(dtype=object),
+         **{d: pd.Series(dtype=object) for d in ctx.by}})
+    scored = rows[rows["score"].notna()]
+    flags = {b: (scored["band"] == b).astype("int64") for b in ("red", "yellow", "green")}
+    scored = scored.assign(_one=np.int64(1), _red=flags["red"], _yellow=flags["yellow"], _green=flags["green"])
+    out = ratio(ctx, scored, "score", "_one", unit="score",
+                extras={"red": "_red", "yellow": "_yellow", "green": "_green"}, what="scored customers")
+    fill_counts(out, ["red", "yellow", "green"])
+    for b in ("red", "yellow", "green"):
+        out[f"pct_{b}"] = out[b] / out["n"].where(out["n"] > 0)
+    if opts.headline != "mean":
+        out["value"] = out[opts.headline]
+        out["unit"] = "percent"
+    return MetricOutput(out, {"weights": {n: c.resolved(n)["weight"] for n, c in opts.components.items()}})
+
+
+def _floor(values: list[Any], ctx: MetricContext) -> list[Any]:
+    import pandas as pd
+
+    from crmmetrics.periods import floor_one
+
+    if ctx.grain == "all":
+        return [pd.Timestamp(pd.Timestamp(values[0]).normalize())] * 2
+    return [pd.Timestamp(floor_one(pd.Timestamp(v).to_pydatetime(), ctx.grain, ctx.week_start)) for v in values]
+
+
+def _period_end_excl(ctx: MetricContext, start: Any) -> Any:
+    import pandas as pd
+
+    from crmmetrics.periods import next_start
+
+    if ctx.grain == "all":
+        return pd.Timestamp(ctx.until) if ctx.until else pd.Timestamp.max
+    return pd.Timestamp(next_start(pd.Timestamp(start).to_pydatetime(), ctx.grain))
+
+
+def data_end(ctx: Any, frames: dict[str, pd.DataFrame]) -> Any:
+    """The end of the last day with any dated record (exclusive): the export's moment."""
+    import pandas as pd
+
+    dates = {"customers": "created_at", "activities": "occurred_at", "tickets": "created_at", "surveys": "responded_at",
+             "subscriptions": "started_at"}
+    latest = []
+    for entity, col in dates.items():
+        frame = frames.get(entity)
+        if frame is not None and col in frame and frame[col].notna().any():
+            latest.append(frame[col].max().tz_convert(ctx.timezone).tz_localize(None))
+    if not latest:
+        return None
+    return max(latest).normalize() + pd.Timedelta(days=1)
+
+
+def _empty_health(ctx: MetricContext) -> pd.DataFrame:
+    import pandas as pd
+
+    cols = [*group_keys(ctx), "value", "unit", "n", "numerator", "denominator"]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+
+
+register(MetricSpec(
+    name="health_score",
+    title="Customer health score",
+    family=FAMILY,
+    description="Mean 0-100 health score of the paying customers at each period end, with the red/yellow/green band counts and shares.",
+    formula="score = Σ wᵢ·sᵢ ÷ Σ wᵢ over available components; value = mean score at P.end; bands ≤50 red, ≤75 yellow, else green",
+    entity="customers",
+    needs=("customer_id",),
+    unit="score",
+    better="higher",
+    period_kind="STOCK",
+    date_field="created_at",
+    compute=compute_health_score,
+    options=HealthScoreOptions,
+    shape="custom",
+    extra_columns=("red", "yellow", "green", "pct_red", "pct_yellow", "pct_green"),
+    edge_rules=(
+        "STOCK: customers paying (population option) at P.end are scored as of P.end (the data's last day for the current period).",
+        "Components: usage (activities), nps and csat (surveys), tickets, payments (past_due subscriptions); each normalised 0-100 linearly between zero_at and full_at.",
+        "A component without data for a customer is dropped and the weights re-normalised (missing: zero scores it 0); no component at all → no score, counted.",
+        "Bands (Gainsight): ≤ 50 red, 51-75 yellow, ≥ 76 green; the boundary belongs to the lower band.",
+        "Settings are shared with `crmmetrics analyze health` (analyses.health), whichever block the config has.",
+    ),
+    optional={"customers": ("created_at", "first_paid_at", "churned_at"), "activities": ACTIVITY_FIELDS,
+              "surveys": ("customer_id", "survey_type", "score", "responded_at"),
+              "tickets": ("customer_id", "created_at"), "subscriptions": ("customer_id", "status", "started_at", "ended_at")},
+))

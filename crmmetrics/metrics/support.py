@@ -1,0 +1,729 @@
+"""Support: reply and resolution times, one-touch and reopen rates, volume, support CSAT
+(METRICS.md E0–E5, section 3 items 6–7).
+
+Durations headline the median (Zendesk, Intercom) and carry mean and p90; they are
+calendar time unless a ``schedule`` names a ``business_hours`` entry, measured with the
+ticket's single (last) schedule as Zendesk does. A reply or solve stamped before the
+ticket was created is an issue with its file line and is left out: it never becomes a
+negative or zero duration. A ticket whose status says solved but that carries no solve
+time is an issue too, not a silent gap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from crmmetrics.errors import ConfigError, Level, UsageError
+from crmmetrics.metrics import business_hours
+from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
+from crmmetrics.metrics.registry import MetricSpec, Options, register
+from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio
+from crmmetrics.metrics.survey import CsatOptions
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAMILY = "support"
+MINUTES_PER = {"minutes": 1.0, "hours": 60.0, "days": 1440.0}
+# Ticket columns every support metric reads when the config maps them.
+TICKET_OPTIONAL = ("ticket_id", "status", "closed_at", "schedule")
+
+
+# ------------------------------------------------------------------ shared options and helpers
+
+
+class TicketOptions(Options):
+    """Options every support metric shares: which statuses mean solved or are not real tickets."""
+
+    solved_statuses: list[str] = Field(["solved", "closed", "resolved"], description="Status values (case-insensitive) that mean the ticket is solved. Used only when tickets.status is mapped.")
+    exclude_statuses: list[str] = Field(["deleted", "spam", "merged"], description="Status values of tickets that are left out entirely (spam, merged secondaries; Freshdesk and Zendesk exclude them).")
+
+    @field_validator("solved_statuses", "exclude_statuses")
+    @classmethod
+    def _fold(cls, v: list[str]) -> list[str]:
+        return [s.strip().casefold() for s in v]
+
+
+class DurationOptions(TicketOptions):
+    """Options of the support duration metrics."""
+
+    schedule: str | None = Field(None, description="A business_hours schedule name: measure business time instead of calendar time. A mapped tickets.schedule column overrides it per ticket (the ticket's last schedule, as Zendesk does).")
+    headline: Literal["median", "mean"] = Field("median", description="Which statistic is the value (median: Zendesk/Intercom default); mean and p90 are always in the row.")
+    unit: Literal["minutes", "hours", "days"] = Field("hours", description="Unit of the value, mean, median and p90.")
+    target: float | None = Field(None, gt=0, description="Service target in `unit`; adds pct_within_target (share of measured tickets at or under it).")
+
+
+def fill_counts(out: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Count columns as whole numbers, 0 in the empty periods the grid added (not null)."""
+    import pandas as pd
+
+    for col in columns:
+        if col in out:
+            out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64")
+    return out
+
+
+def _status(df: pd.DataFrame) -> pd.Series | None:
+    """Lower-cased status text, or None when status is not mapped."""
+    if "status" not in df:
+        return None
+    import pandas as pd
+
+    status = df["status"]
+    # Fold each distinct label once; the map itself is a vectorised take.
+    folded = {u: str(u).strip().casefold() for u in pd.unique(status.dropna())}
+    return status.map(folded)
+
+
+def _tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:
+    """The ticket frame without spam/merged/deleted tickets (counted in one info issue)."""
+    df = ctx.frame
+    status = _status(df)
+    if status is not None and opts.exclude_statuses:
+        drop = status.isin(opts.exclude_statuses)
+        if drop.any():
+            ctx.issue("excluded_status", f"{int(drop.sum())} tickets with status {', '.join(sorted(set(status[drop])))} left out", Level.INFO,
+                      count=int(drop.sum()), field="status")
+            df = df[~drop]
+    return df
+
+
+def _end_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_field: str, *, final: bool,
+              closed_fallback: bool) -> pd.Series:
+    """When each ticket was solved (NaT while unsolved), with the checks of E2/E3.
+
+    - ``closed_fallback``: a ticket closed without a solve time (closed directly by a rule
+      or the API) ends at ``closed_at`` (Zendesk's first-resolution rule); counted.
+    - A status in ``solved_statuses`` with no time at all is an issue per row, left out.
+    - ``final``: a solve time on a ticket whose status is not solved (reopened, being
+      worked on again) is not final: the ticket counts as unsolved until solved again.
+    """
+    import pandas as pd
+
+    end = df[end_field] if end_field in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    if closed_fallback and "closed_at" in df and end_field != "closed_at":
+        use_closed = end.isna() & df["closed_at"].notna()
+        if use_closed.any():
+            ctx.issue("closed_without_solve", f"{int(use_closed.sum())} tickets closed without {end_field}: closed_at used as their solve time (Zendesk rule)",
+                      Level.INFO, count=int(use_closed.sum()), field=end_field)
+            end = end.where(~use_closed, df["closed_at"])
+    status = _status(df)
+    if status is not None:
+        solved = status.isin(opts.solved_statuses)
+        no_time = solved & end.isna()
+        if no_time.any():
+            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out", "status")
+        if final:
+            not_final = status.notna() & ~solved & end.notna()
+            if not_final.any():
+                ctx.issue("solved_then_reopened", f"{int(not_final.sum())} tickets have {end_field} but an unsolved status (reopened); "
+                          "counted as unsolved until solved again", Level.INFO, count=int(not_final.sum()), field="status")
+                end = end.where(~not_final)
+    return end
+
+
+def _minutes(ctx: MetricContext, rows: pd.DataFrame, start: str, end: str, opts: DurationOptions, code: str, what: str) -> pd.Series:
+    """Calendar or business minutes from ``start`` to ``end``; rows ending before they
+    start are row issues (``code``) and get NaN, so they are counted, never averaged."""
+    import numpy as np
+
+    backwards = rows[start].notna() & rows[end].notna() & (rows[end] < rows[start])
+    if backwards.any():
+        bad = rows[backwards].assign(**{what: rows.loc[backwards, end]})
+        ctx.row_issues(bad, code, f"{what} is before {start}; left out of the duration", what)
+    minutes = business_hours.elapsed(ctx, rows, start, end, opts.schedule)
+    return minutes.where(~backwards, np.nan)
+
+
+def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, extras: dict[str, str], what: str) -> MetricOutput:
+    """mean/median/p90 of ``_dur`` per group with the option's headline, target share and extras."""
+    if opts.target is not None:
+        rows = rows.assign(_within=(rows["_dur"] <= opts.target).astype("int64").where(rows["_dur"].notna(), 0))
+        extras = {**extras, "within_target": "_within"}
+    out = mean_quantiles(ctx, rows, "_dur", headline=opts.headline, unit=opts.unit, extras=extras, what=what)
+    if opts.target is not None:
+        out["pct_within_target"] = out["within_target"] / out["n"].where(out["n"] > 0)
+        out = out.drop(columns=["within_target"])
+    fill_counts(out, list(extras))
+    return MetricOutput(out, {"measured_in": f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}"})
+
+
+# ------------------------------------------------------------------ E1 first reply time
+
+
+class FirstReplyOptions(DurationOptions):
+    """Options of ``first_reply_time``."""
+
+
+def _replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame) -> pd.Series:
+    """First public agent message per ticket from activities (Zendesk's definition).
+
+    Bots, automations, customers and private notes never count; on a ticket an agent
+    opened (created_by_agent), the agent's own opening message is skipped and the clock
+    stops at the next one. Messages before the ticket's creation are ignored.
+    """
+    import pandas as pd
+
+    acts = ctx.other("activities")
+    need = {"ticket_id", "occurred_at", "actor_type"}
+    if acts is None or not need <= set(acts.columns):
+        raise ConfigError(
+            "first_reply_time needs tickets.first_reply_at, or activities with ticket_id, occurred_at and actor_type mapped",
+            hint="map the export's first reply column under sources.tickets.fields.first_reply_at")
+    a = acts[acts["ticket_id"].notna() & acts["occurred_at"].notna() & (acts["actor_type"] == "agent")]
+    if "is_public" in a:
+        a = a[a["is_public"].astype(object) != False]  # noqa: E712 — blank visibility counts as public
+    base = tickets[["ticket_id", "created_at"]].dropna().drop_duplicates("ticket_id")
+    if "created_by_agent" in tickets:
+        flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")
+        base = base.merge(flags, on="ticket_id", how="left")
+    else:
+        base = base.assign(created_by_agent=False)
+    a = a[["ticket_id", "occurred_at"]].merge(base, on="ticket_id", how="inner")
+    a = a[a["occurred_at"] >= a["created_at"]].sort_values(["ticket_id", "occurred_at"], kind="stable")
+    a = a.assign(_k=a.groupby("ticket_id").cumcount())
+    skip = a["created_by_agent"].astype(object).eq(True).astype("int64")
+    first = a[a["_k"] >= skip].groupby("ticket_id")["occurred_at"].min()
+    return tickets["ticket_id"].map(first) if len(first) else pd.Series(pd.NaT, index=tickets.index, dtype=tickets["created_at"].dtype)
+
+
+def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
+    """First reply time = first public agent reply − ticket created, tickets created in P.
+
+    Example (METRICS.md WX20): created Mon 10:00, first agent reply 11:30 → 1 h 30 min
+    (value 1.5 in hours). WX19 with a 07:00-opening schedule: created 18:00, reply 08:00
+    next day → 1 business hour, 14 calendar hours. Unanswered tickets are not durations:
+    they are counted in ``no_reply``.
+    """
+    opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
+    df = _tickets(ctx, opts)
+    if "first_reply_at" not in df:
+        df = df.assign(first_reply_at=_replies_from_activities(ctx, df))
+        ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
+    rows = ctx.flow_rows(df, "created_at")
+    minutes = _minutes(ctx, rows, "created_at", "first_reply_at", opts, "reply_before_created", "first_reply_at")
+    rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _no_reply=rows["first_reply_at"].isna().astype("int64"))
+    return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets")
+
+
+register(MetricSpec(
+    name="first_reply_time",
+    title="First reply time",
+    family=FAMILY,
+    description="Time from ticket creation to the first public agent reply, for tickets created in the period; median headline.",
+    formula="median(first_reply_at − created_at) over answered tickets created in P; calendar, or business time of the ticket's schedule",
+    entity="tickets",
+    needs=("created_at",),
+    unit="hours",
+    better="lower",
+    period_kind="FLOW",
+    date_field="created_at",
+    compute=compute_first_reply_time,
+    options=FirstReplyOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90", "no_reply", "pct_within_target"),
+    edge_rules=(
+        "Period: tickets created in [start, end) (Intercom, Zendesk); a reply may fall after the period.",
+        "Unanswered tickets are excluded from the statistics and counted in no_reply.",
+        "A first reply before creation is an issue per row (reply_before_created) and left out, never a negative time.",
+        "Without tickets.first_reply_at, the first public agent message in activities is used; bots, automations, customers and private notes never count, and on agent-created tickets the agent's opening message is skipped.",
+        "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed; a ticket created out of hours starts at the next opening.",
+        "Tickets with an excluded status (spam, merged, deleted) are left out.",
+    ),
+    optional={"tickets": ("first_reply_at", "created_by_agent", *TICKET_OPTIONAL),
+              "activities": ("ticket_id", "occurred_at", "actor_type", "is_public")},
+))
+
+
+# ------------------------------------------------------------------ E2/E3 resolution times
+
+
+class ResolutionOptions(DurationOptions):
+    """Options of ``first_resolution_time`` and ``full_resolution_time``."""
+
+    period_by: Literal["solved", "created"] = Field("solved", description="Date tickets by their solve time (default; Zendesk, Freshworks) or by creation (cohort view: unsolved tickets are counted in unresolved).")
+    closed_fallback: bool = Field(True, description="A ticket closed without a solve time ends at closed_at (Zendesk: closed directly by a rule or the API).")
+
+
+def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput:
+    opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
+    df = _tickets(ctx, opts)
+    df = df.assign(_end=_end_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
+    if opts.period_by == "solved":
+        solved = df[df["_end"].notna()]
+        no_created = solved["created_at"].isna()
+        if no_created.any():
+            ctx.issue("missing_date", f"{int(no_created.sum())} solved tickets without created_at left out", count=int(no_created.sum()), field="created_at")
+        rows = ctx.flow_rows(solved[~no_created], "_end")
+    else:
+        rows = ctx.flow_rows(df, "created_at")
+    minutes = _minutes(ctx, rows, "created_at", "_end", opts, "solved_before_created", end_field)
+    rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _open=rows["_end"].isna().astype("int64"))
+    return _duration_output(ctx, rows, opts, {"unresolved": "_open"}, "solved tickets")
+
+
+def compute_first_resolution_time(ctx: MetricContext) -> MetricOutput:
+    """First resolution time = first time the ticket was solved − created.
+
+    Example: created 2026-03-02 09:00, first solved 2026-03-02 13:00, reopened and solved
+    again 2026-03-04 10:00 → 4 h here (49 h full resolution time).
+    """
+    return _resolution(ctx, "first_solved_at", final=False)
+
+
+def compute_full_resolution_time(ctx: MetricContext) -> MetricOutput:
+    """Full resolution time = latest solve − created, tickets solved in P (Zendesk).
+
+    Example: created 2026-03-02 09:00, solved 2026-03-02 13:00, reopened, solved again
+    2026-03-04 10:00 → 49 h (4 h first resolution time).
+    """
+    return _resolution(ctx, "solved_at", final=True)
+
+
+_RESOLUTION_RULES = (
+    "A solve time before creation is an issue per row (solved_before_created) and left out, never a negative time.",
+    "A ticket whose status is solved/closed but has no solve time is an issue (solved_without_time) and left out.",
+    "closed_fallback: a ticket closed without a solve time ends at closed_at (Zendesk), counted in an info issue.",
+    "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed.",
+    "period_by created: tickets created in P; those not solved yet are counted in unresolved.",
+)
+
+register(MetricSpec(
+    name="first_resolution_time",
+    title="First resolution time",
+    family=FAMILY,
+    description="Time from ticket creation to the first time it was solved; reopened tickets keep their first solve. Median headline.",
+    formula="median(first_solved_at − created_at) over tickets first solved in P; calendar or business time",
+    entity="tickets",
+    needs=("created_at", "first_solved_at"),
+    unit="hours",
+    better="lower",
+    period_kind="FLOW",
+    date_field="first_solved_at",
+    compute=compute_first_resolution_time,
+    options=ResolutionOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
+    edge_rules=("Period: tickets whose first solve is in [start, end) (variant period_by: created).", *_RESOLUTION_RULES),
+    optional={"tickets": TICKET_OPTIONAL},
+))
+
+register(MetricSpec(
+    name="full_resolution_time",
+    title="Full resolution time",
+    family=FAMILY,
+    description="Time from ticket creation to its latest solve (after any reopens), for tickets solved in the period. Median headline.",
+    formula="median(solved_at − created_at) over tickets solved in P (latest solve); calendar or business time",
+    entity="tickets",
+    needs=("created_at", "solved_at"),
+    unit="hours",
+    better="lower",
+    period_kind="FLOW",
+    date_field="solved_at",
+    compute=compute_full_resolution_time,
+    options=ResolutionOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
+    edge_rules=(
+        "Period: tickets solved in [start, end) (Zendesk solved date; variant period_by: created).",
+        "A ticket solved, then reopened and not solved again (status not solved) is open: left out until solved again.",
+        *_RESOLUTION_RULES,
+    ),
+    optional={"tickets": TICKET_OPTIONAL},
+))
+
+
+# ------------------------------------------------------------------ E4 one-touch, E5 reopen
+
+
+def _solved_in_period(ctx: MetricContext, opts: TicketOptions, closed_fallback: bool = True) -> pd.DataFrame:
+    """Tickets whose (final) solve falls in the period, with ``_end`` and ``_period``."""
+    df = _tickets(ctx, opts)
+    df = df.assign(_end=_end_time(ctx, df, opts, "solved_at", final=True, closed_fallback=closed_fallback))
+    return ctx.flow_rows(df[df["_end"].notna()], "_end")
+
+
+def _require(ctx: MetricContext, rows: pd.DataFrame, field: str, why: str) -> pd.DataFrame:
+    """Rows with ``field`` present; ConfigError if unmapped, row issues for blanks."""
+    if field not in rows:
+        raise ConfigError(f"{ctx.spec.name} {why} needs tickets.{field}; map it under sources.tickets.fields")
+    blank = rows[field].isna()
+    if blank.any():
+        ctx.row_issues(rows[blank], f"missing_{field}", f"solved ticket without {field}; left out of {ctx.spec.name}", field)
+    return rows[~blank]
+
+
+class OneTouchOptions(TicketOptions):
+    """Options of ``one_touch_rate``."""
+
+    variant: Literal["exactly_one", "zendesk_legacy", "zendesk_messaging", "freshservice", "repeat_contact"] = Field(
+        "exactly_one", description="exactly_one: one public agent reply and no reopen (default); zendesk_legacy: fewer than 2 agent replies (0 included, reopens ignored); "
+        "zendesk_messaging: at least one reply and no reopen; freshservice: no customer follow-up; repeat_contact: the customer opened no other ticket on the same channel within repeat_days of the solve.")
+    repeat_days: float = Field(3.0, gt=0, description="Window of the repeat_contact variant, in days (RingCentral default 3).")
+
+
+def compute_one_touch_rate(ctx: MetricContext) -> MetricOutput:
+    """One-touch rate = solved tickets resolved in one touch ÷ solved tickets, solved in P.
+
+    Example: 10 solved tickets with agent replies 1,1,1,1,1,1,2,3,0,1 where one of the
+    single-reply tickets was reopened → exactly_one: 6 ÷ 10 = 60 %; zendesk_legacy
+    (< 2 replies): 8 ÷ 10 = 80 %.
+    """
+    import numpy as np
+
+    opts: OneTouchOptions = ctx.options  # type: ignore[assignment]
+    rows = _solved_in_period(ctx, opts)
+    v = opts.variant
+    if v in ("exactly_one", "zendesk_legacy", "zendesk_messaging"):
+        rows = _require(ctx, rows, "agent_replies", f"variant {v}")
+    if v in ("exactly_one", "zendesk_messaging"):
+        rows = _require(ctx, rows, "reopen_count", f"variant {v}")
+    if v == "exactly_one":
+        touch = (rows["agent_replies"] == 1) & (rows["reopen_count"] == 0)
+    elif v == "zendesk_legacy":
+        touch = rows["agent_replies"] < 2
+    elif v == "zendesk_messaging":
+        touch = (rows["agent_replies"] > 0) & (rows["reopen_count"] == 0)
+    elif v == "freshservice":
+        rows = _require(ctx, rows, "customer_followups", "variant freshservice")
+        touch = rows["customer_followups"] == 0
+    else:
+        rows = _require(ctx, rows, "customer_id", "variant repeat_contact")
+        touch = ~_repeat_contact(ctx, rows, opts.repeat_days)
+    rows = rows.assign(_touch=touch.astype("int64"), _one=np.int64(1))
+    out = ratio(ctx, rows, "_touch", "_one", unit="percent", extras={"one_touch": "_touch"}, what="solved tickets")
+    return MetricOutput(fill_counts(out, ["one_touch"]))
+
+
+def _repeat_contact(ctx: MetricContext, solved: pd.DataFrame, days: float) -> pd.Series:
+    """True where the same customer opened another ticket (same channel when mapped)
+    after this one was created and within ``days`` of its solve."""
+    import pandas as pd
+
+    every = _tickets(ctx, ctx.options)  # later tickets count even when solved outside P or open
+    keys = ["customer_id", "channel"] if "channel" in every and "channel" in solved else ["customer_id"]
+    allt = every[every["customer_id"].notna() & every["created_at"].notna()][[*keys, "created_at"]].sort_values("created_at", kind="stable")
+    left = solved[[*keys, "created_at", "_end"]].reset_index().sort_values("created_at", kind="stable")
+    # The next ticket of the same customer created strictly after this one.
+    nxt = pd.merge_asof(left, allt.rename(columns={"created_at": "_next"}), left_on="created_at", right_on="_next",
+                        by=keys, direction="forward", allow_exact_matches=False)
+    repeat = nxt["_next"].notna() & (nxt["_next"] <= nxt["_end"] + pd.Timedelta(days=days))
+    return pd.Series(repeat.to_numpy(), index=nxt["index"].to_numpy()).reindex(solved.index).fillna(False).astype(bool)
+
+
+register(MetricSpec(
+    name="one_touch_rate",
+    title="One-touch resolution rate (FCR)",
+    family=FAMILY,
+    description="Share of tickets solved in the period that needed exactly one public agent reply and were never reopened.",
+    formula="solved in P with agent_replies = 1 and reopen_count = 0 ÷ solved in P",
+    entity="tickets",
+    needs=("solved_at", "agent_replies", "reopen_count"),
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    date_field="solved_at",
+    compute=compute_one_touch_rate,
+    options=OneTouchOptions,
+    shape="ratio",
+    extra_columns=("one_touch",),
+    edge_rules=(
+        "Period: tickets whose latest solve is in [start, end); a reopened ticket not solved again is not solved.",
+        "Variant zendesk_legacy counts fewer than 2 replies (0 included), as Zendesk's Explore formula does; zendesk_messaging cannot see pending/on-hold history, only replies > 0 and no reopen.",
+        "A solved ticket missing a field its variant needs is an issue per row and left out of both counts.",
+        "closed_at stands in for a missing solve time of closed tickets (Zendesk).",
+    ),
+    optional={"tickets": ("customer_followups", "customer_id", "channel", "created_at", *TICKET_OPTIONAL)},
+))
+
+
+class ReopenOptions(TicketOptions):
+    """Options of ``reopen_rate``."""
+
+    variant: Literal["tickets", "events"] = Field("tickets", description="tickets: solved tickets reopened at least once ÷ solved (default); events: total reopens ÷ solved (Zoho).")
+
+
+def compute_reopen_rate(ctx: MetricContext) -> MetricOutput:
+    """Reopen rate = solved tickets with reopen_count ≥ 1 ÷ solved tickets, solved in P.
+
+    Example: 20 tickets solved in March, reopen counts 2, 1, 1 and seventeen 0 →
+    3 ÷ 20 = 15 %; the events variant gives 4 ÷ 20 = 20 %.
+    """
+    import numpy as np
+
+    opts: ReopenOptions = ctx.options  # type: ignore[assignment]
+    rows = _require(ctx, _solved_in_period(ctx, opts), "reopen_count", "")
+    reopened = (rows["reopen_count"] >= 1).astype("int64")
+    rows = rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
+    num = "_reopened" if opts.variant == "tickets" else "_events"
+    out = ratio(ctx, rows, num, "_one", unit="percent", extras={"reopened": "_reopened", "reopens": "_events"}, what="solved tickets")
+    return MetricOutput(fill_counts(out, ["reopened", "reopens"]))
+
+
+register(MetricSpec(
+    name="reopen_rate",
+    title="Reopen rate",
+    family=FAMILY,
+    description="Share of tickets solved in the period that were reopened at least once.",
+    formula="solved in P with reopen_count ≥ 1 ÷ solved in P",
+    entity="tickets",
+    needs=("solved_at", "reopen_count"),
+    unit="percent",
+    better="lower",
+    period_kind="FLOW",
+    date_field="solved_at",
+    compute=compute_reopen_rate,
+    options=ReopenOptions,
+    shape="ratio",
+    extra_columns=("reopened", "reopens"),
+    edge_rules=(
+        "Period: tickets whose latest solve is in [start, end).",
+        "A solved ticket with a blank reopen_count is an issue per row and left out (blank is not zero).",
+        "Benchmark often cited: below 5 %.",
+    ),
+    optional={"tickets": TICKET_OPTIONAL},
+))
+
+
+# ------------------------------------------------------------------ volume and load
+
+
+class VolumeOptions(TicketOptions):
+    """Options of ``ticket_volume``."""
+
+    event: Literal["created", "solved"] = Field("created", description="Count tickets created in P (default) or solved in P.")
+
+
+def _count_output(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataFrame:
+    """A count per period and dimension: value = n = numerator; an empty period is 0."""
+    keys = group_keys(ctx)
+    if len(rows):
+        grouped = rows.groupby(keys, dropna=False, sort=True).size().rename("n").reset_index()
+    else:
+        import pandas as pd
+
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "n"]})
+    grouped = complete_grid(ctx, grouped, rows)
+    grouped["value"] = grouped["n"].astype("float64")
+    grouped["numerator"] = grouped["n"]
+    grouped["denominator"] = float("nan")  # a count has no denominator
+    grouped["unit"] = "count"
+    if grouped.empty:
+        ctx.issue("no_data", f"no {what} in the selected range; nothing to report")
+    return grouped
+
+
+def compute_ticket_volume(ctx: MetricContext) -> MetricOutput:
+    """Ticket volume = tickets created (or solved) in P.
+
+    Example: tickets created on 2026-03-02, 03-15 and 04-01 → March 2, April 1; a month
+    without tickets is 0, not missing.
+    """
+    opts: VolumeOptions = ctx.options  # type: ignore[assignment]
+    df = _tickets(ctx, opts)
+    if opts.event == "created":
+        rows = ctx.flow_rows(df, "created_at")
+    else:
+        if "solved_at" not in df:
+            raise ConfigError("ticket_volume event solved needs tickets.solved_at; map it under sources.tickets.fields")
+        df = df.assign(_end=_end_time(ctx, df, opts, "solved_at", final=True, closed_fallback=True))
+        rows = ctx.flow_rows(df[df["_end"].notna()], "_end")
+    return MetricOutput(_count_output(ctx, rows, "tickets"))
+
+
+register(MetricSpec(
+    name="ticket_volume",
+    title="Ticket volume",
+    family=FAMILY,
+    description="Number of tickets created in the period (or solved, with event: solved).",
+    formula="count(tickets with created_at in P)",
+    entity="tickets",
+    needs=("created_at",),
+    unit="count",
+    better="none",
+    period_kind="FLOW",
+    date_field="created_at",
+    compute=compute_ticket_volume,
+    options=VolumeOptions,
+    shape="count",
+    edge_rules=(
+        "A period without tickets is 0 (a count), not null; denominator is empty for counts.",
+        "Tickets with an excluded status (spam, merged, deleted) are left out.",
+    ),
+    optional={"tickets": ("solved_at", "first_solved_at", *TICKET_OPTIONAL)},
+))
+
+
+class PerCustomerOptions(TicketOptions):
+    """Options of ``tickets_per_customer``."""
+
+    denominator: Literal["requesters", "active_customers"] = Field(
+        "requesters", description="requesters: distinct customers who opened a ticket in P (default, needs only tickets); active_customers: customers active during P (customers.created_at before P.end, not churned before P.start).")
+
+
+def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
+    """Tickets per customer = tickets created in P ÷ customers (requesters, or active customers).
+
+    Example: 6 tickets in March from customers A, A, A, B, B, C → 6 ÷ 3 = 2.0; with
+    10 active customers (active_customers) → 0.6.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: PerCustomerOptions = ctx.options  # type: ignore[assignment]
+    rows = ctx.flow_rows(_tickets(ctx, opts), "created_at")
+    no_cust = rows["customer_id"].isna()
+    if no_cust.any():
+        ctx.row_issues(rows[no_cust], "missing_customer_id", "ticket without customer_id; left out of tickets_per_customer", "customer_id")
+    rows = rows[~no_cust]
+    keys = group_keys(ctx)
+    if opts.denominator == "requesters":
+        first = ~rows.duplicated([*keys, "customer_id"])
+        rows = rows.assign(_one=np.int64(1), _req=first.astype("int64"))
+        out = ratio(ctx, rows, "_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers")
+        return MetricOutput(fill_counts(out, ["customers"]))
+    customers = ctx.other("customers")
+    if customers is None or not {"customer_id", "created_at"} <= set(customers.columns):
+        raise ConfigError("tickets_per_customer denominator active_customers needs customers.customer_id and customers.created_at mapped")
+    missing_dims = [d for d in ctx.by if d not in customers]
+    if missing_dims:
+        raise UsageError(f"--by {', '.join(missing_dims)}: tickets_per_customer with active_customers can only split by customer fields")
+    rows = rows.assign(_one=np.int64(1), _zero=np.int64(0))
+    out = ratio(ctx, rows, "_one", "_zero", unit="ratio", what="tickets")
+    cust = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    created = ctx.local(cust["created_at"])
+    churned = ctx.local(cust["churned_at"]) if "churned_at" in cust else pd.Series(pd.NaT, index=cust.index)
+    from crmmetrics.periods import next_start
+
+    dens = []
+    for start in out[PERIOD_COL].drop_duplicates():
+        start = pd.Timestamp(start).to_pydatetime()
+        end = next_start(start, ctx.grain) if ctx.grain != "all" else (ctx.until or ctx.as_of)
+        active = (created < end) & (churned.isna() | (churned >= start))
+        part = cust[active.to_numpy()]
+        if ctx.by:
+            counts = part.groupby(ctx.by, dropna=False).size().rename("_active").reset_index()
+            counts[PERIOD_COL] = pd.Timestamp(start)
+        else:
+            counts = pd.DataFrame({PERIOD_COL: [pd.Timestamp(start)], "_active": [len(part)]})
+        dens.append(counts)
+    den = pd.concat(dens, ignore_index=True) if dens else pd.DataFrame(columns=[*keys, "_active"])
+    for d in ctx.by:
+        den[d] = den[d].astype(object).where(den[d].notna(), "(blank)").astype(str)
+    out = out.drop(columns=["denominator", "value"]).merge(den, on=keys, how="left")
+    out["denominator"] = out["_active"].fillna(0)
+    out["customers"] = out["denominator"]
+    out = fill_counts(out.drop(columns=["_active"]), ["customers", "denominator"])
+    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] != 0)
+    zero = out["value"].isna()
+    if zero.any():
+        ctx.issue("zero_denominator", f"{int(zero.sum())} period/segment cells have no active customers; their value is null", count=int(zero.sum()))
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="tickets_per_customer",
+    title="Tickets per customer",
+    family=FAMILY,
+    description="Tickets created in the period per customer: per requesting customer by default, or per customer active in the period.",
+    formula="tickets created in P ÷ distinct requesting customers in P (variant: ÷ customers active during P)",
+    entity="tickets",
+    needs=("customer_id", "created_at"),
+    unit="ratio",
+    better="lower",
+    period_kind="FLOW",
+    date_field="created_at",
+    compute=compute_tickets_per_customer,
+    options=PerCustomerOptions,
+    shape="ratio",
+    extra_columns=("customers",),
+    edge_rules=(
+        "No published anchor: requesters is the default because it needs tickets only; active_customers uses the customer base.",
+        "Tickets without customer_id are issues and left out of numerator and denominator.",
+    ),
+    optional={"tickets": TICKET_OPTIONAL, "customers": ("customer_id", "created_at", "churned_at")},
+))
+
+
+# ------------------------------------------------------------------ support CSAT
+
+
+class SupportCsatOptions(CsatOptions, TicketOptions):
+    """Options of ``support_csat`` (the csat options, plus how to treat repeat ratings)."""
+
+    per_ticket: Literal["latest", "all"] = Field("latest", description="latest: one rating per ticket, the last one given (Zendesk lets a customer change the rating); all: every response.")
+
+
+def compute_support_csat(ctx: MetricContext) -> MetricOutput:
+    """Support CSAT = satisfied ÷ rated CSAT responses linked to tickets, by response date.
+
+    Dimensions (--by channel, group, assignee) come from the rated ticket. Example:
+    ticket T1 (email) rated 5, T2 (email) rated 2, T3 (chat) rated 4 → overall 2 ÷ 3;
+    by channel email 50 %, chat 100 %.
+    """
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from crmmetrics.metrics.survey import compute_csat
+
+    opts: SupportCsatOptions = ctx.options  # type: ignore[assignment]
+    surveys = ctx.other("surveys")
+    if surveys is None or not {"ticket_id", "survey_type", "score", "responded_at"} <= set(surveys.columns):
+        raise ConfigError("support_csat needs a surveys source with ticket_id, survey_type, score and responded_at mapped",
+                          hint="map the survey export's ticket column under sources.surveys.fields.ticket_id")
+    csat = surveys[surveys["survey_type"] == "csat"]
+    unlinked = csat["ticket_id"].isna()
+    if unlinked.any():
+        ctx.issue("not_ticket_survey", f"{int(unlinked.sum())} csat responses without ticket_id are not support CSAT; left out",
+                  Level.INFO, count=int(unlinked.sum()))
+    csat = csat[~unlinked]
+    tickets = _tickets(ctx, opts)
+    tickets = tickets[tickets["ticket_id"].notna()].drop_duplicates("ticket_id")
+    dims = [d for d in ctx.by if d in tickets]
+    joined = csat.drop(columns=[d for d in dims if d in csat]).merge(tickets[["ticket_id", *dims]], on="ticket_id", how="left", indicator=True)
+    unknown = joined["_merge"] == "left_only"
+    if unknown.any():
+        ctx.dataset.row_issues(joined[unknown], "unknown_ticket", "csat response names a ticket_id not in tickets (or an excluded one); left out",
+                               entity="surveys", fieldname="ticket_id", metric=ctx.spec.name)
+    joined = joined[~unknown].drop(columns=["_merge"])
+    if opts.per_ticket == "latest":
+        rated = joined["score"].notna()
+        latest = joined[rated].sort_values("responded_at", kind="stable").drop_duplicates("ticket_id", keep="last")
+        replaced = int(rated.sum()) - len(latest)
+        if replaced:
+            ctx.issue("rating_replaced", f"{replaced} earlier ratings of re-rated tickets left out (latest rating per ticket)", Level.INFO, count=replaced)
+        joined = pd.concat([latest, joined[~rated]]).sort_index()
+    # Reuse the csat computation on the ticket-linked responses, dated by responded_at.
+    sub = replace(ctx, frame=joined, spec=replace(ctx.spec, entity="surveys", date_field="responded_at"))
+    out = compute_csat(sub)
+    return out
+
+
+register(MetricSpec(
+    name="support_csat",
+    title="Support CSAT",
+    family=FAMILY,
+    description="CSAT of survey responses linked to tickets, split by the ticket's channel, group or assignee.",
+    formula="satisfied ÷ rated csat responses with a ticket_id, responded in P; satisfied = score ≥ satisfied_min (4 on 1-5)",
+    entity="tickets",
+    needs=("ticket_id",),
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    date_field="created_at",
+    compute=compute_support_csat,
+    options=SupportCsatOptions,
+    shape="ratio",
+    extra_columns=("satisfied",),
+    edge_rules=(
+        "Period: responses with responded_at in [start, end) (Zendesk rating date), whatever the ticket's dates.",
+        "Only csat responses with a ticket_id count; a ticket_id missing from tickets is an issue per response.",
+        "per_ticket latest: one rating per ticket, the last one (Zendesk); unrated responses are excluded as in csat.",
+        "--by dimensions come from the ticket (channel, group, assignee) or, through the ticket's customer, from customers.",
+    ),
+    optional={"tickets": ("created_at", *TICKET_OPTIONAL),
+              "surveys": ("response_id", "ticket_id", "survey_type", "score", "responded_at", "customer_id")},
+))
