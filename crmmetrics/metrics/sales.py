@@ -1,0 +1,992 @@
+"""Sales pipeline: win rate, deal size, sales cycle, pipeline, velocity and stage durations
+(METRICS.md D1–D7), plus the "new opportunities" count of the Turkish CRM-analytics article.
+
+Deals are checked once per metric before anything is counted (``clean_deals``): a
+status that is blank or not mapped to open / won / lost, a close date before the
+created date, a won or lost deal without a close date, a negative amount or a won deal
+without an amount (for amount metrics) each become an issue with the row's file
+location, and the deal is left out of the number rather than counted wrongly.
+
+Dating (METRICS.md section 3.14): outcome metrics (win rate, deal size, sales cycle)
+are FLOW metrics by ``closed_at``; pipeline metrics are STOCK snapshots at each period
+end, where a deal is open at instant t when ``created_at <= t < closed_at``. For a deal
+whose status is still ``open`` the exported close date is an *expected* close date
+(HubSpot fills one in automatically), so it is ignored: the deal is open until today.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from crmmetrics.errors import ConfigError, Level
+from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
+from crmmetrics.metrics.registry import MetricSpec, Options, register
+from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAMILY = "sales pipeline and leads"
+CLOSED = ("won", "lost")
+SECONDS_PER_DAY = 86400.0
+# HubSpot's default sales pipeline (METRICS.md D4); closed stages never weigh an open deal.
+HUBSPOT_STAGE_PROBABILITIES = {
+    "appointment scheduled": 0.2,
+    "qualified to buy": 0.4,
+    "presentation scheduled": 0.6,
+    "decision maker bought-in": 0.8,
+    "contract sent": 0.9,
+}
+
+
+# ------------------------------------------------------------------ shared helpers
+
+
+def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = False, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The deals a metric may use: one row per deal, a usable status, and
+
+    - with ``dates`` (metrics that measure from created_at to closed_at: cycle, pipeline,
+      velocity), a close date not before the created date: when the two contradict, the
+      span between them is unknown. A metric reading only the close date keeps the deal.
+    - with ``amounts`` (amount metrics), no negative amount: a negative deal value does not
+      change whether the deal was won, so counting metrics keep it.
+
+    Each dropped row is an issue with its location; a won deal without an amount is
+    checked by the amount metrics themselves.
+    """
+    df = ctx.frame if frame is None else frame
+    if "deal_id" in df:
+        dup = df["deal_id"].notna() & df.duplicated("deal_id", keep="last")
+        if dup.any():
+            # Exports concatenated over time repeat a deal; its latest row carries the latest status.
+            ctx.issue("duplicate_deal", f"{int(dup.sum())} earlier rows of repeated deal_ids ignored; the last row of each deal is used",
+                      count=int(dup.sum()), field="deal_id")
+            df = df[~dup]
+    if "status" in df:
+        bad = df["status"].isna()
+        if bad.any():
+            ctx.row_issues(df[bad], "unusable_status", "deal status is blank or not mapped to open / won / lost "
+                           "(map it under values: status); deal excluded", "status")
+            df = df[~bad]
+    if dates and "created_at" in df and "closed_at" in df and "status" in df:
+        backwards = df["status"].isin(CLOSED) & precedes(ctx, df["closed_at"], df["created_at"])
+        if backwards.any():
+            ctx.row_issues(df[backwards], "closed_before_created", "close date is before the created date; deal excluded", "closed_at")
+            df = df[~backwards]
+    if amounts and "amount" in df:
+        negative = df["amount"] < 0
+        if negative.any():
+            ctx.row_issues(df[negative], "negative_amount", "deal amount is negative; deal excluded", "amount")
+            df = df[~negative]
+    return df
+
+
+def closed_rows(ctx: MetricContext, deals: pd.DataFrame, statuses: tuple[str, ...] = CLOSED) -> pd.DataFrame:
+    """Deals with a status in ``statuses`` whose close date falls in range, bucketed by it.
+
+    A won or lost deal without a close date cannot be placed in a period: an issue per row.
+    """
+    if "closed_at" not in deals:
+        raise ConfigError(f"{ctx.spec.name} needs deals.closed_at mapped")
+    df = deals[deals["status"].isin(statuses)]
+    undated = df["closed_at"].isna()
+    if undated.any():
+        ctx.row_issues(df[undated], "missing_close_date", "won/lost deal without a close date; excluded", "closed_at")
+        df = df[~undated]
+    return ctx.flow_rows(df, "closed_at")
+
+
+def _require(ctx: MetricContext, frame: pd.DataFrame, fields: tuple[str, ...], why: str) -> None:
+    missing = [f for f in fields if f not in frame]
+    if missing:
+        raise ConfigError(f"{ctx.spec.name} {why} needs {', '.join(f'{ctx.spec.entity}.{m}' for m in missing)} mapped",
+                          hint=f"map it under sources.{ctx.spec.entity}.fields")
+
+
+def _amount_rows(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataFrame:
+    """Rows with an amount; the others get one issue each (a won deal without a value)."""
+    if "amount" not in rows:
+        raise ConfigError(f"{ctx.spec.name} needs deals.amount mapped")
+    blank = rows["amount"].isna()
+    if blank.any():
+        ctx.row_issues(rows[blank], "missing_amount", f"{what} without an amount; excluded", "amount")
+    return rows[~blank]
+
+
+def totals(ctx: MetricContext, rows: pd.DataFrame, column: str | None = None, *, extras: dict[str, str] | None = None,
+           what: str = "rows") -> pd.DataFrame:
+    """Counts (``column`` None) or sums per period and dimension, every period present.
+
+    value = numerator = count or Σ column (an empty period is a real 0, not null);
+    n = rows; denominator is null: a count has none. ``extras`` are summed columns.
+    """
+    import numpy as np
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    extras = extras or {}
+    rows = rows.assign(_one=np.int64(1))
+    col = column or "_one"
+    agg = {"numerator": (col, "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
+    if len(rows):
+        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+    else:
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
+    grouped = complete_grid(ctx, grouped, rows)
+    for name in ("numerator", *extras):
+        grouped[name] = pd.to_numeric(grouped[name]).fillna(0)
+    grouped["value"] = grouped["numerator"]
+    grouped["denominator"] = np.nan
+    grouped["unit"] = ctx.spec.unit
+    if grouped.empty:
+        ctx.issue("no_data", f"no {what} in the selected range; nothing to report")
+    return grouped
+
+
+def whole(out: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Count columns as integers (0 in periods the grid added)."""
+    import pandas as pd
+
+    for col in columns:
+        if col in out:
+            out[col] = pd.to_numeric(out[col]).fillna(0).astype("Int64")  # nullable: stays whole next to other metrics
+    return out
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (missing → NA); ``table`` has a unique index.
+
+    Unlike ``keys.map(table)``, this keeps working when ``table`` is an empty datetime
+    series (pandas 3 then fails to cast the all-missing result).
+    """
+    import pandas as pd
+
+    return pd.Series(table.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=table.dtype)
+
+
+def as_instants(ctx: MetricContext, values: pd.Series) -> pd.Series:
+    """Timestamps looked up from another frame as tz-aware datetimes, even when none matched."""
+    import pandas as pd
+
+    return pd.to_datetime(values, utc=True).dt.tz_convert(ctx.timezone)
+
+
+def _same_day_date_only(ctx: MetricContext, later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """``later`` is a bare date (local midnight) on the same local day as ``earlier``."""
+    lo, eo = ctx.local(later), ctx.local(earlier)
+    return (lo == lo.dt.normalize()) & (lo.dt.normalize() == eo.dt.normalize())
+
+
+def precedes(ctx: MetricContext, later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """``later < earlier``, except for a date-only ``later`` on the same day as ``earlier``.
+
+    Exports often date milestones by day only (Close Date 2026-03-05) while creation has a
+    time (2026-03-05 14:20): read as midnight, a same-day close would look 14 h too early.
+    """
+    early = later < earlier
+    if early.any():
+        early &= ~_same_day_date_only(ctx, later, earlier)
+    return early
+
+
+def seconds_between(ctx: MetricContext, end: pd.Series, start: pd.Series) -> pd.Series:
+    """(end − start) in seconds; a date-only end on the start's own day counts as 0, not negative."""
+    secs = (end - start).dt.total_seconds()
+    neg = secs < 0
+    if neg.any():
+        secs = secs.mask(neg & _same_day_date_only(ctx, end, start), 0.0)
+    return secs
+
+
+def days_between(ctx: MetricContext, end: pd.Series, start: pd.Series) -> pd.Series:
+    """(end − start) in fractional days: 2026-05-01 → 2026-05-11 12:00 is 10.5."""
+    return seconds_between(ctx, end, start) / SECONDS_PER_DAY
+
+
+# ------------------------------------------------------------------ D1 win_rate
+
+
+class WinRateOptions(Options):
+    """Options of ``win_rate``."""
+
+    variant: Literal["closed", "all_created", "by_value", "cohort"] = Field(
+        "closed", description="closed: won ÷ (won + lost) by close date (HubSpot, Salesforce WON:SUM/CLOSED:SUM; default); "
+        "all_created: won ÷ all deals created in the period, open ones included (Salesforce alternative WON:SUM/RowCount); "
+        "by_value: won amount ÷ closed amount by close date; cohort: of the deals created in the period, won ÷ (won + lost) so far.")
+
+
+def compute_win_rate(ctx: MetricContext) -> MetricOutput:
+    """Win rate = won ÷ (won + lost) over deals closed in the period (open deals ignored).
+
+    Example (METRICS.md WX14): 12 won, 8 lost and 5 open deals closed or open in March
+    → 12 ÷ (12 + 8) = 60 %. Variant all_created with the same deals all created in March
+    → 12 ÷ 25 = 48 %.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: WinRateOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, amounts=opts.variant == "by_value")
+    if opts.variant in ("all_created", "cohort"):
+        _require(ctx, deals, ("created_at",), f"variant {opts.variant}")
+        rows = ctx.flow_rows(deals, "created_at")
+    else:
+        rows = closed_rows(ctx, deals)
+    won = (rows["status"] == "won").astype("int64")
+    lost = (rows["status"] == "lost").astype("int64")
+    rows = rows.assign(_won=won, _lost=lost, _open=(rows["status"] == "open").astype("int64"))
+    if opts.variant == "by_value":
+        rows = _amount_rows(ctx, rows, "closed deal")
+        rows = rows.assign(_num=rows["amount"] * rows["_won"], _den=rows["amount"].astype("float64"))
+        out = ratio(ctx, rows, "_num", "_den", extras={"won": "_won", "lost": "_lost"}, what="closed deals with an amount")
+    elif opts.variant == "all_created":
+        rows = rows.assign(_all=np.int64(1))
+        out = ratio(ctx, rows, "_won", "_all", extras={"won": "_won", "lost": "_lost", "open": "_open"}, what="created deals")
+    else:
+        rows = rows.assign(_closed=rows["_won"] + rows["_lost"])
+        extras = {"won": "_won", "lost": "_lost"} | ({"open": "_open"} if opts.variant == "cohort" else {})
+        out = ratio(ctx, rows, "_won", "_closed", extras=extras, what="closed deals")
+        out["n"] = pd.to_numeric(out["denominator"]).fillna(0).astype("int64")  # decided deals; open ones are in 'open'
+    return MetricOutput(whole(out, "won", "lost", "open"))
+
+
+register(MetricSpec(
+    name="win_rate",
+    title="Win rate",
+    family=FAMILY,
+    description="Share of decided deals that were won, dated by close date.",
+    formula="won ÷ (won + lost) over deals with closed_at in the period; e.g. 12 won, 8 lost → 60 %",
+    entity="deals",
+    needs=("status", "closed_at"),
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    date_field="closed_at",
+    compute=compute_win_rate,
+    options=WinRateOptions,
+    shape="ratio",
+    extra_columns=("won", "lost", "open"),
+    edge_rules=(
+        "Open deals are excluded (variant all_created counts them in the denominator); no closed deals → null and an issue.",
+        "Statuses must map to open / won / lost (values: status: {\"Closed Won\": won, \"Closed Lost\": lost, \"*\": open}); "
+        "'no decision' or 'disqualified' count as lost only if mapped so. Unmapped or blank statuses are issues and excluded.",
+        "A repeated deal_id uses its last row (latest status).",
+        "A won/lost deal without a close date is an issue and excluded.",
+    ),
+    optional={"deals": ("created_at", "amount", "deal_id")},
+))
+
+
+# ------------------------------------------------------------------ D5 average_deal_size
+
+
+class DealSizeOptions(Options):
+    """Options of ``average_deal_size``."""
+
+    include_lost: bool = Field(False, description="false: won deals only (default); true: every closed deal, won or lost (trexrun variant).")
+
+
+def compute_average_deal_size(ctx: MetricContext) -> MetricOutput:
+    """Average deal size = Σ amount of won deals closed in the period ÷ their count.
+
+    Example: won deals of 10,000, 20,000 and 60,000 closed in May (plus a lost 5,000)
+    → 90,000 ÷ 3 = 30,000 (median 20,000); with include_lost 95,000 ÷ 4 = 23,750.
+    """
+    opts: DealSizeOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, amounts=True)
+    rows = closed_rows(ctx, deals, CLOSED if opts.include_lost else ("won",))
+    rows = _amount_rows(ctx, rows, "closed deal" if opts.include_lost else "won deal")
+    rows = rows.assign(_amount=rows["amount"].astype("float64"))
+    out = mean_quantiles(ctx, rows, "_amount", headline="mean", what="won deals with an amount")
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="average_deal_size",
+    title="Average deal size",
+    family=FAMILY,
+    description="Mean amount of the deals won in the period (median and p90 beside it).",
+    formula="Σ amount of won deals closed in the period ÷ count of those deals; e.g. 10,000 + 20,000 + 60,000 → 30,000",
+    entity="deals",
+    needs=("status", "closed_at", "amount"),
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    date_field="closed_at",
+    compute=compute_average_deal_size,
+    options=DealSizeOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90"),
+    edge_rules=(
+        "A won deal without an amount or with a negative amount is an issue and excluded (never counted as 0).",
+        "Deals are dated by closed_at; no won deals in a period → null and an issue.",
+    ),
+    optional={"deals": ("deal_id",)},
+))
+
+
+# ------------------------------------------------------------------ D2 sales_cycle_length
+
+
+class SalesCycleOptions(Options):
+    """Options of ``sales_cycle_length``."""
+
+    start: Literal["created", "first_contact", "lead_created"] = Field(
+        "created", description="created: deal created_at (HubSpot 'close date − create date'; default); first_contact: the "
+        "earliest activity linked to the deal (or its lead/account, see first_contact_links) when earlier than created_at "
+        "(Turkish source); lead_created: created_at of the lead in deals.lead_id (ChartMogul lead → paid).")
+    outcomes: Literal["won", "closed"] = Field("won", description="won: won deals only (default); closed: lost deals too.")
+    basis: Literal["closed", "cohort"] = Field("closed", description="closed: deals closed in the period (default); cohort: deals created in the period (Rekener cohort cycle).")
+    headline: Literal["mean", "median"] = Field("mean", description="Which statistic is the value (sales tools headline the mean; median and p90 are always shown).")
+    first_contact_links: list[Literal["deal", "lead", "customer"]] = Field(
+        default_factory=lambda: ["deal", "lead"],
+        description="With start first_contact: which activity links count (activities.deal_id, .lead_id via deals.lead_id, "
+        ".customer_id). 'customer' also counts touches from earlier deals with the same account.")
+
+
+def _cycle_start(ctx: MetricContext, deals: pd.DataFrame, opts: SalesCycleOptions) -> pd.Series:
+    """The start instant of each deal's cycle (NaT where it cannot be known)."""
+    import pandas as pd
+
+    if opts.start == "created":
+        return deals["created_at"]
+    if opts.start == "lead_created":
+        leads = ctx.other("leads")
+        if leads is None or "created_at" not in leads or "lead_id" not in deals:
+            raise ConfigError("sales_cycle_length start lead_created needs deals.lead_id and a leads source with lead_id and created_at")
+        created = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id", keep="last").set_index("lead_id")["created_at"]
+        start = as_instants(ctx, lookup(deals["lead_id"], created))
+        missing = start.isna()
+        if missing.any():
+            ctx.issue("no_lead", f"{int(missing.sum())} deals have no lead (or an unknown lead_id) and are left out of the lead → close cycle",
+                      Level.INFO, count=int(missing.sum()), field="lead_id")
+        return start
+    acts = ctx.other("activities")
+    if acts is None or "occurred_at" not in acts:
+        raise ConfigError("sales_cycle_length start first_contact needs an activities source with occurred_at and deal_id/lead_id/customer_id")
+    earliest = [deals["created_at"]]
+    links = {"deal": ("deal_id", "deal_id"), "lead": ("lead_id", "lead_id"), "customer": ("customer_id", "customer_id")}
+    for link in opts.first_contact_links:
+        act_col, deal_col = links[link]
+        if act_col in acts and deal_col in deals:
+            first = acts.dropna(subset=[act_col, "occurred_at"]).groupby(act_col)["occurred_at"].min()
+            earliest.append(as_instants(ctx, lookup(deals[deal_col], first)))
+    # A contact can only move the start earlier: a deal is itself a contact when it is created.
+    return as_instants(ctx, pd.concat(earliest, axis=1).min(axis=1))
+
+
+def compute_sales_cycle_length(ctx: MetricContext) -> MetricOutput:
+    """Sales cycle = mean days from start (deal created) to close over won deals closed in the period.
+
+    Example (METRICS.md WX13, ChartMogul): 10 deals (or leads) start on May 1; 5 are
+    won on May 11 and 5 on May 21 → (5 × 10 + 5 × 20) ÷ 10 = 15 days; median 15, p90 20.
+    """
+    opts: SalesCycleOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, dates=True)
+    if opts.start != "lead_created" or opts.basis == "cohort":
+        _require(ctx, deals, ("created_at",), f"start {opts.start}" if opts.basis == "closed" else "basis cohort")
+    deals = deals.assign(_start=_cycle_start(ctx, deals, opts))
+    statuses = CLOSED if opts.outcomes == "closed" else ("won",)
+    if opts.basis == "cohort":
+        decided = deals[deals["status"].isin(statuses) & deals["closed_at"].notna()]
+        rows = ctx.flow_rows(decided, "created_at")
+    else:
+        rows = closed_rows(ctx, deals, statuses)
+    rows = rows[rows["_start"].notna()]
+    rows = rows.assign(_days=days_between(ctx, rows["closed_at"], rows["_start"]))
+    negative = rows["_days"] < 0
+    if negative.any():
+        ctx.row_issues(rows[negative], "negative_duration", f"close date is before the cycle start ({opts.start}); deal excluded", "closed_at")
+        rows = rows[~negative]
+    out = mean_quantiles(ctx, rows, "_days", headline=opts.headline, what="won deals")
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="sales_cycle_length",
+    title="Sales cycle length",
+    family=FAMILY,
+    description="Days from a deal's creation (or first contact, or its lead's creation) to its close, over won deals closed in the period.",
+    formula="mean(closed_at − created_at) in days over won deals closed in the period; median and p90 beside it; "
+            "e.g. 5 deals of 10 days + 5 of 20 days → 15",
+    entity="deals",
+    needs=("status", "closed_at"),
+    unit="days",
+    better="lower",
+    period_kind="FLOW",
+    date_field="closed_at",
+    compute=compute_sales_cycle_length,
+    options=SalesCycleOptions,
+    shape="mean",
+    extra_columns=("mean", "median", "p90"),
+    edge_rules=(
+        "Only closed deals are used: open deals in HubSpot exports carry placeholder close dates.",
+        "A close date before the start is an issue and the deal is excluded (never a negative average).",
+        "start first_contact: the earliest linked activity when it precedes created_at, else created_at.",
+        "start lead_created: deals without a known lead are left out (info issue with the count).",
+    ),
+    optional={"deals": ("deal_id", "lead_id", "customer_id", "created_at"), "leads": ("lead_id", "created_at"),
+              "activities": ("deal_id", "lead_id", "customer_id", "occurred_at")},
+))
+
+
+# ------------------------------------------------------------------ STOCK grid and open intervals
+
+
+def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end") -> list[tuple[dt.datetime, dt.datetime]]:
+    """(period start, snapshot instant) for every period of a STOCK metric.
+
+    Periods run from --since (or ``first``, the earliest created_at) to --until (or the
+    as-of day). The snapshot is the period end (``at="end"``) or its start, never later
+    than --until or the end of the as-of day: a snapshot of the current quarter is taken
+    today, not at a quarter end that has not happened yet.
+
+    Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
+    snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
+    """
+    from crmmetrics.periods import bucket_range, floor_one, next_start
+
+    as_of_end = dt.datetime(ctx.as_of.year, ctx.as_of.month, ctx.as_of.day) + dt.timedelta(days=1)
+    limit = min(ctx.until, as_of_end) if ctx.until else as_of_end
+    if ctx.grain == "all":
+        start = ctx.since or (dt.datetime(first.year, first.month, first.day) if first else limit)
+        return [(start, start if at == "start" else limit)]
+    lo = ctx.since or first
+    if lo is None or lo >= limit:
+        return []
+    starts = bucket_range(floor_one(lo, ctx.grain, ctx.week_start), limit - dt.timedelta(microseconds=1), ctx.grain, ctx.week_start)
+    return [(s, s if at == "start" else min(next_start(s, ctx.grain), limit)) for s in starts]
+
+
+def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
+    """One row per (deal, snapshot) where the deal was open: created_at ≤ t < closed_at.
+
+    Open deals stay open until today whatever their (expected) close date says; won and
+    lost deals without a close date cannot be placed and are reported. Vectorised:
+    each deal's run of snapshots comes from two binary searches, then ``np.repeat``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    created = ctx.local(deals["created_at"])
+    undated = created.isna()
+    if undated.any():
+        ctx.row_issues(deals[undated], "missing_created_date", "deal without a created date cannot be placed in time; excluded from the snapshots", "created_at")
+    closed_status = deals["status"].isin(CLOSED)
+    no_close = closed_status & deals["closed_at"].isna()
+    if no_close.any():
+        ctx.row_issues(deals[no_close], "missing_close_date", "won/lost deal without a close date cannot be placed in time; excluded", "closed_at")
+    keep = ~undated & ~no_close
+    deals, created = deals[keep], created[keep]
+    closed = ctx.local(deals["closed_at"]).where(deals["status"].isin(CLOSED))
+    snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
+    c = created.to_numpy(dtype="datetime64[ns]")
+    first = np.searchsorted(snaps, c, side="left")  # first snapshot with t ≥ created
+    end = np.where(closed.isna().to_numpy(), len(snaps),
+                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="left"))  # first t ≥ closed
+    counts = np.maximum(end - first, 0)
+    idx = np.repeat(np.arange(len(deals)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.repeat(first, counts) + offsets
+    out = deals.iloc[idx].reset_index(drop=True)
+    starts = np.array([np.datetime64(s, "ns") for s, _ in grid], dtype="datetime64[ns]")
+    out[PERIOD_COL] = starts[k]
+    out["_snapshot"] = snaps[k]
+    return out
+
+
+def stock_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]], deals: pd.DataFrame,
+                 agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Aggregate snapshot rows per period × dimension; every period × seen dimension is present.
+
+    Count-like columns of an empty snapshot are 0 (an empty pipeline is worth 0, not null).
+    """
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    if len(rows):
+        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+    else:
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
+    periods = pd.DataFrame({PERIOD_COL: pd.to_datetime([s for s, _ in grid]), "snapshot_at": [t for _, t in grid]})
+    if ctx.by:
+        combos = deals[ctx.by].drop_duplicates()
+        grid_df = combos.merge(periods, how="cross")
+    else:
+        grid_df = periods
+    if len(grouped):
+        grouped[PERIOD_COL] = pd.to_datetime(grouped[PERIOD_COL])
+    out = grid_df.merge(grouped, on=keys, how="left") if len(grid_df) else grouped
+    for col in agg:
+        out[col] = pd.to_numeric(out[col]).fillna(0)
+    out["n"] = out["n"].astype("int64")
+    out["snapshot_at"] = pd.to_datetime(out["snapshot_at"]).dt.strftime("%Y-%m-%d %H:%M") if len(out) else out.get("snapshot_at")
+    if out.empty:
+        ctx.issue("no_data", "no periods to snapshot in the selected range; nothing to report")
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _first_created(ctx: MetricContext, deals: pd.DataFrame) -> dt.datetime | None:
+    created = ctx.local(deals["created_at"]).dropna()
+    return created.min().to_pydatetime() if len(created) else None
+
+
+# ------------------------------------------------------------------ D3 pipeline_value
+
+
+class PipelineOptions(Options):
+    """Options of ``pipeline_value``."""
+
+    at: Literal["end", "start"] = Field("end", description="Snapshot instant: the period end (default) or the period start.")
+
+
+def compute_pipeline_value(ctx: MetricContext) -> MetricOutput:
+    """Pipeline value at t = Σ amount of deals open at t (created_at ≤ t < closed_at).
+
+    Example: snapshot 2026-04-01 of A (10,000, created Feb 10, won Mar 20), B (20,000,
+    created Mar 5, lost Apr 10), C (5,000, created Mar 25, open) and D (created Apr 2)
+    → B + C = 25,000 (n 2); A closed before t, D did not exist yet.
+    """
+    opts: PipelineOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, amounts=True, dates=True)
+    grid = snapshot_grid(ctx, _first_created(ctx, deals), opts.at)
+    rows = open_at_snapshots(ctx, deals, grid)
+    rows = rows.assign(_amount=rows["amount"].astype("float64"), _no_amount=rows["amount"].isna().astype("int64"))
+    rows["_one"] = 1
+    out = stock_result(ctx, rows, grid, deals, {"numerator": ("_amount", "sum"), "n": ("_one", "size"), "without_amount": ("_no_amount", "sum")})
+    out["value"] = out["numerator"]
+    out["denominator"] = float("nan")
+    out["unit"] = "currency"
+    whole(out, "without_amount")
+    blank = int(out["without_amount"].sum())
+    if blank:
+        ctx.issue("open_deal_without_amount", "some open deals have no amount: they are counted in n and in without_amount, not in the value",
+                  Level.INFO, count=blank, field="amount")
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="pipeline_value",
+    title="Open pipeline value",
+    family=FAMILY,
+    description="Total amount of the deals open at the end of each period (a snapshot; won and lost deals never count).",
+    formula="Σ amount over deals open at t = period end, open meaning created_at ≤ t < closed_at; "
+            "n = open deals (with or without amount); e.g. open deals of 20,000 and 5,000 at t → 25,000",
+    entity="deals",
+    needs=("status", "created_at", "closed_at", "amount"),
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    date_field="created_at",
+    compute=compute_pipeline_value,
+    options=PipelineOptions,
+    shape="sum",
+    extra_columns=("without_amount", "snapshot_at"),
+    edge_rules=(
+        "Won and lost deals count only before their close date; a deal still open ignores its (expected) close date.",
+        "Open deals without an amount are counted in n and without_amount, never valued as 0 silently; negative amounts are issues and excluded.",
+        "The last snapshot is taken at --until or the end of the as-of day when that comes before the period end (see snapshot_at).",
+        "Amounts are as exported: a past snapshot uses today's amount of each deal (no amount history).",
+    ),
+    optional={"deals": ("deal_id",)},
+))
+
+
+# ------------------------------------------------------------------ D4 weighted_pipeline_value
+
+
+class WeightedPipelineOptions(Options):
+    """Options of ``weighted_pipeline_value``."""
+
+    at: Literal["end", "start"] = Field("end", description="Snapshot instant: the period end (default) or the period start.")
+    probability_source: Literal["deal_then_stage", "deal", "stage"] = Field(
+        "deal_then_stage", description="deal_then_stage: deals.probability when present and valid, else the stage default (default); "
+        "deal: deals.probability only; stage: stage_probabilities only.")
+    stage_probabilities: dict[str, float] | None = Field(
+        None, description="Stage → win probability (0-1, or 0-100 when any value exceeds 1); stage names match case-insensitively. "
+        "Default: HubSpot's default pipeline (appointment scheduled 20 %, qualified to buy 40 %, presentation scheduled 60 %, "
+        "decision maker bought-in 80 %, contract sent 90 %).")
+    probability_scale: Literal["auto", "fraction", "percent"] = Field(
+        "auto", description="Scale of deals.probability: auto (percent when any value exceeds 1), fraction (0-1) or percent (0-100).")
+
+    @field_validator("stage_probabilities")
+    @classmethod
+    def _check(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
+        top = 100.0 if any(p > 1 for p in v.values()) else 1.0
+        bad = [k for k, p in v.items() if not 0 <= p <= top]
+        if bad:
+            raise ValueError(f"probabilities must lie in 0-1 (or all in 0-100): {', '.join(bad)}")
+        return v
+
+    def stage_map(self) -> dict[str, float]:
+        """Case-folded stage → probability as a fraction."""
+        raw = self.stage_probabilities if self.stage_probabilities is not None else HUBSPOT_STAGE_PROBABILITIES
+        top = 100.0 if any(p > 1 for p in raw.values()) else 1.0
+        return {str(k).strip().casefold(): p / top for k, p in raw.items()}
+
+
+def _deal_probability(ctx: MetricContext, deals: pd.DataFrame, scale: str) -> pd.Series:
+    """deals.probability as a fraction; values off the scale are issues and become unknown."""
+    import pandas as pd
+
+    if "probability" not in deals:
+        return pd.Series(float("nan"), index=deals.index)
+    p = deals["probability"].astype("float64")
+    percent = scale == "percent" or (scale == "auto" and bool((p > 1).any()))
+    top = 100.0 if percent else 1.0
+    bad = (p < 0) | (p > top)
+    if bad.any():
+        ctx.row_issues(deals[bad], "probability_out_of_range", f"probability outside 0-{top:g}; the stage default is used if there is one", "probability")
+    return (p / top).where(~bad)
+
+
+def _stage_at_snapshot(ctx: MetricContext, rows: pd.DataFrame) -> pd.Series | None:
+    """The stage each deal was in at its snapshot instant, from deal_stages (None without history)."""
+    import pandas as pd
+
+    hist = ctx.other("deal_stages")
+    if hist is None or not {"deal_id", "stage", "entered_at"} <= set(hist.columns) or "deal_id" not in rows or not len(rows):
+        return None
+    h = hist.dropna(subset=["deal_id", "entered_at", "stage"])
+    h = pd.DataFrame({"deal_id": h["deal_id"].astype(str), "_entered": ctx.local(h["entered_at"]).astype("datetime64[ns]"),
+                      "_exited": ctx.local(h["exited_at"]).astype("datetime64[ns]") if "exited_at" in h else pd.NaT,
+                      "_hist_stage": h["stage"].astype(str)}).sort_values("_entered", kind="stable")
+    left = pd.DataFrame({"deal_id": rows["deal_id"].astype(str), "_snapshot": rows["_snapshot"].astype("datetime64[ns]"),
+                         "_pos": range(len(rows))}).sort_values("_snapshot", kind="stable")
+    # The last stage entered at or before t, unless it was already left at t.
+    m = pd.merge_asof(left, h, left_on="_snapshot", right_on="_entered", by="deal_id", direction="backward")
+    m.loc[m["_exited"].notna() & (m["_exited"] <= m["_snapshot"]), "_hist_stage"] = None
+    return pd.Series(m.sort_values("_pos")["_hist_stage"].to_numpy(), index=rows.index)
+
+
+def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
+    """Weighted pipeline at t = Σ amount × win probability over deals open at t.
+
+    Example (METRICS.md D4): one open deal of 10,000 at 50 % → 5,000. With deals of
+    10,000 at 50 % and 20,000 in "Contract sent" without a probability (HubSpot default
+    90 %) → 5,000 + 18,000 = 23,000; denominator (unweighted) 30,000.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: WeightedPipelineOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, amounts=True, dates=True)
+    stage_map = opts.stage_map()
+    own = _deal_probability(ctx, deals, opts.probability_scale) if opts.probability_source != "stage" else pd.Series(float("nan"), index=deals.index)
+    deals = deals.assign(_own_p=own)
+    grid = snapshot_grid(ctx, _first_created(ctx, deals), opts.at)
+    rows = open_at_snapshots(ctx, deals, grid)
+    stage_now = rows["stage"].astype(object) if "stage" in rows else pd.Series(None, index=rows.index, dtype=object)
+    hist_stage = _stage_at_snapshot(ctx, rows)
+    still_open = rows["status"] == "open"
+    # A deal now won or lost was open at a past t in some earlier stage: its exported stage and
+    # probability describe the closed state, so only the stage history can weigh it.
+    stage_t = hist_stage.where(hist_stage.notna(), stage_now.where(still_open)) if hist_stage is not None else stage_now.where(still_open)
+    # Look stage names up once per distinct stage, not once per (deal, snapshot) row.
+    codes, uniques = pd.factorize(stage_t)
+    table = np.array([stage_map.get(str(u).strip().casefold(), np.nan) for u in uniques] + [np.nan], dtype="float64")
+    from_stage = pd.Series(table[codes], index=rows.index)  # code -1 (no stage) → the trailing NaN
+    if opts.probability_source == "deal":
+        p = rows["_own_p"].where(still_open)
+    else:
+        p = rows["_own_p"].where(still_open).fillna(from_stage)
+    amount = rows["amount"].astype("float64")
+    known = p.notna() & amount.notna()
+    rows = rows.assign(_weighted=(amount * p).where(known), _amount=amount.where(known),
+                       _no_amount=amount.isna().astype("int64"), _no_p=(amount.notna() & p.isna()).astype("int64"), _one=1)
+    out = stock_result(ctx, rows, grid, deals, {"numerator": ("_weighted", "sum"), "denominator": ("_amount", "sum"), "n": ("_one", "size"),
+                                                "without_amount": ("_no_amount", "sum"), "without_probability": ("_no_p", "sum")})
+    out["value"] = out["numerator"]
+    out["unit"] = "currency"
+    whole(out, "without_amount", "without_probability")
+    missing_p = int(out["without_probability"].sum())
+    if missing_p:
+        hint = "" if hist_stage is not None else "; map deal_stages to weigh deals that are closed today at past snapshots"
+        ctx.issue("unknown_probability", "open deals without a usable probability (no valid deals.probability and no stage_probabilities entry "
+                  f"for their stage) are left out of the weighted value and counted in without_probability{hint}", count=missing_p)
+    return MetricOutput(out, {"stage_probabilities": stage_map})
+
+
+register(MetricSpec(
+    name="weighted_pipeline_value",
+    title="Weighted pipeline value (forecast)",
+    family=FAMILY,
+    description="Open pipeline at each period end with every deal weighted by its win probability.",
+    formula="Σ amount × probability over deals open at t = period end; probability = deals.probability if present, else "
+            "stage_probabilities[stage]; denominator = Σ amount of the weighted deals; e.g. 10,000 × 50 % = 5,000",
+    entity="deals",
+    needs=("status", "created_at", "closed_at", "amount"),
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    date_field="created_at",
+    compute=compute_weighted_pipeline_value,
+    options=WeightedPipelineOptions,
+    shape="sum",
+    extra_columns=("without_amount", "without_probability", "snapshot_at"),
+    edge_rules=(
+        "Only deals open at t count (created_at ≤ t < closed_at); won and lost deals never weigh in after they close.",
+        "Probabilities may be 0-1 or 0-100 (auto-detected per column); values outside the scale are issues and fall back to the stage default.",
+        "A deal that is won or lost today is weighted at a past snapshot by the stage it was in then (deal_stages); without history it is "
+        "counted in without_probability instead of at its closed-state probability.",
+        "Open deals without an amount are counted in without_amount; negative amounts are issues and excluded.",
+    ),
+    optional={"deals": ("deal_id", "stage", "probability"), "deal_stages": ("deal_id", "stage", "entered_at", "exited_at")},
+))
+
+
+# ------------------------------------------------------------------ new_opportunities
+
+
+class NewOpportunitiesOptions(Options):
+    """Options of ``new_opportunities``."""
+
+    unqualified_stages: list[str] = Field(default_factory=list, description="Deals whose current stage is listed (case-insensitive) are not yet "
+                                          "qualified opportunities and are not counted, e.g. [\"Prospecting\"]. Default: every deal counts.")
+    deal_types: list[str] | None = Field(None, description="Count only these deal types (new, renewal, upsell, cross_sell). Default: all.")
+
+
+def _qualified(ctx: MetricContext, deals: pd.DataFrame, unqualified: list[str], deal_types: list[str] | None = None) -> pd.DataFrame:
+    """Deals that count as opportunities: not in an unqualified current stage, of the wanted types."""
+    if unqualified:
+        _require(ctx, deals, ("stage",), "option unqualified_stages")
+        folded = {s.strip().casefold() for s in unqualified}
+        deals = deals[~deals["stage"].astype(str).str.strip().str.casefold().isin(folded)]
+    if deal_types:
+        _require(ctx, deals, ("deal_type",), "option deal_types")
+        deals = deals[deals["deal_type"].isin(deal_types)]
+    return deals
+
+
+def compute_new_opportunities(ctx: MetricContext) -> MetricOutput:
+    """New opportunities = deals created in the period (the Turkish article's "yeni fırsatlar").
+
+    Example: deals created Mar 3, Mar 20 and Apr 2 → March 2, April 1; with
+    unqualified_stages [Prospecting] a March deal still in Prospecting is not counted.
+    ``amount`` sums the created deals' amounts (pipeline generated).
+    """
+    opts: NewOpportunitiesOptions = ctx.options  # type: ignore[assignment]
+    deals = _qualified(ctx, clean_deals(ctx), opts.unqualified_stages, opts.deal_types)
+    rows = ctx.flow_rows(deals, "created_at")
+    rows = rows.assign(_amount=rows["amount"].astype("float64") if "amount" in rows else 0.0)
+    out = totals(ctx, rows, extras={"amount": "_amount"}, what="created deals")
+    return MetricOutput(whole(out, "numerator", "value"))
+
+
+register(MetricSpec(
+    name="new_opportunities",
+    title="New opportunities",
+    family=FAMILY,
+    description="Number of deals (opportunities) created in the period, with the amount they add to the pipeline.",
+    formula="count of deals with created_at in the period; amount = Σ their amounts",
+    entity="deals",
+    needs=("created_at",),
+    unit="count",
+    better="higher",
+    period_kind="FLOW",
+    date_field="created_at",
+    compute=compute_new_opportunities,
+    options=NewOpportunitiesOptions,
+    shape="count",
+    extra_columns=("amount",),
+    edge_rules=(
+        "A period without new deals is 0, not null.",
+        "Deals without created_at cannot be dated and are reported once; repeated deal_ids count once.",
+    ),
+    optional={"deals": ("deal_id", "status", "closed_at", "amount", "stage", "deal_type")},
+))
+
+
+# ------------------------------------------------------------------ D6 sales_velocity
+
+
+class SalesVelocityOptions(Options):
+    """Options of ``sales_velocity``."""
+
+    opportunities: Literal["created", "open_at_start", "closed"] = Field(
+        "created", description="Which deals are 'opportunities': created in the period (default), open at the period start, or closed (won + lost) in the period.")
+    unqualified_stages: list[str] = Field(default_factory=list, description="Current stages that are not yet qualified opportunities (option 'created' only).")
+    per: Literal["day", "month", "quarter", "year"] = Field("day", description="Report revenue per day (default) or per 30 / 90 / 365 days.")
+
+
+PER_DAYS = {"day": 1, "month": 30, "quarter": 90, "year": 365}
+
+
+def compute_sales_velocity(ctx: MetricContext) -> MetricOutput:
+    """Sales velocity = opportunities × average deal size × win rate ÷ sales cycle (days).
+
+    Example (METRICS.md WX15, mavenlb): 40 opportunities × £25,000 × 25 % ÷ 90 days =
+    £2,777.78 per day (≈ £83,333 per 30 days). All four inputs come from the same period:
+    won and lost deals closed in it (win rate, deal size, cycle) and deals created in it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    opts: SalesVelocityOptions = ctx.options  # type: ignore[assignment]
+    deals = clean_deals(ctx, amounts=True, dates=True)
+    keys = group_keys(ctx)
+    closed = closed_rows(ctx, deals)
+    won = closed[closed["status"] == "won"]
+    won_amount = _amount_rows(ctx, won, "won deal")
+    cycle = won.assign(_days=days_between(ctx, won["closed_at"], won["created_at"]))
+    if opts.opportunities == "created":
+        opp_rows = ctx.flow_rows(_qualified(ctx, deals, opts.unqualified_stages), "created_at")
+    elif opts.opportunities == "closed":
+        opp_rows = closed
+    else:
+        grid = snapshot_grid(ctx, _first_created(ctx, deals), "start")
+        opp_rows = open_at_snapshots(ctx, deals, grid)
+
+    def per_group(rows: pd.DataFrame, **agg: tuple[str, str]) -> pd.DataFrame:
+        if not len(rows):
+            return pd.DataFrame(columns=[*keys, *agg])
+        rows = rows.assign(_one=np.int64(1))
+        g = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+        g[PERIOD_COL] = pd.to_datetime(g[PERIOD_COL])
+        return g
+
+    parts = [
+        per_group(opp_rows, opportunities=("_one", "size")),
+        per_group(closed.assign(_won=(closed["status"] == "won").astype("int64")), won=("_won", "sum"), closed=("_one", "size")),
+        per_group(won_amount.assign(_amount=won_amount["amount"].astype("float64")), won_amount=("_amount", "sum"), valued=("_one", "size")),
+        per_group(cycle, cycle_days=("_days", "mean")),
+    ]
+    grouped = parts[0]
+    for part in parts[1:]:
+        grouped = grouped.merge(part, on=keys, how="outer")
+    span = pd.concat([p[keys] for p in (opp_rows, closed) if len(p)], ignore_index=True) if len(opp_rows) or len(closed) else pd.DataFrame(columns=keys)
+    out = complete_grid(ctx, grouped.assign(n=grouped["opportunities"]) if len(grouped) else grouped.assign(n=pd.Series(dtype="int64")), span)
+    for col in ("opportunities", "won", "closed", "won_amount", "valued"):
+        out[col] = pd.to_numeric(out[col]).fillna(0)
+    out["cycle_days"] = pd.to_numeric(out["cycle_days"])
+    out["win_rate"] = out["won"] / out["closed"].where(out["closed"] > 0)
+    out["average_deal_size"] = out["won_amount"] / out["valued"].where(out["valued"] > 0)
+    out["numerator"] = out["opportunities"] * out["average_deal_size"] * out["win_rate"]
+    out["denominator"] = out["cycle_days"]
+    out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0) * PER_DAYS[opts.per]
+    out["n"] = out["opportunities"].astype("int64")
+    out["unit"] = "currency"
+    null = out["value"].isna()
+    if null.any():
+        ctx.issue("zero_denominator", f"{int(null.sum())} period/segment cells lack won deals (no deal size, win rate or cycle) or have a 0-day cycle; "
+                  "their velocity is null", count=int(null.sum()))
+    out = whole(out.drop(columns=["won_amount", "valued"]), "opportunities", "won", "closed")
+    return MetricOutput(out, {"per_days": PER_DAYS[opts.per]})
+
+
+register(MetricSpec(
+    name="sales_velocity",
+    title="Sales velocity",
+    family=FAMILY,
+    description="Expected revenue the pipeline produces per day: opportunities × average deal size × win rate ÷ sales cycle length.",
+    formula="opportunities × average_deal_size × win_rate ÷ sales_cycle_days (currency per day; × 30/90/365 with per); "
+            "e.g. 40 × 25,000 × 25 % ÷ 90 = 2,777.78 per day",
+    entity="deals",
+    needs=("status", "created_at", "closed_at", "amount"),
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    date_field="closed_at",
+    compute=compute_sales_velocity,
+    options=SalesVelocityOptions,
+    shape="custom",
+    extra_columns=("opportunities", "average_deal_size", "win_rate", "cycle_days", "won", "closed"),
+    edge_rules=(
+        "All four inputs use the same period: opportunities created in it (by default), deals closed in it for the rest.",
+        "numerator = opportunities × deal size × win rate (expected won revenue), denominator = mean cycle in days.",
+        "No won deal in a period (no deal size or cycle) → null and an issue, never 0.",
+        "Not HubSpot's 'deal velocity' report (days to close): see sales_cycle_length and stage_duration.",
+    ),
+    optional={"deals": ("deal_id", "stage")},
+))
+
+
+# ------------------------------------------------------------------ D7 stage_duration
+
+
+class StageDurationOptions(Options):
+    """Options of ``stage_duration``."""
+
+    reentries: Literal["separate", "sum_per_deal"] = Field(
+        "separate", description="separate: each visit to a stage is one observation (default); sum_per_deal: a deal's visits to a stage are added up "
+        "and dated by its last exit.")
+    exclude_stages: list[str] = Field(default_factory=list, description="Stages left out (case-insensitive), e.g. terminal [\"Closed Won\", \"Closed Lost\"] rows "
+                                      "that are entered and exited at once.")
+    total: bool = Field(True, description="Add a '(total)' stage row: time in the pipeline per deal (sum of its visits), over deals whose last visit exited in the period.")
+    headline: Literal["mean", "median"] = Field("mean", description="Which statistic is the value (median and p90 are always shown).")
+
+
+def compute_stage_duration(ctx: MetricContext) -> MetricOutput:
+    """Stage duration = mean days between entering and leaving a stage, per stage, over visits left in the period.
+
+    Example: deal 1 Prospecting Mar 1 → Mar 5, Proposal Mar 5 → Mar 15 (won); deal 2
+    Prospecting Mar 2 → Mar 8 (lost); deal 3 Prospecting Mar 1 → Mar 3, then still in
+    Qualification → March: Prospecting (4 + 6 + 2) ÷ 3 = 4 days, Proposal 10; (total)
+    over deals with no open visit: deal 1 = 14, deal 2 = 6 → 10.
+    """
+    import pandas as pd
+
+    opts: StageDurationOptions = ctx.options  # type: ignore[assignment]
+    df = ctx.frame
+    no_stage = df["stage"].isna() | df["entered_at"].isna()
+    if no_stage.any():
+        ctx.row_issues(df[no_stage], "incomplete_stage_row", "stage history row without a stage or entered date; excluded",
+                       "stage" if df.loc[no_stage, "stage"].isna().any() else "entered_at")
+        df = df[~no_stage]
+    if opts.exclude_stages:
+        folded = {s.strip().casefold() for s in opts.exclude_stages}
+        df = df[~df["stage"].astype(str).str.strip().str.casefold().isin(folded)]
+    backwards = precedes(ctx, df["exited_at"], df["entered_at"])
+    if backwards.any():
+        ctx.row_issues(df[backwards], "negative_duration", "stage exited before it was entered; visit excluded", "exited_at")
+        df = df[~backwards]
+    df = df.assign(_days=days_between(ctx, df["exited_at"], df["entered_at"]))
+    open_deals = set(df.loc[df["exited_at"].isna(), "deal_id"].dropna())
+    # Open visits are normal (the deal is still in that stage); they are not durations yet.
+    done = df[df["exited_at"].notna()]
+    dims = [d for d in ctx.by if d != "stage"]
+    if opts.reentries == "sum_per_deal":
+        first = done.sort_values("exited_at", kind="stable").groupby(["deal_id", "stage", *dims], dropna=False, sort=False)
+        done = first.tail(1).drop(columns=["_days"]).merge(first["_days"].sum().reset_index(), on=["deal_id", "stage", *dims])
+    rows = ctx.flow_rows(done, "exited_at")
+    if opts.total:
+        per_deal = df[df["deal_id"].notna() & ~df["deal_id"].isin(open_deals)]
+        last = per_deal.sort_values("exited_at", kind="stable").groupby("deal_id", sort=False).tail(1).drop(columns=["_days"])
+        last = last.merge(per_deal.groupby("deal_id")["_days"].sum().reset_index(), on="deal_id").assign(stage="(total)")
+        rows = pd.concat([rows, ctx.flow_rows(last, "exited_at")], ignore_index=True)
+    sctx = ctx if "stage" in ctx.by else replace(ctx, by=[*ctx.by, "stage"])
+    rows = rows.assign(stage=rows["stage"].astype(str))
+    out = mean_quantiles(sctx, rows, "_days", headline=opts.headline, what="stage visits")
+    return MetricOutput(out)
+
+
+register(MetricSpec(
+    name="stage_duration",
+    title="Time in stage (deal velocity)",
+    family=FAMILY,
+    description="Average days deals spend in each pipeline stage (the Turkish 'deal velocity'), one row per stage, plus total time in the pipeline.",
+    formula="per stage s: mean(exited_at − entered_at) in days over visits of s that exited in the period; "
+            "(total): mean per-deal sum of visits; e.g. visits of 4 and 6 days → 5",
+    entity="deal_stages",
+    needs=("deal_id", "stage", "entered_at", "exited_at"),
+    unit="days",
+    better="lower",
+    period_kind="FLOW",
+    date_field="exited_at",
+    compute=compute_stage_duration,
+    options=StageDurationOptions,
+    shape="mean",
+    extra_columns=("stage", "mean", "median", "p90"),
+    edge_rules=(
+        "Needs the deal_stages history (one row per stage entered); without it the metric is not computed.",
+        "Open visits (no exited_at) are excluded; a visit exited before it was entered is an issue and excluded.",
+        "Re-entries count as separate visits (default) or are summed per deal (reentries: sum_per_deal).",
+        "The stage is a result column next to the --by dimensions; (total) is time in the pipeline of deals with no open visit.",
+    ),
+))
