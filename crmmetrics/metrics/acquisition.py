@@ -1,0 +1,314 @@
+"""Acquisition and unit economics: CAC, LTV:CAC, CAC payback, retention cost and
+referral rate (METRICS.md C1–C5).
+
+Spend comes from the ``spend`` entity (date, amount, category, channel); new, paying
+and retained customers come from the same MRR timeline as the subscription family
+(:mod:`crmmetrics.metrics.mrr`): a customer is *new* in the period of their first paid
+MRR (subscriptions), or of ``customers.first_paid_at`` when no subscriptions are mapped.
+``--by channel`` splits spend by ``spend.channel`` and customers by
+``customers.acquisition_channel``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from crmmetrics.errors import ConfigError, Level
+from crmmetrics.metrics.context import MetricContext, MetricOutput
+from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, EPS, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary, bucket, engine_in_force,
+                                    fx_rates, paying_at, per_cell, period_summary, resolve_options, result, run_from_metric)
+from crmmetrics.metrics.registry import MetricSpec, register
+from crmmetrics.metrics.subscription import LtvOptions, ltv_inputs, sub_summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FAMILY = "acquisition economics"
+CUSTOMER_OPTIONAL = (*CUSTOMER_FIELDS, "acquisition_channel", "is_referred", "referred_by")
+OPTIONAL: dict[str, tuple[str, ...]] = {"subscriptions": SUBSCRIPTION_FIELDS, "customers": CUSTOMER_OPTIONAL,
+                                        "spend": ("currency", "channel")}
+COMMON_EDGE = (
+    "New customers: first paid MRR in the period (subscriptions), else customers.first_paid_at; the MRR engine options under metrics.mrr apply.",
+    "--by channel pairs spend.channel with customers.acquisition_channel; other --by fields must exist in both spend and customers.",
+    "Spend rows without a date or amount, or with a negative amount, are issues and left out; mixed spend currencies need fx_rates.",
+)
+
+
+class SpendOptions(EngineOptions):
+    """Spend selection shared by the acquisition metrics."""
+
+    spend_categories: list[str] = Field(["acquisition"], description="spend.category values counted (fully loaded: add e.g. sales_salaries, tools).")
+    lag_periods: int = Field(0, ge=0, le=24, description="Spend of the period this many periods earlier is matched with this period's customers (spend precedes conversion).")
+
+    @field_validator("spend_categories")
+    @classmethod
+    def _cats(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one spend category")
+        return [c.strip().lower() for c in v]
+
+
+def _dim_source(ctx: MetricContext) -> dict[str, str]:
+    return {d: ("acquisition_channel" if d == "channel" else d) for d in ctx.by}
+
+
+def _prepare(ctx: MetricContext, opts: SpendOptions, *, daily: bool = False) -> tuple[Run, Summary, pd.DataFrame]:
+    """The run, the customer summary over a grid that also covers the spend dates, and the clean spend rows."""
+    run = run_from_metric(ctx, _dim_source(ctx)) if ctx.by else run_from_metric(ctx)
+    spend = _clean_spend(ctx, run, opts)
+    first = spend["_local"].min() if len(spend) else None
+    s = period_summary(run, opts, need_mrr=False, daily=daily, first_time=None if first is None else first.to_pydatetime())
+    return run, s, spend
+
+
+def _clean_spend(ctx: MetricContext, run: Run, opts: SpendOptions) -> pd.DataFrame:
+    df = ctx.frame
+    bad = df["date"].isna()
+    if bad.any():
+        ctx.row_issues(df[bad], "missing_date", "spend row without a date left out", "date")
+    df = df[~bad]
+    checks = ((lambda d: d["amount"].isna(), "missing_amount", "spend row without an amount left out"),
+              (lambda d: d["amount"] < 0, "negative_amount", "negative spend left out (book refunds against the original row)"))
+    for test, code, msg in checks:
+        mask = test(df)
+        if mask.any():
+            ctx.row_issues(df[mask], code, msg, "amount")
+        df = df[~mask]
+    blank = df["category"].isna()
+    if blank.any():
+        ctx.row_issues(df[blank], "missing_category", "spend row without a category left out", "category")
+    df = df[~blank]
+    local = ctx.local(df["date"])
+    rate = fx_rates(run, opts, df, local, slice(None), entity="spend")
+    return df.assign(_local=local, _amount=df["amount"] * rate, _cat=df["category"].astype(str).str.lower())
+
+
+def spend_cells(ctx: MetricContext, run: Run, s: Summary, spend: pd.DataFrame, opts: SpendOptions) -> Any:
+    """Σ spend of the chosen categories per (group, period), shifted by lag_periods."""
+    import numpy as np
+
+    rows = spend[spend["_cat"].isin(opts.spend_categories)]
+    k = bucket(rows["_local"], s.grid) + opts.lag_periods
+    ok = (k >= 0) & (k < len(s.grid))
+    rows, k = rows[ok], k[ok]
+    if s.dims:
+        known = rows[s.dims].merge(s.frame[s.dims].drop_duplicates(), on=s.dims, how="left", indicator=True)["_merge"].eq("both").to_numpy()
+        if (~known).any():
+            lost = rows[~known]
+            ctx.issue("spend_without_customers", f"{len(lost)} spend rows ({lost['_amount'].sum():,.2f}) fall in --by groups with no customers at all; left out",
+                      count=len(lost))
+    return per_cell(s, rows, k, {"spend": rows["_amount"].to_numpy(), "n": np.ones(len(rows))})["spend"]
+
+
+def _out(rows: pd.DataFrame, opts: Any, **extra: Any) -> MetricOutput:
+    return MetricOutput(rows, {**engine_in_force(opts), **extra})
+
+
+# ------------------------------------------------------------------ C1 CAC
+
+
+class CacOptions(SpendOptions):
+    """Options of ``cac``."""
+
+
+def cac_parts(ctx: MetricContext, opts: SpendOptions) -> tuple[Run, Summary, Any, Any]:
+    """(run, summary, spend per cell, new customers per cell)."""
+    run, s, spend = _prepare(ctx, opts)
+    return run, s, spend_cells(ctx, run, s, spend, opts), s.frame["new_n"].to_numpy(dtype=float)
+
+
+def compute_cac(ctx: MetricContext) -> MetricOutput:
+    """CAC = acquisition spend in P ÷ customers whose first payment is in P.
+
+    Example (WX21): spend 20,000 and 100 new customers → 200 per customer.
+    """
+    import numpy as np
+
+    opts: CacOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    run, s, spend, new = cac_parts(ctx, opts)
+    rows = result(run, s, spend / np.where(new > 0, new, np.nan), spend, new, new, "currency",
+                  {"spend": spend, "new_customers": new}, what="new customers")
+    return _out(rows, opts, spend_categories=opts.spend_categories, lag_periods=opts.lag_periods)
+
+
+# ------------------------------------------------------------------ C2 LTV:CAC, C3 payback
+
+
+class LtvToCacOptions(LtvOptions, SpendOptions):
+    """Options of ``ltv_to_cac``: the LTV options plus the spend selection."""
+
+
+def compute_ltv_to_cac(ctx: MetricContext) -> MetricOutput:
+    """LTV ÷ CAC; above 3 is commonly called healthy, below 1 unsustainable.
+
+    Example: LTV 300, CAC 50 → 6.
+    """
+    import numpy as np
+
+    opts: LtvToCacOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    run = run_from_metric(ctx, _dim_source(ctx)) if ctx.by else run_from_metric(ctx)
+    spend = _clean_spend(ctx, run, opts)
+    first = spend["_local"].min() if len(spend) else None
+    s, p, mask = ltv_inputs(run, opts, first_time=None if first is None else first.to_pydatetime())
+    cells = spend_cells(ctx, run, s, spend, opts)[mask]
+    new = s.frame["new_n"].to_numpy(dtype=float)[mask]
+    ltv = np.where(p["denominator"] > 0, p["numerator"] / np.where(p["denominator"] > 0, p["denominator"], 1), np.nan)[mask]
+    cac = np.where(new > 0, cells / np.where(new > 0, new, 1), np.nan)
+    den = np.where(np.isfinite(cac) & (cac > 0), cac, 0.0)
+    value = np.where(den > 0, ltv / np.where(den > 0, den, 1), np.nan)
+    rows = result(run, sub_summary(s, mask), value, ltv, den, new, "ratio", {"ltv": ltv, "cac": cac, "spend": cells, "new_customers": new},
+                  what="CAC (acquisition spend and new customers) or LTV (churn)")
+    return _out(rows, opts, churn=opts.churn, gross_margin=opts.gross_margin, spend_categories=opts.spend_categories)
+
+
+class PaybackOptions(SpendOptions):
+    """Options of ``cac_payback_months``."""
+
+    gross_margin: float | None = Field(None, gt=0, le=1, description="Gross margin as a fraction; null: months to recover CAC from revenue (margin 1).")
+    arpa: Literal["all", "new"] = Field("all", description="all: ARPA of every paying customer at the period end; new: average new-business MRR of the period's new customers.")
+
+
+def compute_cac_payback_months(ctx: MetricContext) -> MetricOutput:
+    """Months to earn back CAC: cac ÷ (arpa × gross_margin).
+
+    Example: CAC 1,200, ARPA 150, margin 0.8 → 1,200 ÷ 120 = 10 months.
+    """
+    import numpy as np
+
+    opts: PaybackOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    run, s, spend = _prepare(ctx, opts)
+    cells = spend_cells(ctx, run, s, spend, opts)
+    f = s.frame
+    new = f["new_n"].to_numpy(dtype=float)
+    cac = np.where(new > 0, cells / np.where(new > 0, new, 1), np.nan)
+    if opts.arpa == "new":
+        arpa = np.where(new > 0, f["new_mrr"].to_numpy() / np.where(new > 0, new, 1), np.nan)
+    else:
+        cust = f["customers_end"].to_numpy(dtype=float)
+        arpa = np.where(cust > 0, f["mrr_end"].to_numpy() / np.where(cust > 0, cust, 1), np.nan)
+    margin = opts.gross_margin if opts.gross_margin is not None else 1.0
+    den = np.where(np.isfinite(arpa) & (arpa > EPS), arpa * margin, 0.0)
+    value = np.where((den > 0) & np.isfinite(cac), cac / np.where(den > 0, den, 1), np.nan)
+    rows = result(run, s, value, cac, np.where(np.isfinite(cac), den, 0.0), new, "months",
+                  {"cac": cac, "arpa": arpa, "gross_margin": margin}, what="new customers or ARPA")
+    return _out(rows, opts, gross_margin=opts.gross_margin, arpa=opts.arpa, spend_categories=opts.spend_categories)
+
+
+# ------------------------------------------------------------------ C4 retention cost
+
+
+class RetentionCostOptions(SpendOptions):
+    """Options of ``retention_cost``."""
+
+    spend_categories: list[str] = Field(["retention"], description="spend.category values counted as retention spend.")
+    total: bool = Field(False, description="Report the total retention spend of the period instead of the cost per retained customer.")
+
+
+def compute_retention_cost(ctx: MetricContext) -> MetricOutput:
+    """Retention spend in P ÷ customers retained (paying at P.start and at P.end).
+
+    Example (WX22): 10,000 spent, 500 retained → 20 per retained customer.
+    """
+    import numpy as np
+
+    opts: RetentionCostOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    run, s, spend = _prepare(ctx, opts)
+    cells = spend_cells(ctx, run, s, spend, opts)
+    f = s.frame
+    retained = (f["customers_start"] - f["base_lost"]).to_numpy(dtype=float)
+    if opts.total:
+        rows = result(run, s, cells, cells, np.ones(len(cells)), retained, "currency", {"retained_customers": retained}, what="retention spend")
+    else:
+        rows = result(run, s, cells / np.where(retained > 0, retained, np.nan), cells, retained, retained, "currency",
+                      {"spend": cells, "retained_customers": retained}, what="retained customers")
+    return _out(rows, opts, total=opts.total, spend_categories=opts.spend_categories)
+
+
+# ------------------------------------------------------------------ C5 referral rate
+
+
+class ReferralOptions(EngineOptions):
+    """Options of ``referral_rate``."""
+
+    variant: Literal["new", "all", "referrers"] = Field(
+        "new", description="new: referred new customers ÷ new customers in P; all: referred customers ÷ customers paying at P.end; "
+        "referrers: distinct customers who referred a new customer in P (referred_by) ÷ customers paying at P.start.")
+
+
+def compute_referral_rate(ctx: MetricContext) -> MetricOutput:
+    """Referred new customers ÷ new customers in the period.
+
+    Example: 40 new customers in March, 6 of them referred → 15 %; variant all:
+    50 referred among 1,000 paying → 5 %.
+    """
+    import numpy as np
+
+    opts: ReferralOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    run = run_from_metric(ctx)
+    s = period_summary(run, opts, need_mrr=False)
+    f = s.frame
+    cust = ctx.frame.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+    blank = cust["is_referred"].isna()
+    if blank.any():
+        run.issue("blank_is_referred", f"{int(blank.sum())} customers have no is_referred value; counted as not referred", Level.INFO, count=int(blank.sum()))
+    referred = cust.loc[cust["is_referred"].fillna(False).astype(bool), "customer_id"]
+    ev = s.timeline.events
+    new = ev[ev["kind"].eq("new")].copy()
+    new["k"] = bucket(new["time"], s.grid)
+    new = new[(new["k"] >= 0) & (new["k"] < len(s.grid))]
+    if opts.variant == "new":
+        hits = new[new["customer_id"].isin(referred)]
+        c = per_cell(s, hits, hits["k"].to_numpy(), {"n": np.ones(len(hits))})
+        num, den = c["n"], f["new_n"].to_numpy(dtype=float)
+    elif opts.variant == "all":
+        acc = s.timeline.accounts.reset_index()
+        acc = acc[acc["customer_id"].isin(referred)]
+        K = len(s.grid)
+        grid_rows = acc.loc[acc.index.repeat(K)].assign(k=np.tile(np.arange(K), len(acc)))
+        paying = paying_at(run, s, grid_rows, edge="hi")
+        hits = grid_rows[paying]
+        c = per_cell(s, hits, hits["k"].to_numpy(), {"n": np.ones(len(hits))})
+        num, den = c["n"], f["customers_end"].to_numpy(dtype=float)
+    else:
+        if "referred_by" not in ctx.frame:
+            raise ConfigError("referral_rate variant referrers needs customers.referred_by mapped")
+        by = cust[["customer_id", "referred_by"]].dropna()
+        hits = new.merge(by, on="customer_id").drop_duplicates(["referred_by", *s.dims, "k"])
+        c = per_cell(s, hits, hits["k"].to_numpy(), {"n": np.ones(len(hits))})
+        num, den = c["n"], f["customers_start"].to_numpy(dtype=float)
+    rows = result(run, s, num / np.where(den > 0, den, np.nan), num, den, den, "percent", what="customers in the base")
+    return _out(rows, opts, variant=opts.variant)
+
+
+# ------------------------------------------------------------------ registration
+
+
+def _reg(name: str, title: str, description: str, formula: str, unit: str, better: str, kind: str, compute: Any, options: type,
+         extra: tuple[str, ...] = (), edge: tuple[str, ...] = (), entity: str = "spend") -> None:
+    needs = ("date", "amount", "category") if entity == "spend" else ("customer_id", "is_referred")
+    register(MetricSpec(
+        name=name, title=title, family=FAMILY, description=description, formula=formula, entity=entity, needs=needs, unit=unit,
+        better=better, period_kind=kind, date_field="date" if entity == "spend" else "created_at", compute=compute, options=options,
+        shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional=OPTIONAL,
+    ))
+
+
+_reg("cac", "Customer acquisition cost (CAC)", "Acquisition spend of the period per customer who first paid in it.",
+     "Σ spend.amount (category acquisition) dated in P ÷ customers whose first payment is in P", "currency", "lower", "FLOW",
+     compute_cac, CacOptions, ("spend", "new_customers"),
+     ("Blended by default; --by channel gives per-channel CAC. 0 new customers → null.",
+      "lag_periods matches spend with later conversions; spend rows are dated by their day (no pro-rating across periods)."))
+_reg("ltv_to_cac", "LTV to CAC ratio", "Customer lifetime value over the cost of acquiring a customer.",
+     "ltv ÷ cac", "ratio", "higher", "FLOW", compute_ltv_to_cac, LtvToCacOptions, ("ltv", "cac", "spend", "new_customers"),
+     ("> 3 is commonly called healthy, < 1 unsustainable (ChartMogul's rule of thumb). Null when either side is undefined.",))
+_reg("cac_payback_months", "CAC payback period", "Months of gross profit needed to earn back the cost of acquiring a customer.",
+     "cac ÷ (arpa × gross_margin)", "months", "lower", "FLOW", compute_cac_payback_months, PaybackOptions, ("cac", "arpa", "gross_margin"))
+_reg("retention_cost", "Customer retention cost", "Retention spend of the period per customer retained through it.",
+     "Σ spend.amount (category retention) dated in P ÷ customers paying at P.start and at P.end", "currency", "lower", "FLOW",
+     compute_retention_cost, RetentionCostOptions, ("spend", "retained_customers"),
+     ("total: true reports the spend itself (some calculators define CRC as a total).",))
+_reg("referral_rate", "Referral rate", "Share of the period's new customers who came through a referral.",
+     "new customers in P with is_referred ÷ new customers in P", "percent", "higher", "FLOW", compute_referral_rate, ReferralOptions,
+     (), ("Blank is_referred counts as not referred (info issue).",), entity="customers")
