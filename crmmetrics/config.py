@@ -322,6 +322,7 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
     specs = all_metrics()
+    problems += _check_schedules(cfg, specs)
     for i, name in enumerate(cfg.model.report.metrics):
         if name not in specs:
             close = difflib.get_close_matches(name, list(specs), n=1)
@@ -349,6 +350,27 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
                 for key, col in src.fields.model_dump().items():
                     if col is not None and not isinstance(col, int):
                         problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: with csv.header false, map fields by 1-based column position")
+    return problems
+
+
+def _check_schedules(cfg: Config, specs: dict[str, Any]) -> list[str]:
+    """Every business_hours schedule compiles; every `schedule` option names one."""
+    from crmmetrics.metrics.business_hours import compile_schedule
+
+    problems: list[str] = []
+    names = list(cfg.model.business_hours)
+    for name, bh in cfg.model.business_hours.items():
+        try:
+            compile_schedule(name, bh, cfg.timezone, cfg.where)
+        except ConfigError as exc:
+            problems.append(exc.message)
+    for metric in specs:
+        opts = cfg.metric_options(metric)
+        chosen = getattr(opts, "schedule", None) if opts is not None else None
+        if isinstance(chosen, str) and chosen not in names:
+            close = difflib.get_close_matches(chosen, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; defined: {', '.join(names) or 'none (add business_hours:)'}"
+            problems.append(f"{cfg.where('metrics', metric, 'schedule')}: metrics.{metric}.schedule: no business_hours schedule named {chosen!r}{hint}")
     return problems
 
 

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 RESULT_COLUMNS = ("metric", "period", "period_start", "period_end")
 VALUE_COLUMNS = ("value", "unit", "n", "numerator", "denominator")
-# Written as whole numbers when every value of the metric is whole (NPS counts, CSAT counts).
 RESULT_DIMENSIONS = ("stage",)
 # Where --by dimensions not on the metric's own entity may come from.
 JOIN_PATHS = (("customer_id", "customers"), ("deal_id", "deals"))
-COUNT_COLUMNS = ("numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy")
+# Always floats, even when every value happens to be whole.
+FLOAT_COLUMNS = ("value", "mean", "median", "p90", "mean_raw", "pct_easy")
 
 
 @dataclass
@@ -225,7 +225,15 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     dataset = load_dataset(config, plan.needs, inputs, stdin)
     frames, results, issues, options = [], [], list(plan.skipped), {}
     for mp in plan.metrics:
-        out, metric_issues, opts = run_metric(mp, dataset, config, period, by, as_of_dt, since_dt, until_dt)
+        try:
+            out, metric_issues, opts = run_metric(mp, dataset, config, period, by, as_of_dt, since_dt, until_dt)
+        except ConfigError as exc:
+            # A need only the metric itself can see (another entity, one of two fields):
+            # fatal when the user asked for the metric, a note when it was implied.
+            if metrics:
+                raise
+            issues.append(Issue(Level.INFO, "metric_skipped", f"{mp.spec.name} not computed: {exc}", metric=mp.spec.name))
+            continue
         frames.append(out)
         issues.extend(metric_issues)
         options[mp.spec.name] = opts
@@ -257,8 +265,10 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
     ends = [(until if period == "all" and until else _all_end(rows, as_of) if period == "all" else next_start(s, period)) for s in starts]
     rows.insert(3, "period_end", [e.strftime("%Y-%m-%d") for e in ends])
     rows = rows.drop(columns=[PERIOD_COL])
-    for col in COUNT_COLUMNS:
-        if col in rows and _integral(rows[col]):
+    # Whole-number columns (counts, bands, numerators of count ratios) are written as
+    # integers; value and the duration statistics stay floats.
+    for col in rows.columns:
+        if col not in FLOAT_COLUMNS and rows[col].dtype.kind == "f" and _integral(rows[col]):
             rows[col] = rows[col].astype("Int64")
     opts = mp.options.model_dump(mode="json")
     opts.update(out.options_in_force)

@@ -213,9 +213,10 @@ def test_bad_zone_and_holiday_are_config_errors():
 
 def test_unknown_schedule_name_is_a_config_error_with_a_close_match(tmp_path):
     cfg = _project(tmp_path, "id,created,reply\nT1,2026-03-02 10:00,2026-03-02 11:00\n", EARLY_SHIFT, "{schedule: erly}")
+    # Caught when the config is loaded (validate sees it too), with the line and a close match.
     with pytest.raises(ConfigError, match="no business_hours schedule named 'erly'") as exc:
         compute(load_config(cfg), ["first_reply_time"], period="all")
-    assert "early" in str(exc.value.hint)
+    assert "crm.yaml:" in exc.value.message and "did you mean 'early'?" in exc.value.message
 
 
 def test_unquoted_times_in_yaml_are_read_as_times(tmp_path):

@@ -123,6 +123,11 @@ def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:
 _MISSING = object()
 
 
+def _missing(v: Any) -> bool:
+    """None or a float NaN (pandas may hand either for an empty cell)."""
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def _as_key(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -163,7 +168,7 @@ def parse_id(values: pd.Series) -> Parsed:
 
     if is_text(values):
         return Parsed(_to_object(values), pd.Series(False, index=values.index))
-    out = values.map(lambda v: None if v is None else _as_key(v)).astype(object)
+    out = values.map(lambda v: None if _missing(v) else _as_key(v)).astype(object)
     return Parsed(out, pd.Series(False, index=values.index))
 
 
@@ -174,7 +179,7 @@ def parse_category(values: pd.Series, choices: tuple[str, ...]) -> Parsed:
     if is_text(values):
         out = values
     else:
-        out = values.map(lambda v: None if v is None else _as_key(v)).astype(object)
+        out = values.map(lambda v: None if _missing(v) else _as_key(v)).astype(object)
     if not choices:
         return Parsed(_to_object(out) if is_text(out) else out, pd.Series(False, index=values.index))
     folded = {c.casefold(): c for c in choices}

@@ -80,26 +80,32 @@ class MetricSpec:
         """(name, default, description) for every option, for `explain` and docs."""
         rows = []
         for name, info in self.options.model_fields.items():
-            default = "required" if info.is_required() else repr(info.default)
+            default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
             rows.append((name, default, info.description or ""))
         return rows
 
 
 REGISTRY: dict[str, MetricSpec] = {}
+_FAMILY_OF: dict[str, str] = {}  # metric name → the family module that registered it
 
 
 def register(spec: MetricSpec) -> MetricSpec:
     """Add ``spec`` to the registry (a duplicate name is a programming error)."""
+    import sys
+
     if spec.name in REGISTRY:
         raise ValueError(f"metric {spec.name!r} registered twice")
     REGISTRY[spec.name] = spec
+    _FAMILY_OF[spec.name] = sys._getframe(1).f_globals.get("__name__", "").rsplit(".", 1)[-1]
     return spec
 
 
 def all_metrics() -> dict[str, MetricSpec]:
-    """Every registered metric, families loaded, in registration order."""
+    """Every registered metric, families loaded: in FAMILY_MODULES order, then in the
+    order each module registers them (stable whatever was imported first)."""
     _load_families()
-    return REGISTRY
+    rank = {m: i for i, m in enumerate(FAMILY_MODULES)}
+    return dict(sorted(REGISTRY.items(), key=lambda kv: rank.get(_FAMILY_OF.get(kv[0], ""), len(rank))))
 
 
 def get_metric(name: str) -> MetricSpec:
