@@ -109,6 +109,8 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
     overrides = overrides or {}
     for entity_name, fields in needs.items():
         sources = config.sources(entity_name)
+        if not sources:
+            continue  # an optional entity the config does not have
         parts = []
         for src_index, source in enumerate(sources):
             raw_path = overrides.get(entity_name, source.path)

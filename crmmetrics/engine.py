@@ -148,11 +148,15 @@ def make_plan(config: Config, names: list[str], period: str, by: list[str], need
 
 def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], need_dates: bool, needs: dict[str, set[str]]) -> MetricPlan:
     where = config.where("sources")
-    if not config.sources(spec.entity):
-        raise ConfigError(f"{spec.name} needs a {spec.entity} source; the config has none ({where})")
+    standalone = not config.sources(spec.entity)
+    if standalone:
+        others = [e for e in spec.optional if e != spec.entity and config.sources(e)]
+        if not (spec.entity_optional and others):
+            alt = f" or {' or '.join(e for e in spec.optional if e != spec.entity)}" if spec.entity_optional else ""
+            raise ConfigError(f"{spec.name} needs a {spec.entity}{alt} source; the config has none ({where})")
     have = mapped_fields(config, spec.entity)
-    required = list(spec.needs)
-    if need_dates or period != "all":
+    required = [] if standalone else list(spec.needs)
+    if (need_dates or period != "all") and not standalone:
         required.append(spec.date_field)
     missing = [f for f in required if f not in have]
     if missing:
@@ -173,7 +177,8 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
             continue
         candidates = sorted(have.union(*(mapped_fields(config, t) for link, t in JOIN_PATHS if link in have)))
         close = difflib.get_close_matches(dim, candidates, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"available: {', '.join(candidates)}"
+        hint = f"did you mean {close[0]!r}?" if close else (f"available: {', '.join(candidates)}" if candidates else
+                                                              f"map a {spec.entity} source with that field")
         through = " or ".join(f"{t} through {link}" for link, t in JOIN_PATHS if link in have and t != spec.entity)
         raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity}" + (f" (nor in {through})" if through else ""), hint=hint)
     # The entity key is read whenever mapped, so duplicate ids are always reported.
@@ -182,7 +187,8 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
     wanted |= {link for _, link, _ in joined}
     if spec.option_needs is not None:
         wanted |= set(spec.option_needs(options))
-    needs.setdefault(spec.entity, set()).update(w for w in wanted if w in have)
+    if not standalone:
+        needs.setdefault(spec.entity, set()).update(w for w in wanted if w in have)
     for entity, fields in spec.optional.items():
         have_other = mapped_fields(config, entity)
         if have_other:
@@ -247,8 +253,12 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
     """Run one metric on its entity frame (with --by dimensions joined)."""
     from crmmetrics.metrics.context import PERIOD_COL, MetricContext
 
+    import pandas as pd
+
     spec = mp.spec
-    frame = dataset.frames[spec.entity]
+    frame = dataset.frames.get(spec.entity)
+    if frame is None:  # entity_optional and not configured: an empty frame of its fields
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in ("_src", "_row", *spec.needs)})
     for link, target in dict.fromkeys((link, target) for _, link, target in mp.joined_dims):
         dims = [d for d, lk, t in mp.joined_dims if (lk, t) == (link, target)]
         lookup = dataset.frames[target][[link, *dims]].dropna(subset=[link]).drop_duplicates(link, keep="first")
@@ -265,19 +275,16 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
     ends = [(until if period == "all" and until else _all_end(rows, as_of) if period == "all" else next_start(s, period)) for s in starts]
     rows.insert(3, "period_end", [e.strftime("%Y-%m-%d") for e in ends])
     rows = rows.drop(columns=[PERIOD_COL])
-    # Whole-number columns (counts, bands, numerators of count ratios) are written as
-    # integers; value and the duration statistics stay floats.
-    for col in rows.columns:
-        if col not in FLOAT_COLUMNS and rows[col].dtype.kind == "f" and _integral(rows[col]):
-            rows[col] = rows[col].astype("Int64")
     opts = mp.options.model_dump(mode="json")
     opts.update(out.options_in_force)
     return rows, ctx.issues, opts
 
 
 def _integral(col: pd.Series) -> bool:
-    vals = col.dropna()
-    return bool(len(vals) == 0 or (vals % 1 == 0).all())
+    import pandas as pd
+
+    vals = pd.to_numeric(col.dropna(), errors="coerce") if col.dtype.kind == "O" else col.dropna()
+    return bool(len(vals) > 0 and vals.notna().all() and (vals % 1 == 0).all())
 
 
 def _all_end(rows: pd.DataFrame, as_of: dt.datetime) -> dt.datetime:
@@ -297,6 +304,11 @@ def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFr
     extras = [c for c in results.columns if c not in lead]
     results = results[lead + extras]
     results["n"] = results["n"].astype("int64")
+    # Whole-number columns (counts, bands, numerators of count ratios) are written as
+    # integers; value and the duration statistics stay floats.
+    for col in extras + ["numerator", "denominator"]:
+        if col not in FLOAT_COLUMNS and results[col].dtype.kind in "fO" and _integral(results[col]):
+            results[col] = results[col].astype("Int64")
     return results
 
 

@@ -65,6 +65,9 @@ class MetricSpec:
     # entity → fields read when the config maps them (the metric's own entity included),
     # e.g. deals.lead_id to derive a lead's conversion when leads.converted_at is absent.
     optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # True: the metric may run without a source for ``entity`` when one of ``optional``'s
+    # other entities is configured (MRR from subscriptions alone, customers absent).
+    entity_optional: bool = False
     # fields of the own entity that only some option values need (read only then)
     option_needs: Callable[[Any], tuple[str, ...]] | None = None
 

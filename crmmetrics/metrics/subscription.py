@@ -64,6 +64,7 @@ def _reg(name: str, title: str, description: str, formula: str, unit: str, bette
         name=name, title=title, family=FAMILY, description=description, formula=formula, entity="customers",
         needs=("customer_id",), unit=unit, better=better, period_kind=kind, date_field="created_at", compute=compute,
         options=options, shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional={**OPTIONAL, **(optional or {})},
+        entity_optional=True,
     ))
 
 
