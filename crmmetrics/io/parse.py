@@ -304,32 +304,19 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
                 if hit.any():
                     local[hit] = pd.to_datetime(values[hit], format=layout, errors="coerce")
                     text_mask &= ~hit
-        if text_mask.any():
-            s = values[text_mask]
-            if fmt:
-                local[text_mask] = pd.to_datetime(s, format=fmt, errors="coerce")
-            else:
-                parts, offs, note = _parse_text_dates(s.astype(object), dayfirst)
-                local[text_mask] = parts
-                offset_min[text_mask] = offs
-        result = _localise(local, offset_min, tz)
-        if date_only:
-            result = result.dt.normalize()
-        bad = present & result.isna()
-        return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note)
-    typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
-    if typed.any():
-        local[typed] = pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)), errors="coerce")
-    numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
-    if numeric.any():
-        local[numeric] = _from_serial(values[numeric].astype("float64"))
-    text_mask = present & ~typed & ~numeric
-    if text_mask.any():
+        s = values[text_mask].astype(object)
+    else:
+        typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
+        if typed.any():
+            local[typed] = pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)), errors="coerce")
+        numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        if numeric.any():
+            local[numeric] = _from_serial(values[numeric].astype("float64"))
+        text_mask = present & ~typed & ~numeric
         s = values[text_mask].astype(str).str.strip()
+    if text_mask.any():
         if fmt:
             local[text_mask] = pd.to_datetime(s, format=fmt, errors="coerce")
-            parsed_tz = local[text_mask]
-            del parsed_tz
         else:
             parts, offs, note = _parse_text_dates(s, dayfirst)
             local[text_mask] = parts
