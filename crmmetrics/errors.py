@@ -125,7 +125,9 @@ class Issue:
 
     def one_line(self) -> str:
         """``LOCATION: column 'X': message`` for stderr listings."""
-        where = self.location or self.source or self.entity or ""
+        where = self.location or self.source or self.metric or self.entity or ""
+        if self.metric and where != self.metric:
+            where = f"{where} ({self.metric})"
         col = f"column {self.column!r}: " if self.column else ""
         more = f" (+{self.count - 1} more like it)" if self.count > 1 else ""
         prefix = f"{where}: " if where else ""
