@@ -178,3 +178,12 @@ def test_headerless_whitespace_files_map_by_position(tmp_path):
         """)
     report = compute(load_config(cfg), ["nps"], period="all")
     assert report.results["value"].tolist() == [0.0] and report.results["n"].tolist() == [2]
+
+
+def test_a_wrong_pinned_delimiter_gets_a_delimiter_hint(tmp_path):
+    (tmp_path / "nps.csv").write_bytes(TR_ROWS.encode("utf-8"))
+    cfg = write(tmp_path / "c.yaml", TR_CONFIG.format(path="nps.csv", extra='csv: {delimiter: ","}'))
+    with pytest.raises(DataError) as err:
+        compute(load_config(cfg), ["nps"])
+    assert "headers found (1, delimiter ',')" in err.value.message
+    assert err.value.hint == "the header is one column holding ';': set csv.delimiter to ';'"

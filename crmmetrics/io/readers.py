@@ -155,6 +155,9 @@ def _resolve_columns(display: str, headers: list[str], wanted: dict[str, str | i
             folded = [h for h in headers if h.strip().casefold() == col.strip().casefold()]
             guess = folded[0] if folded else (close[0] if close else None)
             hint = f"closest match: {guess!r}" if guess else "check the column name and the delimiter"
+            seen = [d for d in (";", ",", "\t", "|") if len(headers) == 1 and d in headers[0] and d != delimiter]
+            if seen:
+                hint = f"the header is one column holding {seen[0]!r}: set csv.delimiter to {seen[0]!r}"
             shown = ", ".join(repr(h) for h in headers[:40]) + (" ..." if len(headers) > 40 else "")
             raise DataError(
                 f"{display}:1: column {col!r} (mapped to {fname}) not found; headers found ({len(headers)}, delimiter {delimiter!r}): {shown}",
