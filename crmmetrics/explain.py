@@ -15,6 +15,15 @@ PERIOD_KIND_TEXT = {
 }
 
 
+def entity_text(spec: MetricSpec) -> str:
+    """Which export feeds the metric, what it needs and what dates it."""
+    others = [e for e in spec.optional if e != spec.entity]
+    if spec.entity_optional and others:
+        return f"{' or '.join(others)}, else {spec.entity}; dated by {spec.dated_by or spec.date_field}"
+    extra = f"; also reads {', '.join(others)} when mapped" if others else ""
+    return f"{spec.entity} (needs {', '.join(spec.needs)}; dated by {spec.dated_by or spec.date_field}){extra}"
+
+
 def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> str:
     """What `crmmetrics explain` prints."""
     lines = [
@@ -23,7 +32,7 @@ def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> st
         spec.description,
         "",
         f"Formula:      {spec.formula}",
-        f"Entity:       {spec.entity} (needs {', '.join(spec.needs)}; dated by {spec.date_field})",
+        f"Entity:       {entity_text(spec)}",
         f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape}",
         f"Period kind:  {spec.period_kind}: {PERIOD_KIND_TEXT[spec.period_kind]}",
         "Result:       value, n, numerator, denominator" + (", " + ", ".join(spec.extra_columns) if spec.extra_columns else ""),
@@ -51,7 +60,7 @@ def metrics_markdown() -> str:
     for s in specs.values():
         out += ["", f"## `{s.name}` — {s.title}", "", s.description, "",
                 f"- **Formula:** {s.formula}",
-                f"- **Inputs:** `{s.entity}` fields {', '.join(f'`{n}`' for n in s.needs)}; dated by `{s.date_field}`",
+                f"- **Inputs:** {entity_text(s)}",
                 f"- **Unit / better:** {s.unit} / {s.better}",
                 f"- **Period kind:** {s.period_kind} ({PERIOD_KIND_TEXT[s.period_kind]})",
                 f"- **Result columns:** value, n, numerator, denominator" + (", " + ", ".join(s.extra_columns) if s.extra_columns else "")]

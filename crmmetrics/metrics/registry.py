@@ -68,6 +68,8 @@ class MetricSpec:
     # True: the metric may run without a source for ``entity`` when one of ``optional``'s
     # other entities is configured (MRR from subscriptions alone, customers absent).
     entity_optional: bool = False
+    # what dates the rows, when it is not simply ``date_field`` (shown by explain and docs)
+    dated_by: str = ""
     # fields of the own entity that only some option values need (read only then)
     option_needs: Callable[[Any], tuple[str, ...]] | None = None
 

@@ -65,6 +65,7 @@ def _reg(name: str, title: str, description: str, formula: str, unit: str, bette
         needs=("customer_id",), unit=unit, better=better, period_kind=kind, date_field="created_at", compute=compute,
         options=options, shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional={**OPTIONAL, **(optional or {})},
         entity_optional=True,
+        dated_by="subscriptions.started_at / ended_at (customers.first_paid_at / churned_at without subscriptions)",
     ))
 
 
