@@ -1,0 +1,60 @@
+"""`crmmetrics init FILE... -o CONFIG`: draft a config from export headers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmmetrics.cli import app
+from crmmetrics.cli.boundary import guarded
+from crmmetrics.cli.options import DebugOpt, QuietOpt
+
+
+@app.command("init")
+@guarded
+def init_cmd(
+    files: Annotated[list[str], typer.Argument(help="Export files (CSV, TSV, xlsx). FILE:ENTITY forces the entity, e.g. export.csv:deals.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The config file to write.")] = Path("crmmetrics.yaml"),
+    timezone: Annotated[str, typer.Option("--timezone", help="Reporting time zone for the draft.")] = "UTC",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Draft a config by matching export headers to canonical fields; review it, then `validate`.
+
+    Each file (or each sheet of a workbook) is assigned the entity its headers match best;
+    columns it cannot place are listed in comments, never dropped.
+
+    [bold]Example[/bold]
+
+      crmmetrics init exports/deals.xlsx exports/nps.csv -o crm.yaml --timezone Europe/Istanbul
+    """
+    from crmmetrics.config import config_from_data
+    from crmmetrics.draft import draft_yaml, guess, peek
+    from crmmetrics.errors import ConfigError, OutputError
+    from crmmetrics.io.output import atomic_write
+    from crmmetrics.yamlload import load_yaml
+
+    if output.exists() and not force:
+        raise OutputError(f"{output} exists; not replacing it", hint="pass --force, or -o another name")
+    exports = []
+    for spec in files:
+        name, sep, entity = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
+        for ex in peek(Path(name if sep else spec)):
+            exports.append(guess(ex, entity or None))
+    text = draft_yaml(exports, output, timezone)
+    data, lines = load_yaml(text)
+    try:
+        config_from_data(data, lines, output)
+    except ConfigError as exc:
+        sys.stderr.write(f"crmmetrics: the draft needs attention before use:\n{exc.message}\n")
+    atomic_write(output, text.encode("utf-8"))
+    if not quiet:
+        for ex in exports:
+            where = f"{ex.path}{' sheet ' + repr(ex.sheet) if ex.sheet else ''}"
+            what = f"{ex.entity} ({len(ex.fields)} of {len(ex.headers)} columns mapped)" if ex.entity else "not recognised"
+            sys.stderr.write(f"crmmetrics: {where}: {what}\n")
+        sys.stderr.write(f"crmmetrics: wrote {output}; check it, then: crmmetrics validate -c {output}\n")
