@@ -211,14 +211,17 @@ def parse_day(text: str | None, what: str) -> dt.datetime | None:
 def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
             since: str | None = None, until: str | None = None, as_of: str | None = None,
             inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None) -> Report:
-    """Compute ``metrics`` (default: every one the config can feed) into a Report."""
+    """Compute ``metrics`` (default: every one the config can feed) into a Report.
+
+    ``by=None`` takes ``report.by`` from the config; ``by=[]`` means no grouping at all.
+    """
     from zoneinfo import ZoneInfo
 
     from crmmetrics.dataset import load_dataset
 
     tz = config.timezone
     period = period or config.model.report.period
-    by = list(by) if by else list(config.model.report.by)
+    by = list(by) if by is not None else list(config.model.report.by)
     since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
     if since_dt and until_dt and until_dt <= since_dt:
         raise UsageError(f"--until {until} is not after --since {since}")
@@ -342,6 +345,10 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
     as_of_dt = parse_day(as_of, "--as-of")
     period = period or config.model.report.period
+    if period not in GRAINS:
+        raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
+    if since_dt and until_dt and until_dt <= since_dt:
+        raise UsageError(f"--until {until} is not after --since {since}")
     for ent in (inputs or {}):
         if ent not in config.configured_entities():
             raise UsageError(f"--input {ent}=...: the config has no {ent} source to take the column mapping from")

@@ -187,3 +187,26 @@ def test_a_wrong_pinned_delimiter_gets_a_delimiter_hint(tmp_path):
         compute(load_config(cfg), ["nps"])
     assert "headers found (1, delimiter ',')" in err.value.message
     assert err.value.hint == "the header is one column holding ';': set csv.delimiter to ';'"
+
+
+def test_blank_rows_inside_an_excel_sheet_are_skipped_and_locations_stay_true(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["id", "score", "when"])
+    ws.append([1, 10, dt.datetime(2026, 1, 5)])
+    ws.append([None, None, None])  # a spacer row
+    ws.append([2, 12, dt.datetime(2026, 1, 6)])
+    wb.save(tmp_path / "s.xlsx")
+    cfg = write(tmp_path / "c.yaml", """
+        version: 1
+        sources:
+          surveys: {path: s.xlsx, constants: {survey_type: nps}, fields: {response_id: id, score: score, responded_at: when}}
+        """)
+    report = compute(load_config(cfg), ["nps"])
+    assert report.inputs[0].rows_read == 2 and report.results["n"].tolist() == [1]
+    issue = next(i for i in report.issues if i.code == "score_out_of_range")
+    assert issue.location.endswith("s.xlsx Data!B4")
+    assert not any(i.code == "missing_date" for i in report.issues)

@@ -96,7 +96,8 @@ def cohort_cells(orders: pd.DataFrame, grain: str, week_start: str, end: dt.date
             rows.append({"_c": int(c), "k": k, "active": num, "base": den})
     cells = pd.DataFrame(rows, columns=["_c", "k", "active", "base"])
     cells["value"] = cells["active"] / cells["base"].where(cells["base"] != 0)
-    cells["cohort_start"] = cells["_c"].map(starts)
+    # reindex, not map: Series.map with an empty datetime lookup raises in pandas 3 (no orders).
+    cells["cohort_start"] = starts.reindex(cells["_c"].to_numpy()).to_numpy()
     cells["size"] = cells["_c"].map(sizes).astype("int64")
     cells["_last"] = cells["_c"] + cells["k"] == last_k
     return cells

@@ -47,7 +47,7 @@ def compute_cmd(
 
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
-    report = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of,
+    report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet)
 
@@ -64,7 +64,7 @@ def check_cmd(
 ) -> None:
     """Compute the metrics that have thresholds; exit 1 when the latest period breaches one.
 
-    The latest period is the last one with data. Prints one line per check on stdout.
+    The latest period is the last one with data; values are overall (report.by is not applied). Prints one line per check on stdout.
 
     [bold]Example[/bold] (cron): crmmetrics check -c /etc/crm.yaml -q || mail -s breach ...
     """
@@ -80,7 +80,9 @@ def check_cmd(
     names = [n for n, t in cfg.model.thresholds if t is not None]
     if not names:
         raise ConfigError(f"{cfg.where('thresholds')}: no thresholds in the config", hint="add e.g. thresholds: {nps: {min: 30}}")
-    report = compute(cfg, names, period=period, as_of=as_of, stdin=sys.stdin)
+    # Thresholds bound the metric as a whole: no report.by grouping, or the "latest
+    # period" row would be whichever segment happens to sort last.
+    report = compute(cfg, names, period=period, by=[], as_of=as_of, stdin=sys.stdin)
     summarise(report, verbose, quiet)
     breaches = []
     records = result_records(report.results)

@@ -426,14 +426,22 @@ def _assemble(parts: pd.DataFrame, year: Any, month: Any, day: Any) -> tuple[pd.
 
 
 def _localise(local: pd.Series, offset_min: pd.Series, tz: str) -> pd.Series:
-    """Naive wall-clock values → ``tz``; values with a UTC offset → converted to ``tz``."""
+    """Naive wall-clock values → ``tz``; values with a UTC offset → converted to ``tz``.
+
+    A wall-clock time that occurs twice (the hour the clocks go back) is read as its
+    first occurrence, like Python's ``fold=0``; one that never occurs (the hour the
+    clocks go forward) moves forward to the first valid instant. Both are real
+    timestamps from an export and are never rejected.
+    """
+    import numpy as np
     import pandas as pd
 
     has_off = offset_min.notna()
     result = pd.Series(pd.NaT, index=local.index, dtype=f"datetime64[ns, {tz}]")
     naive = ~has_off & local.notna()
     if naive.any():
-        result[naive] = local[naive].dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+        first = np.ones(int(naive.sum()), dtype=bool)  # True = the DST (earlier) reading of an ambiguous time
+        result[naive] = local[naive].dt.tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
     if has_off.any():
         utc = (local[has_off] - pd.to_timedelta(offset_min[has_off], unit="m")).dt.tz_localize("UTC")
         result[has_off] = utc.dt.tz_convert(tz)

@@ -306,18 +306,19 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         headers = [str(i + 1) for i in range(len(header_row))]
         body = rows
     resolved = _resolve_columns(f"{display} {sheet_name}!", headers, wanted, source.csv.header, "xlsx")
-    width = len(headers)
+    # Fully blank rows inside a sheet are spacing, not records (the CSV reader skips blank
+    # lines too); ``kept`` maps a data row back to its sheet row for locations.
+    kept = [i for i, r in enumerate(body) if any(v not in ("", None) for v in r)]
     columns: dict[str, Any] = {}
     col_letters: dict[str, str] = {}
     for fname, col in resolved.items():
         idx = headers.index(col)
-        columns[fname] = pd.Series([r[idx] if idx < len(r) else None for r in body], dtype=object)
+        columns[fname] = pd.Series([body[i][idx] if idx < len(body[i]) else None for i in kept], dtype=object)
         col_letters[fname] = _col_letter(idx)
     first_data_row = 1 + (1 if source.csv.header else 0)  # Excel rows are 1-based
 
     def locate(rows_: Any, field: str | None = None) -> list[str]:
         letter = col_letters.get(field or "", "A") if field else "A"
-        return [f"{display} {sheet_name}!{letter}{first_data_row + int(r)}" for r in rows_]
+        return [f"{display} {sheet_name}!{letter}{first_data_row + kept[int(r)]}" for r in rows_]
 
-    del width
-    return RawTable(display, "xlsx", columns, dict(resolved), len(body), digest, locate, sheet=sheet_name)
+    return RawTable(display, "xlsx", columns, dict(resolved), len(kept), digest, locate, sheet=sheet_name)

@@ -480,7 +480,8 @@ def compute_new_customer_revenue(ctx: MetricContext) -> MetricOutput:
     known = _customer_rows(history)
     first = known[known["_order"] == 1].groupby("customer_id")["_local"].min()
     rows = ctx.flow_rows(history)
-    rows = rows.assign(_first=rows["customer_id"].map(first))
+    # reindex, not map: Series.map with an empty datetime lookup raises in pandas 3.
+    rows = rows.assign(_first=first.reindex(rows["customer_id"].to_numpy()).to_numpy())
     if ctx.grain == "all":
         # One period covering the range: new means a first order inside [since, until).
         is_new = rows["_first"].notna() & ((rows["_first"] >= ctx.since) if ctx.since is not None else True)

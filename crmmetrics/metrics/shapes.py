@@ -32,7 +32,7 @@ def ratio(ctx: MetricContext, rows: pd.DataFrame, numerator: str, denominator: s
     agg = {"numerator": (numerator, "sum"), "denominator": (denominator, "sum"), "n": (numerator, "size")}
     agg.update({name: (col, "sum") for name, col in extras.items()})
     grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
-    grouped = complete_grid(ctx, grouped, rows)
+    grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
     grouped["value"] = (grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] != 0)) * scale
     grouped["unit"] = unit or ctx.spec.unit
     _report_zero(ctx, grouped, what)
@@ -57,7 +57,7 @@ def mean_quantiles(ctx: MetricContext, rows: pd.DataFrame, column: str, *, headl
     else:
         agg["p90"] = (column, "median")
         grouped = _empty(keys, agg)
-    grouped = complete_grid(ctx, grouped, rows)
+    grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
     for col in ("mean", "median", "p90"):
         grouped[col] = pd.to_numeric(grouped[col], errors="coerce")
     grouped["value"] = grouped[headline].where(grouped["n"] > 0)
@@ -72,14 +72,18 @@ def _empty(keys: list[str], agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
 
 
-def complete_grid(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+# Count-like columns that are 0 (not null) in an added empty cell, whoever built the frame.
+COUNT_COLUMNS = ("n", "numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy")
+
+
+def complete_grid(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame, counts: tuple[str, ...] = ()) -> pd.DataFrame:
     """Add a row for every period in range × every dimension combination seen.
 
-    Count-like columns become 0 in the added rows; value columns stay null.
+    Count-like columns (:data:`COUNT_COLUMNS` and ``counts``, e.g. the summed extras of
+    a ratio such as win_rate's won and lost) become 0 in the added rows; value columns
+    stay null.
     """
     import pandas as pd
-
-    from crmmetrics.periods import bucket_range
 
     keys = group_keys(ctx)
     periods = period_starts(ctx, rows)
@@ -96,7 +100,7 @@ def complete_grid(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame)
     if len(grouped):
         grouped[PERIOD_COL] = pd.to_datetime(grouped[PERIOD_COL])
     merged = grid.merge(grouped, on=keys, how="outer") if len(grouped) else grid.reindex(columns=list(grid.columns) + [c for c in grouped.columns if c not in grid.columns])
-    for col in ("n", "numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy"):
+    for col in dict.fromkeys((*COUNT_COLUMNS, *counts)):
         if col in merged:
             merged[col] = pd.to_numeric(merged[col]).fillna(0)
     merged["n"] = merged["n"].astype("int64")
