@@ -263,7 +263,7 @@ PIPELINE = [
     _open("2026-03-25", 5000, closed="2026-03-28", prob=50),  # C: still open; its close date is only expected
     _open("2026-04-02", 7000, stage="Contract sent"),          # D: no probability → stage default
     _open("2026-03-02", ""),                                   # E: open, no amount
-    _lost("2026-02-20", "2026-04-01", 3000),                 # F: lost exactly at the March snapshot
+    _lost("2026-02-20", "2026-04-01", 3000),                 # F: lost on Apr 1, an April event: open at the end of March
 ]
 
 
@@ -272,11 +272,21 @@ def test_pipeline_value_at_past_period_ends(sales):
     rows = _rows(report, "pipeline_value")
     assert list(rows["period"]) == ["2026-02", "2026-03", "2026-04"]
     assert list(rows["snapshot_at"]) == ["2026-03-01 00:00", "2026-04-01 00:00", "2026-05-01 00:00"]
-    # Mar 1: A + F; Apr 1: B + C + E (A won, F lost at that instant); May 1: C + D + E (B lost Apr 10).
-    assert list(rows["value"]) == [13000, 25000, 12000]
-    assert list(rows["n"]) == [2, 3, 3]
+    # Mar 1: A + F; Apr 1: B + C + E + F (A won Mar 20; F's loss on Apr 1 is April's); May 1: C + D + E (B lost Apr 10).
+    assert list(rows["value"]) == [13000, 28000, 12000]
+    assert list(rows["n"]) == [2, 4, 3]
     assert list(rows["without_amount"]) == [0, 1, 1]
     assert rows["denominator"].isna().all()
+
+
+def test_pipeline_snapshot_is_the_state_after_the_events_before_the_period_end(sales):
+    # Bare dates are midnight: a deal created on Apr 1 is April's, one won on Apr 1 was open all of March.
+    deals = [_open("2026-04-01", 100), _won("2026-03-10", "2026-04-01", 20), _open("2026-03-15", 3), _lost("2026-03-01", "2026-03-31", 7)]
+    rows = _rows(compute(sales(deals), ["pipeline_value", "new_opportunities", "win_rate"], since="2026-03-01", until="2026-05-01",
+                         as_of="2026-06-30"), "pipeline_value")
+    assert list(rows["value"]) == [23, 103]  # Mar 31 24:00: won-on-Apr-1 20 + open 3; Apr 30 24:00: open 3 + created-Apr-1 100
+    # Reconciles with the FLOW metrics: pipeline(end of April) = 23 + created in April (100) − closed in April (20).
+    assert rows.loc[1, "value"] == 23 + 100 - 20
 
 
 def test_pipeline_snapshot_at_period_start_and_as_of_cap(sales):
@@ -299,9 +309,9 @@ def test_pipeline_by_owner_keeps_every_period(sales):
 def test_weighted_pipeline_without_history(sales):
     report = compute(sales(PIPELINE), ["weighted_pipeline_value"], since="2026-03-01", until="2026-05-01", as_of="2026-06-30")
     rows = _rows(report, "weighted_pipeline_value")
-    # Apr 1: C 5,000 × 50 % = 2,500; B (lost today) has no knowable probability back then; E has no amount.
+    # Apr 1: C 5,000 × 50 % = 2,500; B and F (lost today) have no knowable probability back then; E has no amount.
     assert rows.loc[0, "value"] == pytest.approx(2500)
-    assert (rows.loc[0, "denominator"], rows.loc[0, "without_probability"], rows.loc[0, "without_amount"]) == (5000, 1, 1)
+    assert (rows.loc[0, "denominator"], rows.loc[0, "without_probability"], rows.loc[0, "without_amount"]) == (5000, 2, 1)
     # May 1: C 2,500 + D 7,000 × 90 % (HubSpot 'Contract sent') = 8,800.
     assert rows.loc[1, "value"] == pytest.approx(8800)
     assert rows.loc[1, "denominator"] == 12000
@@ -312,9 +322,9 @@ def test_weighted_pipeline_weighs_closed_deals_by_their_stage_back_then(sales):
     stages = [("D2", "Presentation scheduled", "2026-03-05", "2026-04-10"), ("D2", "Closed Lost", "2026-04-10", "2026-04-10")]
     rows = _rows(compute(sales(PIPELINE, stages=stages), ["weighted_pipeline_value"], since="2026-03-01", until="2026-05-01", as_of="2026-06-30"),
                  "weighted_pipeline_value")
-    # Apr 1: B was in 'Presentation scheduled' (60 %): 20,000 × 0.6 + C 2,500 = 14,500.
+    # Apr 1: B was in 'Presentation scheduled' (60 %): 20,000 × 0.6 + C 2,500 = 14,500; F has no history.
     assert rows.loc[0, "value"] == pytest.approx(14500)
-    assert (rows.loc[0, "denominator"], rows.loc[0, "without_probability"]) == (25000, 0)
+    assert (rows.loc[0, "denominator"], rows.loc[0, "without_probability"]) == (25000, 1)
 
 
 def test_weighted_pipeline_custom_stage_probabilities_in_percent(sales):

@@ -9,7 +9,10 @@ location, and the deal is left out of the number rather than counted wrongly.
 
 Dating (METRICS.md section 3.14): outcome metrics (win rate, deal size, sales cycle)
 are FLOW metrics by ``closed_at``; pipeline metrics are STOCK snapshots at each period
-end, where a deal is open at instant t when ``created_at <= t < closed_at``. For a deal
+end, where a deal is open at instant t when ``created_at < t <= closed_at``: the state
+after every event *before* t, the rule the MRR stock follows, so a deal created or
+closed exactly at a period end (a bare date: midnight) belongs to the next period and
+pipeline(P.end) = pipeline(P.start) + deals created in P − deals closed in P. For a deal
 whose status is still ``open`` the exported close date is an *expected* close date
 (HubSpot fills one in automatically), so it is ignored: the deal is open until today.
 """
@@ -463,8 +466,10 @@ def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end"
 
 
 def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
-    """One row per (deal, snapshot) where the deal was open: created_at ≤ t < closed_at.
+    """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at.
 
+    The snapshot at t is the state after every event before t (half-open periods): a
+    deal created at t is the next period's, one closed at t was still open up to t.
     Open deals stay open until today whatever their (expected) close date says; won and
     lost deals without a close date cannot be placed and are reported. Vectorised:
     each deal's run of snapshots comes from two binary searches, then ``np.repeat``.
@@ -485,9 +490,9 @@ def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[
     closed = ctx.local(deals["closed_at"]).where(deals["status"].isin(CLOSED))
     snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
     c = created.to_numpy(dtype="datetime64[ns]")
-    first = np.searchsorted(snaps, c, side="left")  # first snapshot with t ≥ created
+    first = np.searchsorted(snaps, c, side="right")  # first snapshot with t > created
     end = np.where(closed.isna().to_numpy(), len(snaps),
-                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="left"))  # first t ≥ closed
+                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="right"))  # first t > closed
     counts = np.maximum(end - first, 0)
     idx = np.repeat(np.arange(len(deals)), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -545,11 +550,12 @@ class PipelineOptions(Options):
 
 
 def compute_pipeline_value(ctx: MetricContext) -> MetricOutput:
-    """Pipeline value at t = Σ amount of deals open at t (created_at ≤ t < closed_at).
+    """Pipeline value at t = Σ amount of deals open at t (created_at < t ≤ closed_at).
 
     Example: snapshot 2026-04-01 of A (10,000, created Feb 10, won Mar 20), B (20,000,
     created Mar 5, lost Apr 10), C (5,000, created Mar 25, open) and D (created Apr 2)
-    → B + C = 25,000 (n 2); A closed before t, D did not exist yet.
+    → B + C = 25,000 (n 2); A closed before t, D did not exist yet. A deal created on
+    Apr 1 is April's; one lost on Apr 1 was still open at the end of March.
     """
     opts: PipelineOptions = ctx.options  # type: ignore[assignment]
     deals = clean_deals(ctx, amounts=True, dates=True)
@@ -574,7 +580,7 @@ register(MetricSpec(
     title="Open pipeline value",
     family=FAMILY,
     description="Total amount of the deals open at the end of each period (a snapshot; won and lost deals never count).",
-    formula="Σ amount over deals open at t = period end, open meaning created_at ≤ t < closed_at; "
+    formula="Σ amount over deals open at t = period end, open meaning created_at < t ≤ closed_at; "
             "n = open deals (with or without amount); e.g. open deals of 20,000 and 5,000 at t → 25,000",
     entity="deals",
     needs=("status", "created_at", "closed_at", "amount"),
@@ -659,9 +665,10 @@ def _stage_at_snapshot(ctx: MetricContext, rows: pd.DataFrame) -> pd.Series | No
                       "_hist_stage": h["stage"].astype(str)}).sort_values("_entered", kind="stable")
     left = pd.DataFrame({"deal_id": rows["deal_id"].astype(str), "_snapshot": rows["_snapshot"].astype("datetime64[ns]"),
                          "_pos": range(len(rows))}).sort_values("_snapshot", kind="stable")
-    # The last stage entered at or before t, unless it was already left at t.
-    m = pd.merge_asof(left, h, left_on="_snapshot", right_on="_entered", by="deal_id", direction="backward")
-    m.loc[m["_exited"].notna() & (m["_exited"] <= m["_snapshot"]), "_hist_stage"] = None
+    # The last stage entered before t, unless it was left before t (the state after the events before t).
+    m = pd.merge_asof(left, h, left_on="_snapshot", right_on="_entered", by="deal_id", direction="backward",
+                      allow_exact_matches=False)
+    m.loc[m["_exited"].notna() & (m["_exited"] < m["_snapshot"]), "_hist_stage"] = None
     return pd.Series(m.sort_values("_pos")["_hist_stage"].to_numpy(), index=rows.index)
 
 
@@ -731,7 +738,7 @@ register(MetricSpec(
     shape="sum",
     extra_columns=("without_amount", "without_probability", "snapshot_at"),
     edge_rules=(
-        "Only deals open at t count (created_at ≤ t < closed_at); won and lost deals never weigh in after they close.",
+        "Only deals open at t count (created_at < t ≤ closed_at); won and lost deals never weigh in after they close.",
         "Probabilities may be 0-1 or 0-100 (auto-detected per column); values outside the scale are issues and fall back to the stage default.",
         "A deal that is won or lost today is weighted at a past snapshot by the stage it was in then (deal_stages); without history it is "
         "counted in without_probability instead of at its closed-state probability.",

@@ -107,13 +107,18 @@ class EngagementOptions(ActivityOptions):
 
 
 def _base_at(customers: pd.DataFrame, start_col: str, start: dt.datetime, ctx: MetricContext) -> pd.Series:
-    """Customers active at ``start``: began before it and not churned by then."""
+    """Customers active at ``start``: began before it and not churned before it.
+
+    The state after every event before ``start`` (the rule of the MRR stock and of the
+    churn-rate base): a churn dated exactly at ``start`` (a bare date) belongs to the
+    period, so that customer is in the base it churns from.
+    """
     import pandas as pd
 
     began = ctx.local(customers[start_col]) < pd.Timestamp(start)
     if "churned_at" in customers:
         churned = ctx.local(customers["churned_at"])
-        began &= churned.isna() | (churned > pd.Timestamp(start))
+        began &= churned.isna() | (churned >= pd.Timestamp(start))
     return began
 
 
@@ -189,8 +194,10 @@ class UsageOptions(ActivityOptions):
     window: Literal["period", "rolling30"] = Field("period", description="MAU window: period = distinct users in the period (with -p month, the calendar month; default); rolling30 = the 30 days ending at the period's last day.")
 
 
-def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any]:
-    """Qualifying activities with a user, dated in range, plus the first and last day covered."""
+def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any, pd.DataFrame]:
+    """Qualifying activities with a user, dated in range, the first and last day covered,
+    and every qualifying activity with a user and its ``_day`` (a rolling window that
+    starts before --since reaches back into these)."""
     import pandas as pd
 
     opts: UsageOptions = ctx.options  # type: ignore[assignment]
@@ -198,8 +205,9 @@ def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any]:
     no_user = acts["user_id"].isna()
     if no_user.any():
         ctx.row_issues(acts[no_user], "missing_user_id", "qualifying activity without user_id; left out of active users", "user_id")
-    rows = ctx.flow_rows(acts[~no_user], "occurred_at")
-    rows = rows.assign(_day=_local_day(ctx, rows["occurred_at"]))
+    pool = acts[~no_user]
+    pool = pool.assign(_day=_local_day(ctx, pool["occurred_at"]))
+    rows = ctx.flow_rows(pool, "occurred_at")
     if rows.empty:
         ctx.issue("no_data", "no qualifying activity with a user in the selected range; no active users")
     lo = pd.Timestamp(ctx.since) if ctx.since else (rows["_day"].min() if len(rows) else None)
@@ -208,7 +216,7 @@ def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any]:
         hi = min(pd.Timestamp(ctx.until) - pd.Timedelta(days=1), pd.Timestamp(ctx.as_of).normalize())
     else:
         hi = rows["_day"].max() if len(rows) else None
-    return rows, lo, hi
+    return rows, lo, hi, pool
 
 
 def _period_end(ctx: MetricContext, start: Any, hi: Any) -> Any:
@@ -244,8 +252,12 @@ def _dau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any) -> pd.D
     return grouped
 
 
-def _mau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any, window: str) -> pd.DataFrame:
-    """Per period and dimension: distinct active users in the MAU window."""
+def _mau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any, window: str, pool: pd.DataFrame) -> pd.DataFrame:
+    """Per period and dimension: distinct active users in the MAU window.
+
+    ``rolling30`` looks at the 30 days ending at each period's last day in ``pool`` (all
+    qualifying activities), so the first week after --since still sees the 23 days before it.
+    """
     import pandas as pd
 
     keys = group_keys(ctx)
@@ -260,7 +272,7 @@ def _mau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any, window:
         parts = []
         for start in period_starts(ctx, rows):
             end = _period_end(ctx, start, hi)
-            inside = rows[(rows["_day"] >= end - pd.Timedelta(days=30)) & (rows["_day"] < end)]
+            inside = pool[(pool["_day"] >= end - pd.Timedelta(days=30)) & (pool["_day"] < end)]
             inside = inside.assign(**{PERIOD_COL: pd.Timestamp(start)})
             part = inside.drop_duplicates([*ctx.by, "user_id"]).groupby(keys, dropna=False).size().rename("mau").reset_index()
             parts.append(part)
@@ -277,7 +289,7 @@ def compute_dau(ctx: MetricContext) -> MetricOutput:
     Example: a 30-day April where users u1, u2 are active every day and u3 on 15 days →
     (30 × 2 + 15) ÷ 30 = 2.5.
     """
-    rows, lo, hi = _usage_rows(ctx)
+    rows, lo, hi, _ = _usage_rows(ctx)
     out = _dau_table(ctx, rows, lo, hi)
     out["value"] = out["numerator"] / out["denominator"].where(out["denominator"] > 0)
     out["unit"] = "count"
@@ -292,11 +304,11 @@ def compute_mau(ctx: MetricContext) -> MetricOutput:
     Example: users u1, u2, u3 active at least once in April → MAU 3, whatever their DAU.
     """
     opts: UsageOptions = ctx.options  # type: ignore[assignment]
-    rows, lo, hi = _usage_rows(ctx)
+    rows, lo, hi, pool = _usage_rows(ctx)
     if opts.window == "period" and ctx.grain not in ("month", "all"):
         ctx.issue("mau_window", f"mau with window period over {ctx.grain}s counts distinct users per {ctx.grain}; "
                   "use -p month or window rolling30 for a monthly figure", Level.INFO)
-    out = _mau_table(ctx, rows, lo, hi, opts.window)
+    out = _mau_table(ctx, rows, lo, hi, opts.window, pool)
     out["value"] = out["mau"].astype("float64")
     out["numerator"] = out["mau"]
     out["denominator"] = float("nan")  # a count has no denominator
@@ -319,9 +331,9 @@ def compute_stickiness(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: UsageOptions = ctx.options  # type: ignore[assignment]
-    rows, lo, hi = _usage_rows(ctx)
+    rows, lo, hi, pool = _usage_rows(ctx)
     dau = _dau_table(ctx, rows, lo, hi)
-    mau = _mau_table(ctx, rows, lo, hi, opts.window)
+    mau = _mau_table(ctx, rows, lo, hi, opts.window, pool)
     keys = group_keys(ctx)
     dau["dau"] = dau["numerator"] / dau["denominator"].where(dau["denominator"] > 0)
     out = dau[[*keys, "dau", "denominator"]].rename(columns={"denominator": "days"}).merge(mau[[*keys, "mau"]], on=keys, how="outer")
@@ -538,6 +550,10 @@ def score_customers(frames: dict[str, pd.DataFrame], opts: HealthOptions, moment
                     report: Any = None) -> pd.DataFrame:
     """Health per customer at ``moment`` (a naive local timestamp, exclusive).
 
+    The population and the active subscriptions are the state after every event before
+    ``moment``: a churn or a subscription end dated exactly at ``moment`` is the next
+    period's, so that customer is still scored.
+
     Returns one row per scored customer: customer_id, a ``<component>`` score and
     ``<component>_raw`` value for each configured component (NaN when the customer has
     no data for it), ``components`` (how many were available), ``score`` and ``band``.
@@ -560,7 +576,7 @@ def score_customers(frames: dict[str, pd.DataFrame], opts: HealthOptions, moment
             keep &= local(customers[began]) < moment
         if "churned_at" in customers:
             churned = local(customers["churned_at"])
-            keep &= churned.isna() | (churned > moment)
+            keep &= churned.isna() | (churned >= moment)
         customers = customers[keep]
     ids = customers["customer_id"]
     table = pd.DataFrame({"customer_id": ids.to_numpy()}, index=customers.index)
@@ -594,7 +610,7 @@ def score_customers(frames: dict[str, pd.DataFrame], opts: HealthOptions, moment
             active = started < moment
             if "ended_at" in sub:
                 ended = local(sub["ended_at"])
-                active &= ended.isna() | (ended > moment)
+                active &= ended.isna() | (ended >= moment)
             sub = sub[active & sub["customer_id"].notna()]
             raw = ids.map(sub.assign(_pd=(sub["status"] == "past_due").astype("float64")).groupby("customer_id")["_pd"].mean())
         table[f"{name}_raw"] = raw.to_numpy(dtype="float64")
@@ -663,7 +679,9 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
         ctx.issue("no_data", "no dated customer data; no health score")
         return MetricOutput(_empty_health(ctx))
     cap = min(last, pd.Timestamp(ctx.as_of).normalize() + pd.Timedelta(days=1))
-    first = pd.Timestamp(ctx.since) if ctx.since else ctx.local(ctx.frame["created_at"]).min() if "created_at" in ctx.frame else cap - pd.Timedelta(days=1)
+    created = ctx.local(ctx.frame["created_at"]).dropna() if "created_at" in ctx.frame else ()
+    # Without --since the grid starts at the first signup; no dated signup at all: at the data's last day.
+    first = pd.Timestamp(ctx.since) if ctx.since else created.min() if len(created) else cap - pd.Timedelta(days=1)
     upto = pd.Timestamp(ctx.until) - pd.Timedelta(microseconds=1) if ctx.until else cap - pd.Timedelta(microseconds=1)
     marker = pd.DataFrame({PERIOD_COL: _floor([first, upto], ctx)})
     parts = []
@@ -671,13 +689,13 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     def report(code: str, message: str, count: int) -> None:
         ctx.issue(code, message, Level.INFO, count=count)
 
+    dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")[ctx.by]  # the --by value of each customer
     for start in period_starts(ctx, marker):
         if pd.Timestamp(start) >= cap:
             continue  # after the data's last day: nothing to score (the grid shows a null)
         end = _period_end_excl(ctx, start)
         moment = min(end, cap)
         table = score_customers(frames, opts, moment, ctx.timezone, report if start == marker[PERIOD_COL].max() else None)
-        dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")
         for d in ctx.by:
             table[d] = table["customer_id"].map(dims[d]).fillna("(blank)")
         parts.append(table.assign(**{PERIOD_COL: pd.Timestamp(start)}))

@@ -454,7 +454,7 @@ def compute_reopen_rate(ctx: MetricContext) -> MetricOutput:
     import numpy as np
 
     opts: ReopenOptions = ctx.options  # type: ignore[assignment]
-    rows = _require(ctx, _solved_in_period(ctx, opts), "reopen_count", "")
+    rows = _require(ctx, _solved_in_period(ctx, opts), "reopen_count", "(solved tickets reopened ÷ solved)")
     reopened = (rows["reopen_count"] >= 1).astype("int64")
     rows = rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
     num = "_reopened" if opts.variant == "tickets" else "_events"
