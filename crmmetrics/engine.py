@@ -156,7 +156,9 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
             raise ConfigError(f"{spec.name} needs a {spec.entity}{alt} source; the config has none ({where})")
     have = mapped_fields(config, spec.entity)
     required = [] if standalone else list(spec.needs)
-    if (need_dates or period != "all") and not standalone:
+    # A metric dated by something else (dated_by: subscription start/end dates) does not
+    # need its entity's own date field.
+    if (need_dates or period != "all") and not standalone and not spec.dated_by:
         required.append(spec.date_field)
     missing = [f for f in required if f not in have]
     if missing:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
-from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, ENGINE_OPTION_NAMES, KINDS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run,
-                                    engine_in_force, movement_table)
+from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, KINDS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, engine_in_force,
+                                    movement_table, resolve_options)
 
 
 class MovementsOptions(EngineOptions):
@@ -31,7 +31,7 @@ def compute_mrr_movements(ctx: AnalysisContext) -> AnalysisOutput:
 
     from crmmetrics.periods import label
 
-    opts = _options(ctx)
+    opts: MovementsOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
     as_of = ctx.as_of or _now(ctx.timezone)
     run = Run(ctx.dataset, ctx.config, ctx.timezone, ctx.grain, ctx.config.week_start, ctx.since, ctx.until, as_of, [], ctx.spec.name, ctx.issues)
     table, events, summary = movement_table(run, opts)
@@ -62,16 +62,6 @@ def compute_mrr_movements(ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput(tables, notes, engine_in_force(opts))
 
 
-def _options(ctx: AnalysisContext) -> MovementsOptions:
-    """The analysis' options, with engine options the user left unset taken from metrics.mrr."""
-    opts: MovementsOptions = ctx.options  # type: ignore[assignment]
-    base = ctx.config.metric_options("mrr")
-    if base is None:
-        return opts
-    update = {k: getattr(base, k) for k in ENGINE_OPTION_NAMES if k not in opts.model_fields_set and k in base.model_fields_set}
-    return opts.model_copy(update=update) if update else opts
-
-
 def _now(tz: str) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
@@ -82,7 +72,7 @@ register_analysis(AnalysisSpec(
     name="mrr_movements",
     title="MRR movements per customer and period",
     description="Which customers made each period's new, expansion, contraction, churned and reactivation MRR, with MRR at start and end.",
-    needs={"customers": ("customer_id",)},
+    needs={},  # subscriptions or customers, whichever is mapped (the MRR engine checks and says which)
     optional={"subscriptions": SUBSCRIPTION_FIELDS, "customers": CUSTOMER_FIELDS},
     compute=compute_mrr_movements,
     options=MovementsOptions,

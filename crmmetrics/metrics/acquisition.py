@@ -54,16 +54,47 @@ def _dim_source(ctx: MetricContext) -> dict[str, str]:
     return {d: ("acquisition_channel" if d == "channel" else d) for d in ctx.by}
 
 
-def _prepare(ctx: MetricContext, opts: SpendOptions, *, daily: bool = False) -> tuple[Run, Summary, pd.DataFrame]:
-    """The run, the customer summary over a grid that also covers the spend dates, and the clean spend rows."""
-    run = run_from_metric(ctx, _dim_source(ctx)) if ctx.by else run_from_metric(ctx)
+def _prepare(ctx: MetricContext, opts: SpendOptions) -> tuple[Run, Summary, pd.DataFrame]:
+    """The run, the customer summary over a grid that also covers the (lagged) spend dates, and the clean spend rows."""
+    run = run_from_metric(ctx, _dim_source(ctx))
     spend = _clean_spend(ctx, run, opts)
-    first = spend["_local"].min() if len(spend) else None
-    s = period_summary(run, opts, need_mrr=False, daily=daily, first_time=None if first is None else first.to_pydatetime())
+    s = period_summary(run, opts, need_mrr=False, first_time=_first_matched(spend))
     return run, s, spend
 
 
+def _first_matched(spend: pd.DataFrame) -> Any:
+    """The earliest period instant a spend row is matched at (None without spend)."""
+    first = spend["_at"].min() if len(spend) else None
+    return None if first is None or first != first else first.to_pydatetime()
+
+
+def lagged(local: pd.Series, grain: str, lag: int) -> pd.Series:
+    """Spend instants moved ``lag`` periods later, so that spend of period P − lag is matched with P.
+
+    Calendar months move by months (31 January + 1 month → 28 February: still the next
+    period), weeks by 7 days, days by 1. Example: month grain, lag 1: spend of 15 January
+    is matched with February's customers; spend of December with January's.
+    """
+    import pandas as pd
+
+    from crmmetrics.metrics.subscription import _add_months
+
+    if lag == 0:
+        return local
+    if grain == "all":
+        raise ConfigError("lag_periods matches spend with the customers of a later period; -p all has only one period",
+                          hint="use a period grain (-p month), or lag_periods: 0")
+    if grain in ("day", "week"):
+        return local + pd.Timedelta(days=lag * (7 if grain == "week" else 1))
+    return _add_months(local, lag * {"month": 1, "quarter": 3, "year": 12}[grain])
+
+
 def _clean_spend(ctx: MetricContext, run: Run, opts: SpendOptions) -> pd.DataFrame:
+    """Spend rows with a date, an amount ≥ 0 and a category, in the reporting currency.
+
+    Columns added: ``_local`` (naive local date), ``_at`` (the instant the row is matched
+    at: ``_local`` moved lag_periods later), ``_amount`` (converted) and ``_cat`` (lower case).
+    """
     df = ctx.frame
     bad = df["date"].isna()
     if bad.any():
@@ -82,15 +113,17 @@ def _clean_spend(ctx: MetricContext, run: Run, opts: SpendOptions) -> pd.DataFra
     df = df[~blank]
     local = ctx.local(df["date"])
     rate = fx_rates(run, opts, df, local, slice(None), entity="spend")
-    return df.assign(_local=local, _amount=df["amount"] * rate, _cat=df["category"].astype(str).str.lower())
+    return df.assign(_local=local, _at=lagged(local, run.grain, opts.lag_periods), _amount=df["amount"] * rate,
+                     _cat=df["category"].astype(str).str.lower())
 
 
 def spend_cells(ctx: MetricContext, run: Run, s: Summary, spend: pd.DataFrame, opts: SpendOptions) -> Any:
-    """Σ spend of the chosen categories per (group, period), shifted by lag_periods."""
+    """Σ spend of the chosen categories per (group, period); with lag_periods, the spend of
+    the period that many periods earlier (rows are bucketed at their lagged instant ``_at``)."""
     import numpy as np
 
     rows = spend[spend["_cat"].isin(opts.spend_categories)]
-    k = bucket(rows["_local"], s.grid) + opts.lag_periods
+    k = bucket(rows["_at"], s.grid)
     ok = (k >= 0) & (k < len(s.grid))
     rows, k = rows[ok], k[ok]
     if s.dims:
@@ -148,10 +181,9 @@ def compute_ltv_to_cac(ctx: MetricContext) -> MetricOutput:
     import numpy as np
 
     opts: LtvToCacOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
-    run = run_from_metric(ctx, _dim_source(ctx)) if ctx.by else run_from_metric(ctx)
+    run = run_from_metric(ctx, _dim_source(ctx))
     spend = _clean_spend(ctx, run, opts)
-    first = spend["_local"].min() if len(spend) else None
-    s, p, mask = ltv_inputs(run, opts, first_time=None if first is None else first.to_pydatetime())
+    s, p, mask = ltv_inputs(run, opts, first_time=_first_matched(spend))
     cells = spend_cells(ctx, run, s, spend, opts)[mask]
     new = s.frame["new_n"].to_numpy(dtype=float)[mask]
     ltv = np.where(p["denominator"] > 0, p["numerator"] / np.where(p["denominator"] > 0, p["denominator"], 1), np.nan)[mask]

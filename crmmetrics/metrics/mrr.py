@@ -934,11 +934,9 @@ def _daily(out: pd.DataFrame, ev: pd.DataFrame, grid: pd.DataFrame, G: int, K: i
     # Map each day to its period and sum.
     k_of_day = bucket(days.to_numpy(), grid)
     valid = (k_of_day >= 0) & (k_of_day < K)
+    cell = (np.arange(G)[:, None] * K + k_of_day[valid][None, :]).ravel()  # (group, period) of each (group, day)
     for name, arr in (("daily_gross", gross), ("daily_net", net), ("daily_customer", cust)):
-        res = np.zeros((G, K))
-        for gi in range(G):  # G is the number of --by groups (small), days are vectorised
-            res[gi] = np.bincount(k_of_day[valid], weights=arr[gi][valid], minlength=K)[:K]
-        out[name] = res.ravel()
+        out[name] = np.bincount(cell, weights=arr[:, valid].ravel(), minlength=G * K)
 
 
 # ------------------------------------------------------------------ results

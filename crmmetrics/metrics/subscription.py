@@ -423,22 +423,20 @@ def ltv_parts(run: Run, opts: LtvOptions, s: Summary) -> dict[str, Any]:
     months = months_in(s.grid, run.grain)
     k = f["k"].to_numpy()
     month_per_row = months[k] if len(months) else np.array([])
-    periods_used = np.ones(len(f))
     if opts.churn == "trailing":
         # Per --by group, the mean of the previous N period rates (nulls skipped).
-        groups = f[s.dims].astype(str).agg("|".join, axis=1) if s.dims else pd.Series("", index=f.index)
+        groups = f["g"]  # the --by group code of the summary
         rates = pd.Series(rate, index=f.index)
         shifted = rates.groupby(groups.to_numpy(), sort=False).shift(1)
         roll = shifted.groupby(groups.to_numpy(), sort=False).rolling(opts.trailing_periods, min_periods=1)
         rate = roll.mean().reset_index(level=0, drop=True).reindex(f.index).to_numpy()
-        periods_used = roll.count().reset_index(level=0, drop=True).reindex(f.index).to_numpy()
         prev_months = pd.Series(month_per_row, index=f.index).groupby(groups.to_numpy(), sort=False).shift(1)
         month_per_row = prev_months.groupby(groups.to_numpy(), sort=False).rolling(opts.trailing_periods, min_periods=1).mean() \
             .reset_index(level=0, drop=True).reindex(f.index).fillna(1.0).to_numpy()
     margin = opts.gross_margin if opts.gross_margin is not None else 1.0
     numerator = arpa * month_per_row * margin
     return {"arpa": arpa, "churn": rate, "months": month_per_row, "margin": margin, "numerator": numerator,
-            "denominator": np.where(np.isfinite(rate), rate, 0.0), "periods_used": periods_used}
+            "denominator": np.where(np.isfinite(rate), rate, 0.0)}
 
 
 def ltv_inputs(run: Run, opts: LtvOptions, *, first_time: Any = None) -> tuple[Summary, dict[str, Any], Any]:
@@ -531,11 +529,10 @@ def compute_renewal_rate(ctx: MetricContext) -> MetricOutput:
     source = opts.renewal_source
     if source == "auto":
         source = "subscriptions" if run.frame("subscriptions") is not None else "deals"
-    s = period_summary(run, opts, need_mrr=False)
-    if source == "deals":
-        rows = _renewal_deals(ctx, run, s, opts)
+    if source == "deals":  # deals alone: no customer timeline (nor its dates) is needed
+        rows = _renewal_deals(ctx, run, opts)
     else:
-        rows = _renewal_subscriptions(run, s, opts)
+        rows = _renewal_subscriptions(run, period_summary(run, opts, need_mrr=False), opts)
     return _out(rows, opts, renewal_source=source, basis=opts.basis, grace_days=opts.grace_days)
 
 
@@ -556,7 +553,7 @@ def _renewal_subscriptions(run: Run, s: Summary, opts: RenewalOptions) -> pd.Dat
     months_total = (limit.dt.year - sub["start"].dt.year) * 12 + (limit.dt.month - sub["start"].dt.month)
     terms = np.floor(months_total.to_numpy() / sub["interval"].to_numpy()).astype(int).clip(min=0) + 1
     rep = np.repeat(np.arange(len(sub)), terms)
-    j = np.concatenate([np.arange(1, t + 1) for t in terms]) if len(terms) else np.array([], dtype=int)
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(terms) - terms, terms) + 1  # 1..terms per contract, vectorised
     due = sub.iloc[rep].reset_index(drop=True)
     due["due"] = _add_months(due["start"], (j * due["interval"].to_numpy()).round().astype(int))
     due = due[(due["due"] <= limit.iloc[rep].reset_index(drop=True)) & (due["due"] < horizon)]
@@ -589,20 +586,48 @@ def _renewal_subscriptions(run: Run, s: Summary, opts: RenewalOptions) -> pd.Dat
                   {"contracts_due": counts["due_n"], "contracts_renewed": counts["renewed_n"]}, what="contracts due for renewal")
 
 
-def _renewal_deals(ctx: MetricContext, run: Run, s: Summary, opts: RenewalOptions) -> pd.DataFrame:
+def _renewal_deals(ctx: MetricContext, run: Run, opts: RenewalOptions) -> pd.DataFrame:
+    """won ÷ (won + lost) renewal deals closed in P (value basis: won amount ÷ closed amount), a ratio shape."""
     import numpy as np
 
-    deals = _deals(ctx, run, s, {"renewal"})
-    closed = deals[deals["status"].isin(["won", "lost"])]
+    from crmmetrics.metrics.shapes import ratio
+
+    closed = _closed_deal_rows(ctx, run, {"renewal"})
     won = closed["status"].eq("won").to_numpy()
     amount = closed["amount"].fillna(0.0).to_numpy()
     if opts.basis == "value" and closed["amount"].isna().any():
         run.data_issue("deals", closed[closed["amount"].isna()], "missing_amount", "renewal deal without amount counted as 0 in the value basis", "amount")
-    c = per_cell(s, closed, closed["k"].to_numpy(), {"due_n": np.ones(len(closed)), "renewed_n": won.astype(float),
-                                                      "due_mrr": amount, "renewed_mrr": np.where(won, amount, 0.0)})
-    num, den = (c["renewed_mrr"], c["due_mrr"]) if opts.basis == "value" else (c["renewed_n"], c["due_n"])
-    return result(run, s, num / np.where(den == 0, np.nan, den), num, den, c["due_n"], "percent",
-                  {"contracts_due": c["due_n"], "contracts_renewed": c["renewed_n"]}, what="closed renewal deals")
+    value = opts.basis == "value"
+    closed = closed.assign(_due=amount if value else np.ones(len(closed)), _renewed=np.where(won, amount, 0.0) if value else won.astype(float),
+                           _one=np.ones(len(closed)), _won=won.astype(float))
+    return ratio(ctx, closed, "_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"},
+                 what="closed renewal deals")
+
+
+def _closed_deal_rows(ctx: MetricContext, run: Run, types: set[str]) -> pd.DataFrame:
+    """Won and lost deals of ``types`` closed in [since, until) and by the as-of day, bucketed
+    by closed_at (MetricContext.flow_rows) with the --by dimensions of their customer."""
+    import pandas as pd
+
+    deals = _deal_source(ctx)
+    d = deals[deals["deal_type"].isin(sorted(types)) & deals["status"].isin(["won", "lost"])]
+    no_date = d["closed_at"].isna()
+    if no_date.any():
+        run.data_issue("deals", d[no_date], "missing_closed_at", "closed deal without closed_at left out", "closed_at")
+    d = d[~no_date]
+    d = d[(ctx.local(d["closed_at"]) < pd.Timestamp(run.horizon)).to_numpy()]  # not closed yet on the as-of day
+    return ctx.flow_rows(with_dims(run, d, list(ctx.by)), "closed_at")
+
+
+def _deal_source(ctx: MetricContext) -> pd.DataFrame:
+    """The deals frame, refused in one line when it or a field the deal variants read is missing."""
+    deals = ctx.other("deals")
+    if deals is None:
+        raise ConfigError(f"{ctx.spec.name} from deals needs a deals source (deal_type, status, closed_at, customer_id)")
+    for need in ("deal_type", "status", "closed_at", "customer_id"):
+        if need not in deals:
+            raise ConfigError(f"{ctx.spec.name} from deals needs deals.{need} mapped")
+    return deals
 
 
 def _add_months(start: pd.Series, months: Any) -> pd.Series:
@@ -619,15 +644,11 @@ def _add_months(start: pd.Series, months: Any) -> pd.Series:
     return pd.Series((base + (start - start.dt.normalize()).to_numpy()).to_numpy(), index=start.index)
 
 
-def _deals(ctx: MetricContext, run: Run, s: Summary, types: set[str]) -> pd.DataFrame:
-    """Deals of the given deal_type with closed_at, their period index ``k`` and --by dims."""
-    deals = ctx.other("deals")
-    if deals is None:
-        raise ConfigError(f"{ctx.spec.name} from deals needs a deals source (deal_type, status, closed_at, customer_id)")
-    for need in ("deal_type", "status", "closed_at", "customer_id"):
-        if need not in deals:
-            raise ConfigError(f"{ctx.spec.name} from deals needs deals.{need} mapped")
-    d = deals[deals["deal_type"].isin(sorted(types))].copy()
+def _deals(ctx: MetricContext, run: Run, s: Summary, types: set[str] | None) -> pd.DataFrame:
+    """Deals of the given deal_types (None: every deal, whatever its type) with closed_at,
+    their period index ``k`` and --by dims."""
+    deals = _deal_source(ctx)
+    d = (deals if types is None else deals[deals["deal_type"].isin(sorted(types))]).copy()
     no_date = d["closed_at"].isna() & d["status"].isin(["won", "lost"])
     if no_date.any():
         run.data_issue("deals", d[no_date], "missing_closed_at", "closed deal without closed_at left out", "closed_at")
@@ -654,25 +675,41 @@ def compute_expansion_revenue(ctx: MetricContext) -> MetricOutput:
 
     Example: won upsells 1,000 and 500 and a cross-sell of 250 closed in March → 1,750.
     """
-    import numpy as np
-
     opts: ExpansionRevenueOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
     run = run_from_metric(ctx)
     source = opts.revenue_source
     if source == "auto":
         source = "subscriptions" if run.frame("subscriptions") is not None else "deals"
-    s = period_summary(run, opts, need_mrr=source != "deals")
-    f = s.frame
-    if source == "deals":
-        d = _deals(ctx, run, s, {"upsell", "cross_sell"})
-        won = d[d["status"].eq("won")]
-        c = per_cell(s, won, won["k"].to_numpy(), {"amount": won["amount"].fillna(0.0).to_numpy(), "n": np.ones(len(won))})
-        value, n = c["amount"], c["n"]
+    if source == "deals":  # deals alone: no customer timeline (nor its dates) is needed
+        rows = _won_deal_sums(ctx, run, {"upsell", "cross_sell"})
     else:
+        s = period_summary(run, opts)
+        f = s.frame
         value = f["expansion_mrr"] + (f["reactivation_mrr"] if opts.include_reactivation else 0.0)
         n = f["expansion_n"] + (f["reactivation_n"] if opts.include_reactivation else 0)
-    rows = result(run, s, value, value, 1.0, n, "currency", what="expansion")
+        rows = result(run, s, value, value, 1.0, n, "currency", what="expansion")
     return _out(rows, opts, revenue_source=source, include_reactivation=opts.include_reactivation)
+
+
+def _won_deal_sums(ctx: MetricContext, run: Run, types: set[str]) -> pd.DataFrame:
+    """Σ amount of won deals of ``types`` closed in P per period and --by group (every period
+    present; an empty one is 0); n = won deals, denominator 1 as for the MRR sums."""
+    import pandas as pd
+
+    from crmmetrics.metrics.shapes import complete_grid, group_keys
+
+    closed = _closed_deal_rows(ctx, run, types)
+    won = closed[closed["status"].eq("won")]
+    won = won.assign(_amount=won["amount"].fillna(0.0).astype("float64"))
+    keys = group_keys(ctx)
+    if len(won):
+        grouped = won.groupby(keys, dropna=False, sort=True).agg(numerator=("_amount", "sum"), n=("_amount", "size")).reset_index()
+    else:
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "numerator", "n"]})
+    grouped = complete_grid(ctx, grouped, won)
+    if grouped.empty:
+        ctx.issue("no_data", "no won upsell or cross-sell deals in the selected range; nothing to report")
+    return grouped.assign(value=grouped["numerator"].astype("float64"), denominator=1.0, unit="currency")
 
 
 class UpsellOptions(EngineOptions):
@@ -717,7 +754,8 @@ def _sell_rows(ctx: MetricContext, run: Run, s: Summary, opts: UpsellOptions, so
     if source == "orders":
         hits = _cross_sell_orders(ctx, run, s)
     else:
-        d = _deals(ctx, run, s, {deal_type} if opts.variant == "customers" else {"new", "renewal", "upsell", "cross_sell"})
+        # revenue_share: the denominator is all won deal revenue, deals without a (known) type included.
+        d = _deals(ctx, run, s, {deal_type} if opts.variant == "customers" else None)
         won = d[d["status"].eq("won")]
         if opts.variant == "revenue_share":
             amount = won["amount"].fillna(0.0).to_numpy()
