@@ -215,6 +215,19 @@ def test_help_does_not_import_pandas():
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["compute", "--help"], ["analyze", "--help"], ["check", "--help"]])
+def test_help_via_python_m_imports_no_heavy_module(args):
+    """`python -m crmmetrics ... --help` as a user runs it: -X importtime lists every module
+    imported, and none of the data stack (pandas, numpy, pyarrow) may be among them, so help
+    stays instant (issue #15)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "crmmetrics", *args], capture_output=True,
+                          text=True, env=_env(), cwd=ROOT)
+    assert proc.returncode == 0 and "Usage" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "typer" in imported  # the probe works: importtime did list modules
+    assert not imported & {"pandas", "numpy", "pyarrow"}, sorted(imported & {"pandas", "numpy", "pyarrow"})
+
+
 def test_engine_imports_neither_typer_nor_rich():
     code = "import sys, crmmetrics.engine\nprint(sorted(m for m in ('typer', 'rich') if m in sys.modules))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
