@@ -41,10 +41,24 @@ def metrics_cmd(config: OptionalConfigOpt = None, debug: DebugOpt = False) -> No
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*header, header_style="bold")
+        console = Console()
+        # Narrow terminal: drop the descriptive columns (the tab-separated form has them all)
+        # before the names or the verdicts would be squeezed.
+        for drop in ("period", "entity", "family", "unit"):
+            natural = sum(max(len(h), *(len(r[header.index(h)]) for r in rows)) + 3 for h in header) + 1
+            if natural <= console.width or ("computable" in header and len(header) <= 3) or len(header) <= 2:
+                break
+            i = header.index(drop)
+            header = header[:i] + header[i + 1:]
+            rows = [r[:i] + r[i + 1:] for r in rows]
+        table = Table(header_style="bold")
+        for h in header:
+            # The name is what the user types: never cut or wrapped; long text folds instead.
+            table.add_column(h, no_wrap=h == "metric", min_width=max(len(r[0]) for r in rows) if h == "metric" else None,
+                             overflow="fold")
         for r in rows:
             table.add_row(*r)
-        Console().print(table)
+        console.print(table)
     else:
         sys.stdout.write("\t".join(header) + "\n" + "".join("\t".join(r) + "\n" for r in rows))
 

@@ -42,7 +42,7 @@ def emit(report: Report, fmt: str, output: str | None, currency: str | None) -> 
         from crmmetrics.render.table import tables
 
         console = Console()
-        for t in tables(report, currency):
+        for t in tables(report, currency, console.width):
             console.print(t)
         return
     if to_stdout and fmt == "xlsx" and sys.stdout.isatty():

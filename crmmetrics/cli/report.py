@@ -1,0 +1,89 @@
+"""`crmmetrics report`: the summary first screen, or a self-contained HTML dashboard."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from crmmetrics.cli import app
+from crmmetrics.cli.boundary import guarded
+from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, InputOpt, PeriodOpt, QuietOpt, SinceOpt, StrictOpt,
+                                    UntilOpt, VerboseOpt)
+
+MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (default: every metric the config can feed).", show_default=False)]
+ReportOutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="report.html: a self-contained HTML dashboard; report.txt: the first screen as text. Default: the first screen on stdout.", show_default=False)]
+REPORT_EXTENSIONS = {".txt": "text"}
+PIPED_WIDTH = 120  # the first screen written to a pipe or a .txt file
+
+
+@app.command("report")
+@guarded
+def report_cmd(
+    metrics: MetricsArg = None,
+    config: ConfigOpt = None,
+    period: PeriodOpt = None,
+    by: ByOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_of: AsOfOpt = None,
+    output: ReportOutputOpt = None,
+    input_: InputOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+    strict: StrictOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Every metric at a glance: latest complete period, change, trend, n, goal / check status.
+
+    On a terminal: one line per metric, grouped by family, fitted to the window.
+    With -o report.html: one self-contained file (no network needed to open it) with KPI
+    tiles, a trend chart per metric, MRR movements, cohorts, RFM segments and data quality.
+
+    [bold]Examples[/bold]
+
+      crmmetrics report -c crm.yaml
+      crmmetrics report -c crm.yaml -o report.html -q
+      crmmetrics report -c crm.yaml -b plan -o by_plan.html
+    """
+    from pathlib import Path
+
+    from crmmetrics.cli.output import parse_inputs, strict_failure, summarise
+    from crmmetrics.config import find_config, load_config
+    from crmmetrics.engine import compute
+    from crmmetrics.errors import UsageError
+    from crmmetrics.summary import summarise as summary_rows
+
+    kind = "screen"
+    if output and output != "-":
+        kind = REPORT_EXTENSIONS.get(Path(output).suffix.lower(), "")
+        if not kind:
+            raise UsageError(f"-o {output}: report writes .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
+    cfg = load_config(find_config(config))
+    # The first screen is overall per metric unless -b asks for segments.
+    report = compute(cfg, metrics, period=period, by=by or [], since=since, until=until, as_of=as_of,
+                     inputs=parse_inputs(input_), stdin=sys.stdin)
+    if strict and (failure := strict_failure(report)):
+        summarise(report, verbose, quiet=False)
+        raise failure
+    summarise(report, verbose, quiet)
+    rows = summary_rows(report, cfg)
+    currency = cfg.model.currency
+    from crmmetrics.render.firstscreen import first_screen_text, renderables
+
+    if kind == "text":
+        from crmmetrics.io.output import atomic_write
+
+        atomic_write(output, first_screen_text(report, rows, currency, PIPED_WIDTH).encode("utf-8"))
+        return
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        for r in renderables(report, rows, currency, console.width):
+            console.print(r)
+        return
+    width = int(os.environ.get("COLUMNS", PIPED_WIDTH)) if os.environ.get("COLUMNS", "").isdigit() else PIPED_WIDTH
+    sys.stdout.write(first_screen_text(report, rows, currency, width))

@@ -1,0 +1,127 @@
+"""The first screen of `crmmetrics report` and uncut terminal tables (issue #14, part 1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rich.cells import cell_len
+
+from crmmetrics.config import load_config
+from crmmetrics.engine import compute
+from crmmetrics.render.firstscreen import first_screen_text
+from crmmetrics.render.glance import INCOMPLETE_MARK, fmt_change, latest_value, sparkline
+from crmmetrics.summary import is_complete, summarise
+from tests.conftest import ROOT
+
+AS_OF = "2026-11-15"
+NOW = dt.datetime(2026, 11, 15, 12, 0)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The demo exports' full report as of 2026-11-15 (November is not over)."""
+    cfg = load_config(ROOT / "config.example.yaml")
+    report = compute(cfg, None, by=[], as_of=AS_OF, now=NOW)
+    return report, summarise(report, cfg), cfg.model.currency
+
+
+def test_completeness_is_period_end_at_or_before_as_of():
+    assert is_complete("2026-11-01", "2026-11-01T00:00:00")
+    assert is_complete("2026-10-01", "2026-11-15T00:00:00")
+    assert not is_complete("2026-12-01", "2026-11-15T00:00:00")
+    assert not is_complete("", "2026-11-15T00:00:00")
+
+
+def test_latest_complete_change_and_status_by_hand(survey_project):
+    # Sept: 2 promoters, 1 detractor of 4 → NPS 25. Oct: 3 promoters of 4 → 75.
+    # Nov (not over on 2026-11-15): 1 detractor → -100, shown but never the latest.
+    rows = [("NPS", 10, "2026-09-02"), ("NPS", 9, "2026-09-03"), ("NPS", 3, "2026-09-04"), ("NPS", 7, "2026-09-05"),
+            ("NPS", 10, "2026-10-02"), ("NPS", 9, "2026-10-03"), ("NPS", 9, "2026-10-04"), ("NPS", 8, "2026-10-05"),
+            ("NPS", 1, "2026-11-02")]
+    path = survey_project(rows)
+    path.write_text(path.read_text() + "thresholds:\n  nps: {min: 80}\n")
+    cfg = load_config(path)
+    report = compute(cfg, ["nps"], by=[], as_of=AS_OF, now=NOW)
+    (row,) = summarise(report, cfg)
+    assert (row.latest.period, row.latest.value, row.latest.n) == ("2026-10", 75.0, 4)
+    assert (row.previous.period, row.previous.value) == ("2026-09", 25.0)
+    assert [p.period for p in row.incomplete] == ["2026-11"]
+    assert row.change == 50.0 and row.judgement == "good"
+    assert fmt_change(row) == "▲ +50.0"
+    assert row.status.ok is False and row.status.text == "✗ <80.0"
+    # The scale spans -100..75: 25 → round(125/175 × 7) = 5 → ▆, 75 → █, -100 → ▁.
+    assert sparkline(row.spark()) == "▆█" + INCOMPLETE_MARK + "▁"
+    text = first_screen_text(report, [row], None, 80)
+    assert "nps" in text and "75.0" in text and "▲ +50.0" in text and "✗ <80.0" in text
+    assert "incomplete period 2026-11" in text
+
+
+def test_percent_changes_in_points_and_lower_is_better_is_good(sample):
+    _, rows, _ = sample
+    churn = next(r for r in rows if r.metric == "customer_churn_rate")
+    assert churn.better == "lower"
+    expected = (churn.latest.value - churn.previous.value) * 100
+    assert fmt_change(churn).endswith(f"{abs(expected):.1f} pp")
+    assert churn.judgement == ("good" if expected < 0 else "bad")
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_first_screen_fits_without_cutting(sample, width):
+    report, rows, currency = sample
+    text = first_screen_text(report, rows, currency, width)
+    lines = text.splitlines()
+    assert max(cell_len(line.rstrip()) for line in lines) <= width
+    assert "…" not in text
+    starts = {line.split()[0] for line in lines if line.strip()}
+    for r in rows:
+        assert r.metric in starts, r.metric  # every name whole, at the start of a line
+        assert latest_value(r, currency) in text  # every headline value whole
+        assert fmt_change(r) in text
+    # November 2026 is not over on the 15th: it is named in the note and marked in trends.
+    assert f"incomplete period 2026-11 (not over at the as-of {AS_OF})" in " ".join(text.split())
+    if width == 200:
+        assert f"12{INCOMPLETE_MARK}" not in text  # (the mark sits between blocks, not digits)
+        assert any(INCOMPLETE_MARK in line and line.split()[0] == "mrr" for line in lines)
+        assert "title" in lines[2] and " n " in lines[2]
+
+
+def test_first_screen_groups_by_family_in_registry_order(sample):
+    report, rows, currency = sample
+    text = first_screen_text(report, rows, currency, 200)
+    order = [text.index(f) for f in ("voice of customer", "sales pipeline and leads", "subscription revenue", "support")]
+    assert order == sorted(order)
+
+
+def test_compute_table_never_cuts_values_at_80(sample):
+    import io
+
+    from rich.console import Console
+
+    from crmmetrics.render.table import tables
+
+    report, _, currency = sample
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, no_color=True)
+    for t in tables(report, currency, 80):
+        console.print(t)
+    text = buf.getvalue()
+    mrr = report.results[report.results.metric == "mrr"]
+    assert f"{mrr.value.iloc[-1]:,.2f} TRY" in text
+    assert "mrr (currency)" in text and "interactions_per_customer" in text
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+
+
+def test_report_cli_writes_text_and_rejects_other_extensions(tmp_path):
+    from typer.testing import CliRunner
+
+    from crmmetrics.cli import app
+
+    out = tmp_path / "screen.txt"
+    res = CliRunner().invoke(app, ["report", "nps", "csat", "-c", str(ROOT / "config.example.yaml"), "--as-of", AS_OF, "-q", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert text.startswith("crmmetrics report · as of 2026-11-15 · month")
+    assert "nps" in text and "csat" in text
+    bad = CliRunner().invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-o", str(tmp_path / "r.csv")])
+    assert bad.exit_code == 2
