@@ -491,7 +491,10 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
         f.keep &= ~never  # never paid: not a customer for revenue metrics (trials, leads)
         f.drop(end < start, "end_before_start", "churned_at is before first_paid_at; customer left out", "churned_at")
         f.drop(end.eq(start), "never_active", "customer churned the moment they first paid; left out", "churned_at", Level.INFO)
-        paying = pd.Series(True, index=df.index)
+        # Same rule as subscriptions: only MRR > 0 is paying. A first-paid date with MRR 0
+        # (free plan, or MRR zeroed after churn) is not a paying customer; without an mrr
+        # column every customer with a first-paid date counts (customer counts only).
+        paying = mrr.fillna(0) > EPS if "mrr" in df else pd.Series(True, index=df.index)
     keep = f.keep.to_numpy()
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype(object), "start": start.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]"),
@@ -500,11 +503,13 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
     })[keep]
     out = out[out["start"] < pd.Timestamp(run.horizon)]
     out.loc[out["end"] >= pd.Timestamp(run.horizon), "end"] = pd.NaT
-    if "mrr" in df:
-        lost = out["end"].notna() & (out["mrr"] <= EPS)
-        if lost.any():
-            run.data_note("churned_mrr_unknown", f"{int(lost.sum())} churned customers carry MRR 0 in the customers export: their MRR before churn is unknown, "
-                          "so churned MRR is understated (map subscriptions for revenue history)", count=int(lost.sum()), entity="customers")
+    if "mrr" in df and not snapshot:
+        zero = ~out["paying"]
+        if zero.any():
+            lost = int((zero & out["end"].notna()).sum())
+            run.data_note("zero_mrr_not_paying", f"{int(zero.sum())} customers with a first_paid_at carry MRR 0 in the customers export "
+                          f"({lost} of them churned): not counted as paying customers in any period (MRR > 0 is paying); "
+                          "map subscriptions for their revenue history", count=int(zero.sum()), entity="customers")
         run.data_note("constant_mrr", "MRR from customers.mrr: each customer's current MRR is assumed for their whole paying life "
                       "(no expansion or contraction history; map subscriptions for that)", entity="customers")
     return out.reset_index(drop=True)

@@ -36,7 +36,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {"subscriptions": SUBSCRIPTION_FIELDS, "c
 COMMON_EDGE = (
     "MRR per subscription = (amount − discount_amount [− tax_amount when amount_includes_tax]) × fx rate ÷ billing_interval_months; "
     "active on [started_at, ended_at) (ended_at falls back to canceled_at; option churn_date). Without subscriptions: customers "
-    "[first_paid_at, churned_at) at customers.mrr; without any start date: a snapshot (-p all only; status churned/canceled = churned in it).",
+    "[first_paid_at, churned_at) at customers.mrr, paying only when that MRR is > 0 (as for subscriptions); without any start date: a snapshot (-p all only; status churned/canceled = churned in it).",
     "Movements are classified per customer (customer_id plus the --by dimensions): 0 → paying = new (first time) or reactivation, "
     "paying → 0 = churned, up = expansion, down = contraction; changes within merge_window_minutes (60) are one movement.",
     "Bad rows (end before start, negative amounts, billing interval 0 or blank, canceled without an end date) are issues with their "
