@@ -170,7 +170,12 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
         raise ConfigError(f"{spec.name} needs metrics.{spec.name}.{' and .'.join(unset)} in the config (no safe default)")
     joined: list[tuple[str, str, str]] = []  # (dimension, link field, entity it comes from)
     for dim in by:
-        if dim in have:
+        # A field of an entity the metric reads per row (subscriptions.plan) segments by
+        # that row's own value; the metric falls back to customers for the others.
+        per_row = [e for e in spec.by_from if dim in mapped_fields(config, e)]
+        for e in per_row:
+            needs.setdefault(e, set()).add(dim)
+        if dim in have or per_row:
             continue
         path = next(((link, target) for link, target in JOIN_PATHS
                      if link in have and target != spec.entity and dim in mapped_fields(config, target)), None)
@@ -268,7 +273,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
         dims = [d for d, lk, t in mp.joined_dims if (lk, t) == (link, target)]
         lookup = dataset.frames[target][[link, *dims]].dropna(subset=[link]).drop_duplicates(link, keep="first")
         frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
-    for dim in by:
+    for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
         frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
     ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset, config)
     out = spec.compute(ctx)

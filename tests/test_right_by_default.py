@@ -70,3 +70,65 @@ def test_synthetic_customers_file_december_2025_arpa_640_19_churn_3_14(tmp_path)
     assert churn["value"] == pytest.approx(0.0314, abs=0.00005)
     assert (churn["numerator"], churn["denominator"]) == (96, 3056)
     assert at(rep, "customer_retention_rate", "2025-12")["value"] == pytest.approx(2960 / 3056)
+
+
+# ------------------------------------------------------------------ 2. -b plan: the plan at that time
+
+PLAN_SUBS = """
+version: 1
+timezone: UTC
+sources:
+  customers:
+    path: customers.csv
+    fields: {customer_id: id, segment: segment}
+  subscriptions:
+    path: subs.csv
+    fields: {subscription_id: id, customer_id: customer, plan: plan, started_at: start, ended_at: end, amount: amount}
+"""
+
+
+def _plan_project(tmp_path):
+    # A moves Pro → Enterprise on 10 March (100 → 300); B stays on Pro at 50; C joins
+    # Enterprise on 5 March at 200. customers has no plan column at all.
+    (tmp_path / "customers.csv").write_text("id,segment\nA,SMB\nB,SMB\nC,ENT\n", encoding="utf-8")
+    (tmp_path / "subs.csv").write_text(
+        "id,customer,plan,start,end,amount\n"
+        "S1,A,Pro,2026-01-01,2026-03-10,100\n"
+        "S2,A,Enterprise,2026-03-10,,300\n"
+        "S3,B,Pro,2026-01-01,,50\n"
+        "S4,C,Enterprise,2026-03-05,,200\n", encoding="utf-8")
+    return load_config(write(tmp_path / "crm.yaml", PLAN_SUBS))
+
+
+def test_by_plan_segments_by_the_subscription_plan_at_that_time(tmp_path):
+    cfg = _plan_project(tmp_path)
+    metrics = ["mrr", "new_mrr", "churned_mrr", "expansion_mrr", "net_new_mrr", "customer_churn_rate"]
+    rep = compute(cfg, metrics, by=["plan"], since="2026-02-01", until="2026-04-01", as_of="2026-12-31")
+    # February: A on Pro (100), B on Pro (50); nobody on Enterprise yet.
+    assert at(rep, "mrr", "2026-02", plan="Pro")["value"] == 150
+    assert at(rep, "mrr", "2026-02", plan="Enterprise")["value"] == 0
+    # March: A's move leaves Pro as churned 100 and enters Enterprise as new 300.
+    assert at(rep, "mrr", "2026-03", plan="Pro")["value"] == 50
+    assert at(rep, "mrr", "2026-03", plan="Enterprise")["value"] == 500
+    assert at(rep, "churned_mrr", "2026-03", plan="Pro")["value"] == 100
+    assert at(rep, "new_mrr", "2026-03", plan="Enterprise")["value"] == 500
+    assert at(rep, "customer_churn_rate", "2026-03", plan="Pro")["value"] == pytest.approx(0.5)
+    # Every segment reconciles on its own: MRR(end) − MRR(start) = its net new MRR.
+    for plan in ("Pro", "Enterprise"):
+        r = at(rep, "net_new_mrr", "2026-03", plan=plan)
+        assert r["value"] == pytest.approx(r["mrr_end"] - r["mrr_start"])
+    # The total sees A's move as one expansion of 200, and the same MRR.
+    total = compute(cfg, metrics, by=[], since="2026-03-01", until="2026-04-01", as_of="2026-12-31")
+    assert at(total, "expansion_mrr", "2026-03")["value"] == 200
+    assert at(total, "mrr", "2026-03")["value"] == 550
+    # A dimension subscriptions lack still comes from customers.
+    seg = compute(cfg, ["mrr"], by=["segment"], since="2026-03-01", until="2026-04-01", as_of="2026-12-31")
+    assert at(seg, "mrr", "2026-03", segment="SMB")["value"] == 350
+
+
+def test_sample_data_january_2025_enterprise_mrr_is_139997():
+    # The customer master's Plan is today's plan; subscriptions say what was paid then.
+    # Reading every customer's current plan for all history gave 155,824.
+    cfg = load_config(ROOT / "config.example.yaml")
+    rep = compute(cfg, ["mrr"], by=["plan"], since="2025-01-01", until="2025-02-01", as_of="2026-10-31")
+    assert at(rep, "mrr", "2025-01", plan="Enterprise")["value"] == 139_997

@@ -58,6 +58,8 @@ CUSTOMER_FIELDS = ("customer_id", "first_paid_at", "churned_at", "mrr", "status"
 # Customer statuses that mean "no longer paying" in a dateless snapshot (map others with `values:`).
 CHURNED_WORDS = ("churned", "canceled", "cancelled", "lost", "inactive", "former")
 KINDS = ("new", "expansion", "contraction", "churned", "reactivation")
+# Loader bookkeeping columns: never a --by dimension.
+INTERNAL_COLUMNS = ("_src", "_row")
 EPS = 1e-6  # MRR below a millionth of a currency unit is float dust, not a movement
 ENGINE_OPTION_NAMES = ("source", "quantity", "amount_includes_tax", "churn_date", "delinquent_days", "paused",
                        "reactivation_window_days", "merge_window_minutes", "fx_rates")
@@ -154,6 +156,8 @@ class Run:
     issues: list[Issue]
     dims_frame: pd.DataFrame | None = None  # customer_id + by dims (text), for subscriptions
     dim_source: dict[str, str] = field(default_factory=dict)  # output dim → customers column
+    # --by dimensions read from each subscription row (the plan at that time), not from customers
+    sub_dims: list[str] = field(default_factory=list)
 
     @property
     def horizon(self) -> dt.datetime:
@@ -190,10 +194,14 @@ def run_from_metric(ctx: MetricContext, dim_source: dict[str, str] | None = None
     frame = ctx.frame if ctx.spec.entity == "customers" else ctx.other("customers")
     dim_source = dim_source or {d: d for d in dims}
     dims_frame = None
+    subs = ctx.other("subscriptions") if "subscriptions" in ctx.spec.by_from else None
+    sub_dims = [d for d in dims if subs is not None and d in subs and d not in INTERNAL_COLUMNS]
     if frame is not None and "customer_id" in frame:
         cols = {}
         for out, col in dim_source.items():
             if col not in frame:
+                if out in sub_dims:
+                    continue  # taken from each subscription row instead
                 raise ConfigError(f"{ctx.spec.name}: --by {out} needs customers.{col} mapped")
             cols[out] = _text_dim(frame[col])
         import pandas as pd
@@ -201,7 +209,7 @@ def run_from_metric(ctx: MetricContext, dim_source: dict[str, str] | None = None
         dims_frame = pd.DataFrame({"customer_id": frame["customer_id"], **cols})
         dims_frame = dims_frame.dropna(subset=["customer_id"]).drop_duplicates("customer_id", keep="first")
     return Run(ctx.dataset, ctx.config, ctx.timezone, ctx.grain, ctx.week_start, ctx.since, ctx.until, ctx.as_of, dims,
-               ctx.spec.name, ctx.issues, dims_frame, dim_source)
+               ctx.spec.name, ctx.issues, dims_frame, dim_source, sub_dims)
 
 
 def _text_dim(col: pd.Series) -> pd.Series:
@@ -215,7 +223,7 @@ def _text_dim(col: pd.Series) -> pd.Series:
 class Segments:
     """Normalised stretches of paid service (one row per subscription or customer)."""
 
-    frame: pd.DataFrame  # customer_id, start, end (NaT = still running), mrr, paying, interval, row_id, _src, _row
+    frame: pd.DataFrame  # customer_id, start, end (NaT = still running), mrr, paying, interval, row_id, _src, _row, _ix (source index)
     source: str  # subscriptions | customers
     snapshot: bool
     anchor: dt.datetime | None = None  # snapshot: the start of the one period
@@ -369,7 +377,7 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
         "interval": interval.astype("float64"),
         "row_id": df["subscription_id"].astype(object) if "subscription_id" in df else df["_row"].astype(str),
         "fx_rate": rate,
-        "_src": df["_src"], "_row": df["_row"],
+        "_src": df["_src"], "_row": df["_row"], "_ix": df.index,
     })[keep]
     out = out[out["start"] < pd.Timestamp(run.horizon)]  # not started yet as of the as-of day
     out.loc[out["end"] >= pd.Timestamp(run.horizon), "end"] = pd.NaT  # ends after as-of: still running
@@ -499,7 +507,7 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype(object), "start": start.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]"),
         "mrr": mrr.fillna(0.0).astype("float64"), "interval": 1.0, "row_id": df["customer_id"].astype(object), "fx_rate": 1.0,
-        "paying": paying.astype(bool), "_src": df["_src"], "_row": df["_row"],
+        "paying": paying.astype(bool), "_src": df["_src"], "_row": df["_row"], "_ix": df.index,
     })[keep]
     out = out[out["start"] < pd.Timestamp(run.horizon)]
     out.loc[out["end"] >= pd.Timestamp(run.horizon), "end"] = pd.NaT
@@ -570,15 +578,8 @@ def _timeline(run: Run, opts: EngineOptions, seg: Segments) -> Timeline:
     import numpy as np
     import pandas as pd
 
-    s = seg.frame
     dims = list(run.by)
-    if dims:
-        if run.dims_frame is None:
-            raise ConfigError(f"{run.name}: --by needs customers mapped (customer_id and the dimension)")
-        s = s.drop(columns=[d for d in dims if d in s])
-        s = s.merge(run.dims_frame, on="customer_id", how="left")
-        for d in dims:
-            s[d] = s[d].fillna("(blank)")
+    s = segment_dims(run, seg)
     keys = ["customer_id", *dims]
     acct_codes, acct_index = _factorize(s, keys)
     s = s.assign(acct=acct_codes)
@@ -619,6 +620,39 @@ def _timeline(run: Run, opts: EngineOptions, seg: Segments) -> Timeline:
     events = events.merge(accounts, left_on="acct", right_index=True, how="left")
     first_time = s["start"].min() if len(s) else None
     return Timeline(events, accounts, seg, dims, None if pd.isna(first_time) else first_time.to_pydatetime())
+
+
+def segment_dims(run: Run, seg: Segments) -> pd.DataFrame:
+    """The segments with the --by dimensions attached.
+
+    A dimension that subscriptions carry (``plan``) is each subscription's own value, so
+    a customer is in the plan they paid for at that time (ChartMogul's plan filter); the
+    others come from the customer's attributes in ``customers``. A customer moving plan
+    is then two accounts: the old plan's MRR ends (churned there), the new plan's starts
+    (new business there, reactivation if they had been on it before), so every segment's
+    MRR(end) − MRR(start) still equals its own movements.
+    """
+    s = seg.frame
+    dims = list(run.by)
+    if not dims:
+        return s
+    from_subs = [d for d in run.sub_dims if seg.source == "subscriptions"]
+    from_customers = [d for d in dims if d not in from_subs]
+    s = s.drop(columns=[d for d in dims if d in s])
+    if from_subs:
+        rows = run.frame("subscriptions")
+        for d in from_subs:
+            s[d] = _text_dim(rows[d]).reindex(s["_ix"]).to_numpy()
+    if from_customers:
+        have = [] if run.dims_frame is None else [d for d in from_customers if d in run.dims_frame]
+        missing = [d for d in from_customers if d not in have]
+        if missing:
+            where = "customers" if seg.source == "customers" else "customers or subscriptions"
+            raise ConfigError(f"{run.name}: --by {missing[0]} needs {where} mapped with that field (and customer_id)")
+        s = s.merge(run.dims_frame[["customer_id", *have]], on="customer_id", how="left")
+    for d in dims:
+        s[d] = s[d].fillna("(blank)")
+    return s
 
 
 def _factorize(frame: pd.DataFrame, keys: list[str]) -> tuple[Any, pd.DataFrame]:
@@ -947,13 +981,45 @@ def _daily(out: pd.DataFrame, ev: pd.DataFrame, grid: pd.DataFrame, G: int, K: i
 # ------------------------------------------------------------------ results
 
 
-def with_dims(run: Run, frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
-    """Attach the --by dimensions (from customers) to rows carrying customer_id."""
+def with_dims(run: Run, frame: pd.DataFrame, dims: list[str], time: str | None = None) -> pd.DataFrame:
+    """Attach the --by dimensions to rows carrying customer_id (deals, orders).
+
+    Dimensions of customers come from there; a dimension read from subscriptions
+    (:attr:`Run.sub_dims`) is the value of the customer's subscription that started
+    last on or before the row's ``time`` column (naive local or tz-aware), else of its
+    first subscription, so a deal lands in the plan the customer was on when it closed.
+    """
+    import numpy as np
+    import pandas as pd
+
     if not dims:
         return frame
-    if run.dims_frame is None:
-        raise ConfigError(f"{run.name}: --by needs customers mapped")
-    out = frame.drop(columns=[d for d in dims if d in frame]).merge(run.dims_frame, on="customer_id", how="left")
+    out = frame.drop(columns=[d for d in dims if d in frame])
+    from_subs = [d for d in dims if d in run.sub_dims]
+    from_customers = [d for d in dims if d not in from_subs]
+    if from_customers:
+        if run.dims_frame is None or any(d not in run.dims_frame for d in from_customers):
+            raise ConfigError(f"{run.name}: --by needs customers mapped (customer_id and the dimension)")
+        out = out.merge(run.dims_frame[["customer_id", *from_customers]], on="customer_id", how="left")
+    if from_subs:
+        subs = run.frame("subscriptions")
+        # One key type on both sides (pandas may infer str for one and object for the other).
+        ref = pd.DataFrame({"_c": subs["customer_id"].astype(str), **{d: _text_dim(subs[d]) for d in from_subs}})
+        ref["_t"] = _local(subs["started_at"], run.timezone).astype("datetime64[ns]") if "started_at" in subs else pd.NaT
+        ref = ref[subs["customer_id"].notna().to_numpy()].sort_values("_t", kind="stable", na_position="first")
+        first = ref.drop_duplicates("_c", keep="first").set_index("_c")
+        at = out[time] if time is not None and time in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+        if isinstance(at.dtype, pd.DatetimeTZDtype):
+            at = _local(at, run.timezone)
+        q = pd.DataFrame({"_c": out["customer_id"].astype(str).to_numpy(), "_t": at.astype("datetime64[ns]").to_numpy(),
+                          "_i": np.arange(len(out))})
+        dated = q[q["_t"].notna()].sort_values("_t", kind="stable")
+        hit = pd.merge_asof(dated, ref.dropna(subset=["_t"]), on="_t", by="_c", direction="backward").set_index("_i")
+        for d in from_subs:
+            vals = pd.Series(first[d].reindex(q["_c"]).to_numpy(), index=q["_i"], dtype=object)
+            got = hit[d].dropna()
+            vals.loc[got.index] = got.to_numpy()
+            out[d] = vals.to_numpy()
     for d in dims:
         out[d] = out[d].fillna("(blank)")
     return out

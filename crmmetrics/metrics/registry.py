@@ -70,6 +70,9 @@ class MetricSpec:
     entity_optional: bool = False
     # what dates the rows, when it is not simply ``date_field`` (shown by explain and docs)
     dated_by: str = ""
+    # other entities whose own fields may be --by dimensions, read per row of that entity
+    # (subscription metrics by the plan of each subscription, not the customer's current plan)
+    by_from: tuple[str, ...] = ()
     # fields of the own entity that only some option values need (read only then)
     option_needs: Callable[[Any], tuple[str, ...]] | None = None
 

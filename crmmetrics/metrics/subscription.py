@@ -23,7 +23,7 @@ from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
 from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, EPS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary,
                                     bucket, engine_in_force, months_in, paying_at, per_cell, period_summary,
-                                    resolve_options, result, run_from_metric, with_dims)
+                                    resolve_options, result, run_from_metric, segment_dims, with_dims)
 from crmmetrics.metrics.registry import MetricSpec, register
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ COMMON_EDGE = (
     "[first_paid_at, churned_at) at customers.mrr, paying only when that MRR is > 0 (as for subscriptions); without any start date: a snapshot (-p all only; status churned/canceled = churned in it).",
     "Movements are classified per customer (customer_id plus the --by dimensions): 0 → paying = new (first time) or reactivation, "
     "paying → 0 = churned, up = expansion, down = contraction; changes within merge_window_minutes (60) are one movement.",
+    "--by a field that subscriptions carry (plan, or any extra subscriptions column) segments by each subscription's own value, "
+    "i.e. the plan paid for at that time (ChartMogul's plan filter); other fields come from the customer in customers. "
+    "A customer moving plan leaves the old plan as churned MRR and enters the new one as new business (reactivation if "
+    "they were on it before), so each segment reconciles on its own (MRR end − start = its movements) while the total, "
+    "where the move is one expansion or contraction, reconciles as always; deals and orders take the plan of the "
+    "customer's subscription at their date.",
     "Bad rows (end before start, negative amounts, billing interval 0 or blank, canceled without an end date) are issues with their "
     "line and are left out; overlapping subscriptions of one customer are summed (info issue); trialing rows are not MRR; "
     "mixed currencies without fx_rates are refused (exit 65).",
@@ -64,7 +70,7 @@ def _reg(name: str, title: str, description: str, formula: str, unit: str, bette
         name=name, title=title, family=FAMILY, description=description, formula=formula, entity="customers",
         needs=("customer_id",), unit=unit, better=better, period_kind=kind, date_field="created_at", compute=compute,
         options=options, shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional={**OPTIONAL, **(optional or {})},
-        entity_optional=True,
+        entity_optional=True, by_from=("subscriptions",),
         dated_by="subscriptions.started_at / ended_at (customers.first_paid_at / churned_at without subscriptions)",
     ))
 
@@ -544,8 +550,8 @@ def _renewal_subscriptions(run: Run, s: Summary, opts: RenewalOptions) -> pd.Dat
     if seg.source != "subscriptions" or seg.snapshot:
         raise ConfigError("renewal_rate from subscriptions needs dated subscriptions (started_at, ended_at, billing_interval_months)",
                           hint="or set metrics.renewal_rate.renewal_source: deals")
-    sub = seg.frame[seg.frame["interval"] >= opts.min_term_months].reset_index(drop=True)
-    sub = with_dims(run, sub, s.dims)
+    sub = segment_dims(run, seg)
+    sub = sub[sub["interval"] >= opts.min_term_months].reset_index(drop=True)
     grace = pd.Timedelta(days=opts.grace_days)
     horizon = pd.Timestamp(run.horizon)
     limit = sub["end"].fillna(horizon) + grace
@@ -616,7 +622,7 @@ def _closed_deal_rows(ctx: MetricContext, run: Run, types: set[str]) -> pd.DataF
         run.data_issue("deals", d[no_date], "missing_closed_at", "closed deal without closed_at left out", "closed_at")
     d = d[~no_date]
     d = d[(ctx.local(d["closed_at"]) < pd.Timestamp(run.horizon)).to_numpy()]  # not closed yet on the as-of day
-    return ctx.flow_rows(with_dims(run, d, list(ctx.by)), "closed_at")
+    return ctx.flow_rows(with_dims(run, d, list(ctx.by), "closed_at"), "closed_at")
 
 
 def _deal_source(ctx: MetricContext) -> pd.DataFrame:
@@ -656,7 +662,7 @@ def _deals(ctx: MetricContext, run: Run, s: Summary, types: set[str] | None) -> 
     d["closed_local"] = d["closed_at"].dt.tz_convert(run.timezone).dt.tz_localize(None)
     d["k"] = bucket(d["closed_local"], s.grid)
     d = d[(d["k"] >= 0) & (d["k"] < len(s.grid))]
-    return with_dims(run, d, s.dims)
+    return with_dims(run, d, s.dims, "closed_local")
 
 
 # ------------------------------------------------------------------ A19–A21 expansion, upsell, cross-sell
@@ -785,7 +791,7 @@ def _cross_sell_orders(ctx: MetricContext, run: Run, s: Summary) -> pd.DataFrame
     cross = first_cat[first_cat["t"] > first_cat["first_any"]].copy()
     cross["k"] = bucket(cross["t"], s.grid)
     cross = cross[(cross["k"] >= 0) & (cross["k"] < len(s.grid))]
-    return with_dims(run, cross, s.dims)
+    return with_dims(run, cross, s.dims, "t")
 
 
 # ------------------------------------------------------------------ registration
