@@ -20,7 +20,7 @@ from crmmetrics.errors import ConfigError
 from crmmetrics.periods import GRAINS, WEEKDAYS
 from crmmetrics.schema import ENTITIES
 
-NULLABLE_SECTIONS = ("report", "metrics", "analyses", "thresholds", "business_hours")
+NULLABLE_SECTIONS = ("report", "metrics", "analyses", "thresholds", "business_hours", "checks", "goals")
 DIMENSION_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Scalar = Union[str, int, float, bool, None]
 
@@ -79,17 +79,61 @@ def _source_model(entity_name: str) -> type[BaseModel]:
         constants=(dict[str, Scalar], Field(default_factory=dict, description="Fields with one value for every row, e.g. survey_type: nps.")),
         fields=(fields_model, Field(..., description="Canonical field → source column. Other keys become --by dimensions.")),
         values=(dict[str, dict[str, Scalar]], Field(default_factory=dict, description='Raw → canonical value maps per field; "*" is the default for unlisted values.')),
+        max_age=(str | float | None, Field(None, description=f"`crmmetrics check` is CRIT when this source's newest {ENTITIES[entity_name].date_field or 'dated'} row "
+                                           "is older than this at the as-of instant, e.g. 36h or 7d (a bare number is days).")),
     )
 
 
 SOURCE_MODELS: dict[str, type[BaseModel]] = {name: _source_model(name) for name in ENTITIES}
 
 
-class Threshold(_Strict):
-    """Bounds for `crmmetrics check`: a value below min or above max is a breach."""
+# A threshold in the metric's display unit: 30, 80%, 48h, -10%, 5pp (crmmetrics/checks/values.py).
+UnitValue = Union[float, str]
+UNIT_VALUE_HELP = " In the metric's unit: 30, 80% (a bare number on a percent metric is a fraction 0-1), 48h, 7d."
 
-    min: float | None = Field(None, description="Breach when the value is below this.")
-    max: float | None = Field(None, description="Breach when the value is above this.")
+
+class Threshold(_Strict):
+    """Critical bounds for `crmmetrics check`: a value below min or above max is CRIT."""
+
+    min: UnitValue | None = Field(None, description="CRIT when the value is below this." + UNIT_VALUE_HELP)
+    max: UnitValue | None = Field(None, description="CRIT when the value is above this." + UNIT_VALUE_HELP)
+
+
+class CheckLevel(_Strict):
+    """The bounds of one level (warn or crit) of a check rule; which keys apply depends on the kind."""
+
+    min: UnitValue | None = Field(None, description="static: fires when the value is below this." + UNIT_VALUE_HELP)
+    max: UnitValue | None = Field(None, description="static: fires when the value is above this." + UNIT_VALUE_HELP)
+    change: UnitValue | None = Field(None, description="change: fires on a change vs the previous complete period at least this large, "
+                                     "signed: -10% (relative fall), +5pp (percentage points), -4h, or a bare number in the metric's unit.")
+    z: float | None = Field(None, description="anomaly: fires when |z| (standard deviations from the trailing mean) reaches this.")
+
+
+class CheckRule(_Strict):
+    """One `crmmetrics check` rule on the latest complete period (or each segment of it)."""
+
+    metric: str = Field(..., description="The metric checked.")
+    kind: Literal["static", "change", "anomaly"] = Field("static", description="static bounds; change vs the previous complete period; "
+                                                         "anomaly: z-score against the trailing complete periods.")
+    name: str | None = Field(None, description="A label for output and monitoring (default METRIC_KIND).")
+    warn: CheckLevel | None = Field(None, description="Bounds that give WARN.")
+    crit: CheckLevel | None = Field(None, description="Bounds that give CRIT (checked first).")
+    min_n: int = Field(1, ge=0, description="Fewer observations than this in a period → insufficient data, neither ok nor a breach.")
+    by: list[str] = Field(default_factory=list, description="Evaluate each segment of these dimensions separately; a breach names the segment.")
+    periods: int = Field(8, ge=3, le=520, description="anomaly: how many trailing complete periods form the baseline.")
+    seasonality: Literal["none", "year"] = Field("none", description="anomaly: year compares year-over-year differences (same period last year).")
+    direction: Literal["both", "up", "down"] = Field("both", description="anomaly: which side of the trailing mean fires.")
+
+
+class Goal(_Strict):
+    """A target for a metric by a date; progress is shown by compute, check and the report."""
+
+    metric: str = Field(..., description="The metric the goal is on.")
+    target: UnitValue = Field(..., description="The value to reach." + UNIT_VALUE_HELP)
+    due: str = Field(..., description="The day the target should be reached by (YYYY-MM-DD).")
+    start: str | None = Field(None, description="The day the goal was set (YYYY-MM-DD); default: the first period with a value.")
+    baseline: UnitValue | None = Field(None, description="The value at start; default: the metric's value in the period holding start.")
+    name: str | None = Field(None, description="A label for output (default: the metric).")
 
 
 class BusinessHours(_Strict):
@@ -149,7 +193,9 @@ def config_model() -> type[BaseModel]:
         sources=(sources_model, Field(..., description="Where each entity's data comes from.")),
         metrics=(metrics_model, Field(default_factory=metrics_model, description="Per-metric options.")),
         analyses=(analyses_model, Field(default_factory=analyses_model, description="Per-analysis options (crmmetrics analyze).")),
-        thresholds=(thresholds_model, Field(default_factory=thresholds_model, description="Bounds checked by `crmmetrics check`.")),
+        thresholds=(thresholds_model, Field(default_factory=thresholds_model, description="Critical bounds checked by `crmmetrics check` (the short form of checks:).")),
+        checks=(list[CheckRule], Field(default_factory=list, description="Rules for `crmmetrics check`: static, change and anomaly, with warn and crit levels.")),
+        goals=(list[Goal], Field(default_factory=list, description="Targets by a date; progress in compute, check and the report.")),
     )
 
 
@@ -161,6 +207,11 @@ class Config:
         self.path = path
         self.base_dir = path.parent if path else Path.cwd()
         self.lines = lines
+        # Filled while loading (crmmetrics/checks/rules.py): parsed check rules, goals
+        # and source freshness limits, every value in the metric's stored unit.
+        self.rules: list[Any] = []
+        self.goals: list[Any] = []
+        self.freshness: list[Any] = []
 
     @property
     def timezone(self) -> str:
@@ -323,6 +374,10 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
         problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
     specs = all_metrics()
     problems += _check_schedules(cfg, specs)
+    from crmmetrics.checks.rules import parse_checks
+
+    cfg.rules, cfg.goals, cfg.freshness, check_problems = parse_checks(cfg, single)
+    problems += check_problems
     for i, name in enumerate(cfg.model.report.metrics):
         if name not in specs:
             close = difflib.get_close_matches(name, list(specs), n=1)

@@ -67,6 +67,7 @@ class Report:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # analyses: every named table
     notes: list[str] = field(default_factory=list)
+    goals: list[dict[str, Any]] = field(default_factory=list)  # GoalProgress.to_dict() of the config's goals
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report object (DESIGN.md section 7); NaN → None."""
@@ -85,6 +86,7 @@ class Report:
             "results": result_records(self.results),
             **({"tables": {k: result_records(v) for k, v in self.tables.items()}} if self.tables else {}),
             **({"notes": self.notes} if self.notes else {}),
+            **({"goals": self.goals} if self.goals else {}),
             "issues": [i.to_dict() for i in self.issues],
         }
 
@@ -142,8 +144,16 @@ def make_plan(config: Config, names: list[str], period: str, by: list[str], need
                 raise
             skipped.append(Issue(Level.INFO, "metric_skipped", f"{spec.name} not computed: {exc}", metric=spec.name))
     if not plans:
-        raise ConfigError("no metric can be computed from this config", hint="run `crmmetrics metrics -c CONFIG` to see what each metric needs")
+        raise nothing_to_do({i.metric or "": i.message.split(" not computed: ", 1)[-1] for i in skipped})
     return Plan(plans, needs, by, skipped)
+
+
+def nothing_to_do(skipped: dict[str, str]) -> ConfigError:
+    """The exit-78 error of a run in which every requested metric was skipped: one line
+    per metric saying what to map, never an empty report with exit 0 (issue #13)."""
+    lines = [f"{name}: {why}" for name, why in skipped.items()]
+    return ConfigError("nothing to do: every requested metric was skipped\n" + "\n".join(lines),
+                       hint="map the fields named above under sources (`crmmetrics metrics -c CONFIG` shows what each metric needs)")
 
 
 def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], need_dates: bool, needs: dict[str, set[str]]) -> MetricPlan:
@@ -253,6 +263,8 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
         frames.append(out)
         issues.extend(metric_issues)
         options[mp.spec.name] = opts
+    if not options:
+        raise nothing_to_do({i.metric or "": i.message.split(" not computed: ", 1)[-1] for i in issues if i.code == "metric_skipped"})
     results = _finish(frames, period, by)
     return Report(results, dataset.issues + issues, dataset.inputs, now.isoformat(timespec="seconds"),
                   as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options)

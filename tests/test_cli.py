@@ -108,10 +108,11 @@ def test_exit_1_threshold_breach(survey_project):
     from tests.conftest import SURVEY_CONFIG
 
     cfg = survey_project([("nps", 3, "2026-01-05")], config=SURVEY_CONFIG + "thresholds:\n  nps: {min: 30}\n")
-    res = run("check", "-c", str(cfg), "-q")
+    # check judges the latest complete period at --as-of (January, once February has begun).
+    res = run("check", "-c", str(cfg), "-q", "--as-of", "2026-02-01")
     assert res.exit_code == ExitCode.BREACH
-    assert "nps\t2026-01\t-100.0\tBREACH (min 30.0)" in res.stdout
-    assert "threshold breached" in res.stderr
+    assert res.stdout == "CRIT nps 2026-01 = -100.0 (min 30, n=1)\n"
+    assert res.stderr == ""  # -q: the CRIT line on stdout is the whole message
 
 
 def test_exit_2_usage_errors(project):

@@ -69,7 +69,7 @@ def test_check_uses_the_overall_value_not_the_last_segment_of_report_by(survey_p
                           ("nps", 0, "2026-03-06", "C2"), ("nps", 10, "2026-03-06", "C1")], config=config)
     res = CliRunner().invoke(app, ["check", "-c", str(cfg), "-q", "--as-of", "2026-04-01"])
     assert res.exit_code == 1, res.stdout + res.stderr
-    assert res.stdout == "nps\t2026-03\t0.0\tBREACH (min 10.0)\n"
+    assert res.stdout == "CRIT nps 2026-03 = 0.0 (min 10, n=4)\n"
     # compute without -b still applies report.by.
     res = CliRunner().invoke(app, ["compute", "nps", "-c", str(cfg), "-f", "csv", "-q", "--as-of", "2026-04-01"])
     assert res.exit_code == 0 and "plan" in res.stdout.splitlines()[0]

@@ -41,8 +41,24 @@ def silence_stdout() -> None:
         pass
 
 
-def guarded(func: F) -> F:
-    """Wrap a command: known errors → message + exit code; bugs → exit 70."""
+# A command's say in how a failure ends: called after the stderr line with the message
+# and the command's arguments; returns an exit code to use instead of the documented one
+# (`check -f nagios` answers UNKNOWN, 3, as the plugin API requires), or None.
+ErrorHook = Callable[[str, dict[str, Any]], "int | None"]
+
+
+def guarded(func: F | None = None, *, on_error: ErrorHook | None = None) -> Any:
+    """Wrap a command: known errors → message + exit code; bugs → exit 70.
+
+    Used bare (``@guarded``) or with a hook (``@guarded(on_error=...)``); either way this
+    is the one place where exceptions become exit codes.
+    """
+    if func is None:
+        return functools.partial(guarded, on_error=on_error)
+
+    def finish(code: int, message: str, kwargs: dict[str, Any]) -> typer.Exit:
+        override = on_error(message, kwargs) if on_error else None
+        return typer.Exit(code if override is None else override)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,7 +68,7 @@ def guarded(func: F) -> F:
             raise
         except CrmMetricsError as exc:
             report_error(exc)
-            raise typer.Exit(int(exc.exit_code)) from None
+            raise finish(int(exc.exit_code), exc.message, kwargs) from None
         except BrokenPipeError:
             # The reader (head, less) stopped early: that is its choice, not our failure.
             silence_stdout()
@@ -64,6 +80,6 @@ def guarded(func: F) -> F:
             if kwargs.get("debug") or os.environ.get("CRMMETRICS_DEBUG"):
                 raise
             error_line(f"internal error: {type(exc).__name__}: {exc} (a bug; re-run with --debug for the traceback)")
-            raise typer.Exit(int(ExitCode.SOFTWARE)) from None
+            raise finish(int(ExitCode.SOFTWARE), f"internal error: {type(exc).__name__}", kwargs) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.errors import Level, UsageError
+from crmmetrics.errors import Issue, Level, UsageError
 from crmmetrics.render import FORMATS, format_for_path
 
 if TYPE_CHECKING:
@@ -67,7 +67,15 @@ def summarise(report: Report, verbose: int, quiet: bool) -> None:
             err.write(f"crmmetrics: read {fact.path} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
         for metric, opts in report.options.items():
             err.write(f"crmmetrics: {metric} options: {', '.join(f'{k}={v!r}' for k, v in opts.items())}\n")
-    shown = [i for i in report.issues if verbose or i.level is not Level.INFO]
+    summarise_issues(report.issues, verbose, quiet)
+
+
+def summarise_issues(issues: list[Issue], verbose: int, quiet: bool) -> None:
+    """Issues on stderr: counts per code, then the first few (all at -vv)."""
+    if quiet:
+        return
+    err = sys.stderr
+    shown = [i for i in issues if verbose or i.level is not Level.INFO]
     if not shown:
         return
     counts: dict[str, int] = {}
@@ -95,7 +103,7 @@ def parse_inputs(values: list[str] | None) -> dict[str, str]:
 
 def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool) -> None:
     """The common end of compute and analyze: --strict gate, stderr summary, notes, output."""
-    if strict and (failure := strict_failure(report)):
+    if strict and (failure := strict_failure(report.issues)):
         summarise(report, verbose, quiet=False)
         raise failure
     if verbose:
@@ -107,11 +115,16 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     emit(report, fmt, output, currency)
 
 
-def strict_failure(report: Report) -> Any:
-    """The DataError --strict raises when the report has any warning or error."""
+# Issues that say a period or segment simply had nothing to measure (no responses, no
+# customers yet): facts about the business, not defects in the data, so --strict lets them pass.
+EMPTY_PERIOD_CODES = frozenset({"zero_denominator", "no_data"})
+
+
+def strict_failure(issues: list[Issue]) -> Any:
+    """The DataError --strict raises when there is any warning or error about the data."""
     from crmmetrics.errors import DataError
 
-    bad = [i for i in report.issues if i.level is not Level.INFO]
+    bad = [i for i in issues if i.level is not Level.INFO and i.code not in EMPTY_PERIOD_CODES]
     if not bad:
         return None
     return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {bad[0].one_line()}", hint="run without --strict to get the report with warnings")

@@ -61,3 +61,12 @@ def table_rows(records: list[dict[str, Any]], currency: str | None = None) -> tu
                 row.append(fmt_plain(rec.get(c)))
         rows.append(row)
     return columns, rows
+
+
+def goal_cells(goals: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the goals table (screen and Markdown): values in display units."""
+    header = ["goal", "period", "current", "target", "due", "baseline", "progress", "time gone", "status"]
+    pct = lambda v: "—" if v is None else f"{v * 100:.0f} %"  # noqa: E731
+    rows = [[g["goal"], g["period"] or "—", fmt_value(g["current"], g["unit"]), fmt_value(g["target"], g["unit"]), g["due"],
+             fmt_value(g["baseline"], g["unit"]), pct(g["share"]), pct(g["expected"]), g["status"].replace("_", " ")] for g in goals]
+    return header, rows

@@ -54,6 +54,12 @@ def to_markdown(report: Report, currency: str | None = None) -> bytes:
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    if report.goals:
+        from crmmetrics.render.display import goal_cells
+
+        g_header, g_rows = goal_cells(report.goals)
+        lines += ["", "| " + " | ".join(g_header) + " |", "|" + "|".join("---" for _ in g_header) + "|"]
+        lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in g_rows]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -72,6 +78,12 @@ def to_xlsx(report: Report) -> bytes:
         for rec in result_records(frame):
             ws.append([rec.get(c) for c in columns])
         ws.freeze_panes = "A2"
+    if report.goals:
+        goals = wb.create_sheet("goals")
+        g_keys = list(report.goals[0])
+        goals.append(g_keys)
+        for g in report.goals:
+            goals.append([g.get(k) for k in g_keys])
     issues = wb.create_sheet("issues")
     keys = ["level", "code", "message", "location", "column", "value", "metric", "count"]
     issues.append(keys)

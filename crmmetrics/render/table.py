@@ -62,7 +62,24 @@ def tables(report: Report, currency: str | None = None, width: int | None = None
             cells = dict(zip(header, row))
             table.add_row(*[cells[h] for h in shown])
         out.append(table)
+    if report.goals:
+        out.append(goals_table(report.goals))
     return out
+
+
+def goals_table(goals: list[dict[str, Any]]) -> Any:
+    """Goals: target, current value, share of the way from the baseline, schedule."""
+    from rich.table import Table
+
+    from crmmetrics.render.display import goal_cells
+
+    table = Table(title="goals", title_justify="left", header_style="bold")
+    header, rows = goal_cells(goals)
+    for h in header:
+        table.add_column(h, justify="left" if h in ("goal", "status", "due", "period") else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _plain_table(records: list[dict[str, Any]], currency: str | None, width: int | None = None) -> Any:

@@ -1,0 +1,134 @@
+"""Goal progress: how far a metric has come from its baseline toward a target, and
+whether that is on schedule.
+
+Public entry points (used by ``compute``, ``check`` and the HTML report):
+
+- :func:`goal_progress` — pure: parsed goals + overall result rows → :class:`GoalProgress` list.
+- :func:`goals_for_report` — the same for a computed :class:`~crmmetrics.engine.Report`,
+  recomputing the goal metrics without ``--by`` when the report is segmented.
+
+Definitions (docs/metrics.md, "Goals"):
+
+- *current*: the value of the latest complete period at the as-of instant (``-p all``: the one row);
+- *baseline*: the goal's ``baseline``, else the value of the period holding ``start``
+  (``start`` defaults to the first period with a value);
+- *share* = (current − baseline) ÷ (target − baseline): 0 at the baseline, 1 at the target,
+  negative when the metric moved away;
+- *expected* = time elapsed ÷ time allowed, from ``start`` to ``due``, measured at the end of the
+  current period (the data cannot know more), clipped to [0, 1];
+- *status*: ``reached`` (current is at or beyond the target), ``missed`` (due has passed
+  without reaching it), ``on_track`` (share ≥ expected), ``behind``, or ``no_data``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics.checks.evaluate import latest_complete_start, segments, shift
+from crmmetrics.periods import floor_one, label
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.checks.rules import GoalSpec
+    from crmmetrics.config import Config
+    from crmmetrics.engine import Report
+
+STATUSES = ("reached", "on_track", "behind", "missed", "no_data")
+
+
+@dataclass
+class GoalProgress:
+    """Progress of one goal at the as-of instant (values in the metric's stored unit)."""
+
+    goal: str
+    metric: str
+    unit: str
+    target: float
+    target_text: str
+    due: str
+    start: str | None
+    baseline: float | None
+    current: float | None
+    period: str
+    n: int
+    share: float | None  # of the way from baseline to target
+    expected: float | None  # of the time from start to due
+    status: str
+
+    @property
+    def on_track(self) -> bool | None:
+        """True when reached or on schedule, False when behind or missed, None without data."""
+        return None if self.status == "no_data" else self.status in ("reached", "on_track")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the report schema's ``goals`` items)."""
+        return {"goal": self.goal, "metric": self.metric, "unit": self.unit, "target": self.target, "due": self.due,
+                "start": self.start, "baseline": self.baseline, "current": self.current, "period": self.period, "n": self.n,
+                "share": self.share, "expected": self.expected, "status": self.status, "on_track": self.on_track}
+
+
+def goal_progress(goals: list[GoalSpec], results: pd.DataFrame, grain: str, as_of: dt.datetime,
+                  week_start: str = "monday") -> list[GoalProgress]:
+    """Progress of each goal from overall (not segmented) result rows of ``grain``."""
+    out = []
+    for g in goals:
+        series = segments(results, g.metric, ()).get(())
+        points = sorted((k, v) for k, (v, n) in (series.points.items() if series else []) if v is not None and n > 0)
+        if grain == "all":
+            start_cur = dt.datetime.strptime(points[-1][0], "%Y-%m-%d") if points else None
+            end_cur = as_of
+        else:
+            start_cur = latest_complete_start(as_of, grain, week_start)
+            end_cur = shift(start_cur, grain, 1, week_start)
+        current, n = series.at(start_cur) if series and start_cur else (None, 0)
+        start = g.start or (dt.datetime.strptime(points[0][0], "%Y-%m-%d") if points else None)
+        baseline = g.baseline
+        if baseline is None and start is not None and series is not None:
+            holding = start if grain == "all" else floor_one(start, grain, week_start)
+            baseline = next((v for k, v in points if k >= holding.strftime("%Y-%m-%d")), None)
+        prog = GoalProgress(g.id, g.metric, g.unit, g.target, g.target_text, g.due.strftime("%Y-%m-%d"),
+                            start.strftime("%Y-%m-%d") if start else None, baseline, current,
+                            label(start_cur, grain) if start_cur else "", n, None, None, "no_data")
+        if current is None or baseline is None or start is None:
+            out.append(prog)
+            continue
+        span = (g.due - start).total_seconds()
+        prog.expected = min(max((end_cur - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 1.0
+        up = g.target >= baseline
+        reached = current >= g.target if up else current <= g.target
+        prog.share = (current - baseline) / (g.target - baseline) if g.target != baseline else (1.0 if reached else 0.0)
+        if reached:
+            prog.status = "reached"
+        elif as_of >= g.due:
+            prog.status = "missed"
+        else:
+            prog.status = "on_track" if prog.share >= prog.expected else "behind"
+        out.append(prog)
+    return out
+
+
+def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] | None = None, stdin: Any = None) -> list[GoalProgress]:
+    """Goal progress for a computed report (its grain and as-of).
+
+    Uses the report's rows when they are overall and hold every goal metric; otherwise
+    computes the goal metrics once more without segments. ``[]`` when the config has no goals.
+    """
+    if not config.goals:
+        return []
+    as_of = dt.datetime.fromisoformat(report.as_of)
+    metrics = list(dict.fromkeys(g.metric for g in config.goals))
+    have = set(report.results["metric"]) if len(report.results) else set()
+    results = report.results
+    if report.by or not set(metrics) <= have:
+        from crmmetrics.engine import compute
+        from crmmetrics.errors import ConfigError
+
+        try:
+            results = compute(config, metrics, period=report.period, by=[], since=report.since, until=report.until,
+                              now=as_of, inputs=inputs, stdin=stdin).results
+        except ConfigError:
+            results = report.results.iloc[0:0] if report.by else report.results
+    return goal_progress(config.goals, results, report.period, as_of, config.week_start)

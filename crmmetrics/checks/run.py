@@ -1,0 +1,172 @@
+"""`check` end to end, without the CLI: compute what the rules and goals need, evaluate
+them on the latest complete period, and check source freshness."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics.checks.evaluate import Outcome, Status, evaluate, latest_complete_start
+from crmmetrics.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from crmmetrics.checks.goals import GoalProgress
+    from crmmetrics.config import Config
+    from crmmetrics.engine import Report
+    from crmmetrics.errors import Issue
+
+
+@dataclass
+class CheckRun:
+    """Everything the check renderers need."""
+
+    generated_at: str
+    as_of: dt.datetime
+    grain: str
+    period: str  # label of the period judged (the latest complete one)
+    outcomes: list[Outcome] = field(default_factory=list)
+    goals: list[GoalProgress] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    extra_issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def issues(self) -> list[Issue]:
+        """Data issues of every computation, each once."""
+        seen, out = set(), []
+        for i in [*self.extra_issues, *(i for r in self.reports for i in r.issues)]:
+            key = (i.code, i.message, i.location, i.metric)
+            if key not in seen:
+                seen.add(key)
+                out.append(i)
+        return out
+
+    @property
+    def worst(self) -> Status:
+        """The most severe status (OK when there is nothing)."""
+        return max((o.status for o in self.outcomes), key=lambda s: s.rank, default=Status.OK)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status.value] = out.get(o.status.value, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``check -f json``."""
+        return {"generated_at": self.generated_at, "as_of": self.as_of.isoformat(timespec="seconds"), "period": self.grain,
+                "judged_period": self.period, "status": self.worst.value, "counts": self.counts(),
+                "checks": [o.to_dict() for o in self.outcomes], "goals": [g.to_dict() for g in self.goals],
+                "issues": [i.to_dict() for i in self.issues]}
+
+
+def run_checks(config: Config, *, period: str | None = None, as_of: str | None = None, inputs: dict[str, str] | None = None,
+               stdin: Any = None, now: dt.datetime | None = None) -> CheckRun:
+    """Evaluate every rule, goal and ``max_age`` of ``config`` at the as-of instant.
+
+    Raises ConfigError (exit 78) when the config has nothing to check, or when every
+    rule and goal names a metric the config cannot feed (one line per metric).
+    """
+    from zoneinfo import ZoneInfo
+
+    from crmmetrics.checks.freshness import freshness_outcomes
+    from crmmetrics.checks.goals import goal_progress
+    from crmmetrics.engine import nothing_to_do, parse_day
+    from crmmetrics.periods import GRAINS, label
+
+    if not (config.rules or config.goals or config.freshness):
+        raise ConfigError(f"{config.where('checks')}: nothing to check: no checks:, thresholds:, goals: or sources max_age",
+                          hint="add e.g. checks: [{metric: nps, warn: {min: 35}, crit: {min: 30}, min_n: 30}]")
+    grain = period or config.model.report.period
+    if grain not in GRAINS:
+        raise UsageError(f"unknown period {grain!r}", hint=f"use one of {', '.join(GRAINS)}")
+    now = now or dt.datetime.now(ZoneInfo(config.timezone))
+    as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
+    judged = label(latest_complete_start(as_of_dt, grain, config.week_start), grain) if grain != "all" else "all"
+    run = CheckRun(now.isoformat(timespec="seconds"), as_of_dt, grain, judged)
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for r in config.rules:
+        groups.setdefault(r.by, []).append(r.metric)
+    for g in config.goals:
+        groups.setdefault((), []).append(g.metric)
+    skipped: dict[str, str] = {}
+    results: dict[tuple[str, ...], Any] = {}
+    for by, names in groups.items():
+        wanted = [m for m in dict.fromkeys(names) if m not in skipped]
+        wanted = [m for m in wanted if not _unfeedable(config, m, grain, by, skipped)]
+        results[by] = _compute(config, wanted, grain, by, as_of, inputs, stdin, now, skipped, run)
+
+    for r in config.rules:
+        if r.metric in skipped:
+            run.outcomes.append(Outcome(r.id, r.metric, r.kind, Status.SKIPPED, period=judged, unit=r.unit, detail=skipped[r.metric]))
+        else:
+            run.outcomes.extend(evaluate(r, results[r.by], grain, as_of_dt, config.week_start))
+    if config.goals:
+        computed = [g for g in config.goals if g.metric not in skipped]
+        run.goals = goal_progress(computed, results[()], grain, as_of_dt, config.week_start)
+        run.outcomes.extend(_goal_outcome(p) for p in run.goals)
+        run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=judged, unit=g.unit, detail=skipped[g.metric])
+                            for g in config.goals if g.metric in skipped)
+    fresh, fresh_issues = freshness_outcomes(config, config.freshness, as_of_dt, inputs, stdin)
+    run.outcomes.extend(fresh)
+    run.extra_issues.extend(i for i in fresh_issues if i.code.startswith("unparseable"))
+    if skipped and not fresh and all(o.status is Status.SKIPPED for o in run.outcomes):
+        raise nothing_to_do(skipped)
+    return run
+
+
+def _unfeedable(config: Config, metric: str, grain: str, by: tuple[str, ...], skipped: dict[str, str]) -> bool:
+    """True (and the reason recorded) when the config cannot feed ``metric``."""
+    from crmmetrics.engine import make_plan
+
+    try:
+        make_plan(config, [metric], grain, list(by), need_dates=False)
+    except ConfigError as exc:
+        skipped[metric] = exc.message
+        return True
+    except UsageError as exc:  # a rule's by: names a field the metric does not have
+        rule = next(r for r in config.rules if r.metric == metric and r.by == by)
+        raise ConfigError(f"{rule.where}: by: {exc.message}", hint=exc.hint) from None
+    return False
+
+
+def _compute(config: Config, names: list[str], grain: str, by: tuple[str, ...], as_of: str | None, inputs: Any, stdin: Any,
+             now: dt.datetime, skipped: dict[str, str], run: CheckRun) -> Any:
+    """Results of ``names`` grouped by ``by``; a metric failing alone is skipped, not fatal."""
+    import pandas as pd
+
+    from crmmetrics.engine import compute
+
+    if not names:
+        return pd.DataFrame(columns=["metric", "period", "period_start", "period_end", *by, "value", "unit", "n"])
+    kw = dict(period=grain, by=list(by), as_of=as_of, inputs=inputs, stdin=stdin, now=now)
+    try:
+        report = compute(config, names, **kw)
+    except ConfigError:
+        frames = []
+        for name in names:  # find which metric cannot run; keep the others
+            try:
+                report = compute(config, [name], **kw)
+            except ConfigError as exc:
+                skipped[name] = exc.message
+                continue
+            run.reports.append(report)
+            frames.append(report.results)
+        return pd.concat(frames, ignore_index=True) if frames else _compute(config, [], grain, by, as_of, inputs, stdin, now, skipped, run)
+    run.reports.append(report)
+    return report.results
+
+
+def _goal_outcome(p: GoalProgress) -> Outcome:
+    from crmmetrics.checks.text import short_value
+
+    status = {"behind": Status.WARN, "missed": Status.WARN, "no_data": Status.INSUFFICIENT}.get(p.status, Status.OK)
+    base = f" from {short_value(p.baseline, p.unit)}" if p.baseline is not None else ""
+    if p.share is not None and p.expected is not None:
+        detail = (f"{p.status.replace('_', ' ')}: target {p.target_text} by {p.due}, {p.share * 100:.0f}% of the way{base}, "
+                  f"{p.expected * 100:.0f}% of the time gone")
+    else:
+        detail = f"no value yet; target {p.target_text} by {p.due}"
+    return Outcome(f"goal_{p.goal}", p.metric, "goal", status, period=p.period, unit=p.unit, value=p.current, n=p.n, detail=detail,
+                   extra={"goal": p.to_dict()})
