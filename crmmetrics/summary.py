@@ -167,7 +167,10 @@ def status_for(row: SummaryRow, config: Config) -> Status | None:
     goal = _goal_status(row, config)
     if goal is not None:
         return goal
-    t = config.threshold(row.metric) if hasattr(config, "threshold") else None
+    # thresholds: values may be written with units ("80%", "48h"); the parsed rule holds
+    # them in the metric's stored unit (crmmetrics/checks/rules.py).
+    rule = next((r for r in getattr(config, "rules", []) if r.id == f"{row.metric}_threshold"), None)
+    t = rule.crit if rule is not None else None
     if t is None or row.latest is None or row.latest.value is None:
         return None
     from crmmetrics.render.display import fmt_value
