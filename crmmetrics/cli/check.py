@@ -61,7 +61,7 @@ def check_cmd(
     """
     from crmmetrics.checks.evaluate import Status
     from crmmetrics.checks.run import run_checks
-    from crmmetrics.cli.output import parse_inputs, strict_failure, summarise_issues
+    from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise_issues
     from crmmetrics.config import find_config, load_config
     from crmmetrics.errors import UsageError
     from crmmetrics.render import checks as render
@@ -71,6 +71,9 @@ def check_cmd(
     cfg = load_config(find_config(config))
     run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin)
     issues = run.issues
+    if failure := error_failure(issues):
+        summarise_issues(issues, verbose, quiet)  # -q still lists the errors
+        raise failure
     if strict and (failure := strict_failure(issues)):
         summarise_issues(issues, verbose, quiet=False)
         raise failure

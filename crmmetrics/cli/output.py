@@ -71,23 +71,41 @@ def summarise(report: Report, verbose: int, quiet: bool) -> None:
 
 
 def summarise_issues(issues: list[Issue], verbose: int, quiet: bool) -> None:
-    """Issues on stderr: counts per code, then the first few (all at -vv)."""
-    if quiet:
-        return
+    """Issues on stderr: the summary line, then the first few (all at -vv).
+
+    The summary line counts every issue, info included, so no excluded row goes
+    unmentioned by default; info issues are listed one by one at -v. ``-q`` silences
+    info and warnings, never errors.
+    """
     err = sys.stderr
-    shown = [i for i in issues if verbose or i.level is not Level.INFO]
-    if not shown:
+    if quiet:
+        for i in [i for i in issues if i.level is Level.ERROR][:ISSUES_SHOWN]:
+            err.write(f"  error: {i.one_line()}\n")
         return
-    counts: dict[str, int] = {}
-    for i in shown:
-        counts[i.code] = counts.get(i.code, 0) + i.count
-    total = sum(counts.values())
-    err.write(f"crmmetrics: {total} issue(s): " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())) + "\n")
+    line = summary_line(issues, verbose)
+    if line:
+        err.write(line + "\n")
+    shown = [i for i in issues if verbose or i.level is not Level.INFO]
     limit = len(shown) if verbose >= 2 else ISSUES_SHOWN
     for i in shown[:limit]:
         err.write(f"  {i.level.value}: {i.one_line()}\n")
     if len(shown) > limit:
         err.write(f"  ... {len(shown) - limit} more (-vv lists all; -f json has every issue)\n")
+
+
+def summary_line(issues: list[Issue], verbose: int = 0) -> str:
+    """``crmmetrics: N issue(s): code n, ...; info: code n, ...`` (empty when there are none)."""
+    counts: dict[str, int] = {}
+    notes: dict[str, int] = {}
+    for i in issues:
+        bucket = notes if i.level is Level.INFO else counts
+        bucket[i.code] = bucket.get(i.code, 0) + i.count
+    parts = []
+    if counts:
+        parts.append(f"{sum(counts.values())} issue(s): " + ", ".join(f"{c} {n}" for c, n in sorted(counts.items())))
+    if notes:
+        parts.append("info: " + ", ".join(f"{c} {n}" for c, n in sorted(notes.items())) + ("" if verbose else " (-v lists them)"))
+    return "crmmetrics: " + "; ".join(parts) if parts else ""
 
 
 def parse_inputs(values: list[str] | None) -> dict[str, str]:
@@ -102,7 +120,10 @@ def parse_inputs(values: list[str] | None) -> dict[str, str]:
 
 
 def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool) -> None:
-    """The common end of compute and analyze: --strict gate, stderr summary, notes, output."""
+    """The common end of compute and analyze: error/--strict gate, stderr summary, notes, output."""
+    if failure := error_failure(report.issues):
+        summarise(report, verbose, quiet)  # -q still lists the errors
+        raise failure
     if strict and (failure := strict_failure(report.issues)):
         summarise(report, verbose, quiet=False)
         raise failure
@@ -118,6 +139,23 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
 # Issues that say a period or segment simply had nothing to measure (no responses, no
 # customers yet): facts about the business, not defects in the data, so --strict lets them pass.
 EMPTY_PERIOD_CODES = frozenset({"zero_denominator", "no_data"})
+
+
+def error_failure(issues: list[Issue]) -> Any:
+    """The DataError a run raises when the data has error-level issues (with or without --strict).
+
+    Errors are rows the reader could not read at all (ragged rows, runaway quotes,
+    unreadable cells): a report without them would be silently short.
+    """
+    from crmmetrics.errors import DataError
+
+    errors = [i for i in issues if i.level is Level.ERROR]
+    if not errors:
+        return None
+    first = errors[0]
+    value = f" (value {first.value!r})" if first.value is not None and first.value not in first.message else ""
+    return DataError(f"{sum(i.count for i in errors)} data error(s); first: {first.one_line()}{value}",
+                     hint="fix the export at that line; rows that cannot be read are never skipped silently")
 
 
 def strict_failure(issues: list[Issue]) -> Any:

@@ -50,7 +50,7 @@ def report_cmd(
     """
     from pathlib import Path
 
-    from crmmetrics.cli.output import parse_inputs, strict_failure, summarise
+    from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
     from crmmetrics.errors import UsageError
@@ -65,7 +65,10 @@ def report_cmd(
     # The first screen is overall per metric unless -b asks for segments.
     report = compute(cfg, metrics, period=period, by=by or [], since=since, until=until, as_of=as_of,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
-    if strict and (failure := strict_failure(report)):
+    if failure := error_failure(report.issues):
+        summarise(report, verbose, quiet)  # -q still lists the errors
+        raise failure
+    if strict and (failure := strict_failure(report.issues)):
         summarise(report, verbose, quiet=False)
         raise failure
     summarise(report, verbose, quiet)

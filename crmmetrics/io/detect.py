@@ -20,10 +20,11 @@ _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 
 
 def detect_encoding(data: bytes) -> str:
-    """Best guess for ``data``: BOMs, UTF-16 NUL patterns, UTF-8, then cp1254/latin-1.
+    """Best guess for ``data``: BOMs, UTF-16 NUL patterns, UTF-8, then cp1254 or cp1252.
 
-    Examples: ``b"\\xef\\xbb\\xbfa;b"`` → ``utf-8-sig``; ``b"M\\xfc\\xfeteri"``
-    (cp1254 "Müşteri") → ``cp1254``.
+    Between the two Windows code pages the letters decide (see :func:`encoding_guess`):
+    ``b"M\\xfc\\xfeteri"`` (cp1254 "Müşteri") → ``cp1254``; ``b"\\xde\\xf3r\\xf0ur"``
+    (cp1252 "Þórður", with the Western ó) → ``cp1252``. Bytes neither decodes → latin-1.
     """
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -40,11 +41,56 @@ def detect_encoding(data: bytes) -> str:
     # Mostly valid UTF-8 sequences → UTF-8 (stray bytes are repaired by decode_text).
     if multibyte >= high * 0.5:
         return "utf-8"
+    turkish, western = _letter_evidence(data)
+    # Turkish never writes á é ó ...; Icelandic writes ð þ ý all the time: a Western
+    # letter weighs more than a Turkish-or-Icelandic one.
+    if turkish > WESTERN_WEIGHT * western:
+        try:
+            data.decode("cp1254")
+            return "cp1254"  # Turkish Windows exports
+        except UnicodeDecodeError:
+            pass
     try:
-        data.decode("cp1254")
-        return "cp1254"  # Turkish Windows exports; a superset of latin-1 letters
+        data.decode("cp1252")
+        return "cp1252"  # Western Windows exports (a superset of latin-1's letters)
     except UnicodeDecodeError:
         return "latin-1"
+
+
+# Bytes that are Turkish letters in cp1254 (ğ Ğ ş Ş ı İ) but Icelandic/Western ones in
+# cp1252 (ð Ð þ Þ ý Ý), and Western letters Turkish never writes (á é í ó ú æ ø å ä ë ...).
+_TURKISH_BYTES = re.compile(rb"[\xd0\xdd\xde\xf0\xfd\xfe]")
+_WESTERN_BYTES = re.compile(rb"[\xc0\xc1\xc3-\xc6\xc8-\xcb\xcc\xcd\xd1\xd2\xd3\xd5\xd8\xd9\xda"
+                            rb"\xe0\xe1\xe3-\xe6\xe8-\xeb\xec\xed\xf1\xf2\xf3\xf5\xf8\xf9\xfa]")
+CONFIDENT_LETTERS = 3  # evidence bytes needed to call the choice certain
+WESTERN_WEIGHT = 4
+
+
+def _letter_evidence(data: bytes) -> tuple[int, int]:
+    """(Turkish-only, Western-only) letter byte counts in the sample (C-speed regex)."""
+    sample = data[:SAMPLE_BYTES * 16]
+    return len(_TURKISH_BYTES.findall(sample)), len(_WESTERN_BYTES.findall(sample))
+
+
+def encoding_guess(data: bytes, encoding: str) -> str | None:
+    """Why a detected single-byte encoding is only a guess, or None when the bytes decide it.
+
+    cp1254 and cp1252 share every byte but six (ğ/ð, ş/þ, ı/ý and capitals): the choice
+    is certain when only Turkish letters appear (at least :data:`CONFIDENT_LETTERS`), or
+    Western-only ones (at least as many, and not outnumbered twice over); a guess otherwise (say so; the user can pin it).
+    """
+    if encoding not in ("cp1254", "cp1252", "latin-1"):
+        return None
+    turkish, western = _letter_evidence(data)
+    if turkish == 0:
+        return None  # the six bytes never occur: both encodings read the file the same
+    if encoding == "cp1254" and western == 0 and turkish >= CONFIDENT_LETTERS:
+        return None
+    if encoding != "cp1254" and western >= CONFIDENT_LETTERS and turkish <= 2 * western:
+        return None
+    name = "Turkish cp1254" if encoding == "cp1254" else f"Western {encoding}"
+    return (f"encoding guessed as {name} from {turkish} Turkish-only and {western} Western-only letter bytes; "
+            f"bytes such as \\xf0 read {'ğ' if encoding == 'cp1254' else 'ð'} in it")
 
 
 def decode_text(data: bytes, encoding: str, pinned: bool) -> tuple[str, int, int | None]:

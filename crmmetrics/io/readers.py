@@ -9,7 +9,6 @@ row position into ``path:LINE`` (1-based physical line, header = line 1) or
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import io
@@ -20,14 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import DataError, InputNotFoundError, Issue, Level, ReadError
-from crmmetrics.io.detect import decode_text, detect_encoding, line_of_offset, sniff_delimiter
+from crmmetrics.io.detect import decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
+from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
+from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
-ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 
 
@@ -74,16 +74,43 @@ def is_excel(path: str, data: bytes, forced: str | None) -> bool:
         return forced == "xlsx"
     if Path(path).suffix.lower() in EXCEL_SUFFIXES:
         return True
-    return data[:4] in (ZIP_MAGIC, OLE_MAGIC)
+    if data.startswith(ZIP_MAGIC):
+        return _zip_is_workbook(data)  # a workbook saved under another name, not any zip
+    return data.startswith(OLE_MAGIC)
+
+
+def _zip_is_workbook(data: bytes) -> bool:
+    import zipfile
+
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())  # the central directory only
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return "xl/workbook.xml" in names or "xl/workbook.bin" in names or "content.xml" in names
 
 
 def read_source(path: str, display: str, source: Any, wanted: dict[str, str | int], stdin: Any = None) -> RawTable:
     """Read the ``wanted`` columns (canonical field → column name or 1-based position)."""
     data = read_bytes(path, stdin)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
     if is_excel(path, data, source.format):
         return _read_excel(display, data, source, wanted, digest)
+    data = unpack_text(display, data)
     return _read_text(display, data, source, wanted, digest)
+
+
+def unpack_text(display: str, data: bytes) -> bytes:
+    """gzip/bz2/xz files are read transparently (within the caps); archives are refused."""
+    kind = compression_of(data)
+    if kind:
+        return decompress(display, data, kind)
+    if data.startswith(ZIP_MAGIC):
+        raise DataError(f"{display}: is a zip archive, not delimited text",
+                        hint="unzip it first; a workbook needs format: xlsx (or an .xlsx name)")
+    if data.startswith(OLE_MAGIC):
+        raise DataError(f"{display}: is an OLE container (legacy .xls or an encrypted workbook), not delimited text",
+                        hint="use format: xlsx for a legacy .xls; save an encrypted workbook without a password")
+    return data
 
 
 # ---------------------------------------------------------------- delimited text
@@ -108,32 +135,64 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
         line = line_of_offset(data, first_bad or 0)
         issues.append(Issue(Level.WARNING, "mixed_encoding", f"{repaired} bytes are not UTF-8 and were read as cp1252", source=display,
                             location=f"{display}:{line}", count=1, extra={"bytes": repaired}))
+    if not pinned:
+        guess = encoding_guess(data, encoding)
+        if guess:
+            issues.append(Issue(Level.WARNING, "encoding_guessed", f"{guess} (hint: set csv.encoding to be sure)", source=display,
+                                location=display))
     if not text.strip():
         raise DataError(f"{display}: the file is empty", hint="export again, or check the path")
+    original = text
+    text = normalise_newlines(text)  # old-Mac CR and mixed line endings read like LF
     whitespace = opts.delimiter == "whitespace"
     delimiter = opts.delimiter or sniff_delimiter(text, opts.quotechar)
     if delimiter in ("\\t", "tab"):
         delimiter = "\t"
-    first_line_end = text.find("\n")
+    header_lines = 1
     if whitespace:
+        first_line_end = text.find("\n")
         headers = text[: first_line_end if first_line_end >= 0 else None].split()
     else:
-        headers = next(csv.reader(io.StringIO(text[: first_line_end if first_line_end >= 0 else None] + "\n"), delimiter=delimiter, quotechar=opts.quotechar), [])
+        headers, header_lines = header_record(text, delimiter, opts.quotechar)
     if not opts.header:
         headers = [str(i + 1) for i in range(len(headers))]
+        header_lines = 0
     resolved = _resolve_columns(display, headers, wanted, opts.header, delimiter if not whitespace else "whitespace")
     if whitespace:
         frame = _read_whitespace(text, headers, resolved, opts.header)
+        locate = _text_locator(display, text, opts)
     else:
         # pyarrow wants UTF-8 bytes: reuse the file's own when they already are.
-        utf8 = data if encoding in ("utf-8", "utf8") and not repaired else text.encode("utf-8")
-        frame, skipped = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved)
-        issues.extend(skipped)
+        same = encoding in ("utf-8", "utf8") and not repaired and text is original
+        utf8 = data if same else text.encode("utf-8")
+        frame, n_ragged = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved, header_lines)
+        starts, problems = _check_structure(display, text, utf8, delimiter, opts.quotechar, header_lines, headers, len(frame), n_ragged)
+        issues.extend(problems)
+        locate = _line_locator(display, starts, len(frame))
     n_rows = len(frame)
     columns = {f: frame[col] for f, col in resolved.items()}
-    locate = _text_locator(display, text, delimiter if not whitespace else None, opts, len(headers))
     return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows, digest,
                     locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
+
+
+def _check_structure(display: str, text: str, utf8: bytes, delimiter: str, quotechar: str, header_lines: int, headers: list[str],
+                     n_rows: int, n_ragged: int) -> tuple[Any, list[Issue]]:
+    """Cross-check the parse against the physical lines; name the lines that went wrong.
+
+    When every non-blank line became one row (the usual case) the line map is those
+    lines and nothing else runs; otherwise one record walk finds ragged rows and runaway
+    quotes with their line numbers.
+    """
+    lines = nonblank_lines(utf8)
+    data_lines = lines[lines > header_lines]
+    if not n_ragged and n_rows == len(data_lines):
+        return data_lines, []
+    walked = walk_records(display, text, delimiter, quotechar, header_lines, headers)
+    issues = walked.issues
+    if n_ragged and not issues:
+        issues.append(Issue(Level.ERROR, "ragged_row", f"{n_ragged} rows do not have {len(headers)} fields; not read", source=display,
+                            location=display, count=n_ragged))
+    return walked.starts, issues
 
 
 def _resolve_columns(display: str, headers: list[str], wanted: dict[str, str | int], has_header: bool, delimiter: str) -> dict[str, str]:
@@ -169,8 +228,13 @@ def _resolve_columns(display: str, headers: list[str], wanted: dict[str, str | i
     return out
 
 
-def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str]) -> tuple[pd.DataFrame, list[Issue]]:
-    """Parse with pyarrow's multithreaded CSV reader; every column as text."""
+def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str],
+                     header_lines: int) -> tuple[pd.DataFrame, int]:
+    """Parse with pyarrow's multithreaded CSV reader; every column as text.
+
+    Returns the frame and how many ragged rows pyarrow skipped (the structure check
+    names their lines: pyarrow cannot with quoted newlines allowed).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -184,26 +248,27 @@ def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, heade
     # pyarrow needs unique column names; number them and select by position.
     gen_names = [f"c{i}" for i in range(len(headers))]
     include = [gen_names[headers.index(n)] for n in names]
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(utf8),
-            read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=1 if opts.header else 0, block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.string() for c in include},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{display}: cannot parse as delimited text ({str(exc).splitlines()[0]})", hint="check csv.delimiter and quoting") from None
+    block = 1 << 22
+    while True:
+        ragged.clear()
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(utf8),
+                read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=header_lines, block_size=block),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.string() for c in include},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            # A record longer than a block (a huge free-text cell): retry with bigger blocks.
+            if "straddl" in str(exc) and block < len(utf8):
+                block = min(block * 8, len(utf8) + 1)
+                continue
+            raise DataError(f"{display}: cannot parse as delimited text ({str(exc).splitlines()[0]})", hint="check csv.delimiter and quoting") from None
     frame = table.to_pandas()
     frame.columns = names
-    issues = []
-    for row in ragged[:1000]:
-        where = f"{display}:{row.number}" if row.number is not None else display
-        issues.append(Issue(Level.ERROR, "ragged_row", f"row has {row.actual_columns} fields, the header has {row.expected_columns}; row skipped",
-                            source=display, location=where, value=(row.text or "")[:80]))
-    if len(ragged) > 1000:
-        issues.append(Issue(Level.ERROR, "ragged_row", f"{len(ragged) - 1000} more ragged rows skipped", source=display, count=len(ragged) - 1000))
-    return frame, issues
+    return frame, len(ragged)
 
 
 def _read_whitespace(text: str, headers: list[str], resolved: dict[str, str], has_header: bool) -> pd.DataFrame:
@@ -217,36 +282,22 @@ def _read_whitespace(text: str, headers: list[str], resolved: dict[str, str], ha
     return frame
 
 
-def _text_locator(display: str, text: str, delimiter: str | None, opts: Any, width: int) -> Callable[[Any], list[str]]:
-    """Row positions → ``path:LINE``. The line map is built once, on first use."""
-    cache: list[Any] = []
+def _text_locator(display: str, text: str, opts: Any) -> Callable[[Any], list[str]]:
+    """Whitespace-separated text: row positions → ``path:LINE`` (non-blank lines)."""
+    import numpy as np
 
-    def build() -> Any:
-        import numpy as np
+    lines = text.split("\n")
+    first = 1 if opts.header else 0
+    starts = np.asarray([i + 1 for i in range(first, len(lines)) if lines[i].strip()], dtype=np.int64)
+    return _line_locator(display, starts, len(starts))
 
-        starts: list[int] = []
-        if delimiter is None:
-            lines = text.split("\n")
-            first = 1 if opts.header else 0
-            starts = [i + 1 for i in range(first, len(lines)) if lines[i].strip()]
-        else:
-            reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=opts.quotechar)
-            prev_end = 0
-            for idx, record in enumerate(reader):
-                start = prev_end + 1
-                prev_end = reader.line_num
-                if idx == 0 and opts.header:
-                    continue
-                # pyarrow skips blank lines and (via the handler) ragged rows: so do we.
-                if not record or len(record) != width:
-                    continue
-                starts.append(start)
-        return np.asarray(starts, dtype=np.int64)
+
+def _line_locator(display: str, line_map: Any, n_rows: int) -> Callable[[Any], list[str]]:
+    """Row positions → ``path:LINE`` from the first physical line of each row."""
+    if len(line_map) != n_rows:  # the record walk and pyarrow disagreed: say the row, not a wrong line
+        line_map = line_map[:0]
 
     def locate(rows: Any, field: str | None = None) -> list[str]:
-        if not cache:
-            cache.append(build())
-        line_map = cache[0]
         out = []
         for r in rows:
             r = int(r)
