@@ -58,10 +58,8 @@ def emit(report: Report, fmt: str, output: str | None, currency: str | None) -> 
 
 def summarise(report: Report, verbose: int, quiet: bool) -> None:
     """Inputs (at -v) and issues on stderr: counts per code, then the first few."""
-    if quiet:
-        return
     err = sys.stderr
-    if verbose:
+    if verbose and not quiet:
         for fact in report.inputs:
             extra = ", ".join(f"{k} {v!r}" for k, v in (("encoding", fact.encoding), ("delimiter", fact.delimiter), ("sheet", fact.sheet)) if v)
             err.write(f"crmmetrics: read {fact.path} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
