@@ -118,8 +118,8 @@ def test_end_to_end_from_a_headerless_whitespace_file(tmp_path):
     assert codes["credits_not_purchases"].count == 1
 
 
-def test_zero_amount_excluded_by_default_and_as_of_overrides_the_end(tmp_path):
-    cfg = load_config(_project(tmp_path))
+def test_zero_amount_excluded_on_request_and_as_of_overrides_the_end(tmp_path):
+    cfg = load_config(_project(tmp_path, ", zero_amount: exclude"))
     report = analyze(cfg, "btyd", as_of="2015-03-01")
     got = _by_id(report.results)
     assert "00002" not in got  # its only order is worth 0 (an issue with its line)

@@ -20,7 +20,8 @@ from tests.conftest import DATASETS, needs_dataset, write
 
 CDNOW = DATASETS / "cdnow_lifetimes"
 RETAIL = DATASETS / "online_retail_uci" / "derived"
-RETAIL_POLICY = '{order_lines: true, amount_is_unit_price: true, cancellation_prefix: "C"}'
+# As examples/online_retail.yaml: its 2,102 invoices worth 0 are stock adjustments, excluded.
+RETAIL_POLICY = '{order_lines: true, amount_is_unit_price: true, cancellation_prefix: "C", zero_amount: exclude}'
 
 
 @needs_dataset("cdnow_lifetimes", "CDNOW_sample.txt")
@@ -33,7 +34,7 @@ def test_cdnow_btyd_summary_equals_the_published_one(tmp_path):
             csv: {{header: false, delimiter: whitespace}}
             fields: {{customer_id: 2, order_date: 3, amount: 5, cds: 4}}
         analyses:
-          btyd: {{observation_period_end: "1997-09-30", freq: D, freq_multiplier: 7, zero_amount: keep}}
+          btyd: {{observation_period_end: "1997-09-30", freq: D, freq_multiplier: 7}}  # zero_amount: keep by default
     """)
     report = analyze(load_config(cfg), "btyd")
     assert report.inputs[0].rows_read == 6919 and report.inputs[0].rows_rejected == 0
@@ -104,7 +105,8 @@ def test_online_retail_rfm_cohorts_and_december_xlsx(tmp_path):
     assert _issue_total(ds.issues, "zero_amount") == 2102
 
     # December 2010 from the CSV equals December 2010 read from the derived .xlsx.
-    prepared = prepare_orders(ds.frames["orders"], OrderPolicy(order_lines=True, amount_is_unit_price=True, cancellation_prefix="C"),
+    prepared = prepare_orders(ds.frames["orders"], OrderPolicy(order_lines=True, amount_is_unit_price=True, cancellation_prefix="C",
+                                                               zero_amount="exclude"),
                               ds, "Europe/London", None)
     dec = prepared[(prepared["_local"] >= dt.datetime(2010, 12, 1)) & (prepared["_local"] < dt.datetime(2011, 1, 1))]
     xcfg = load_config(write(tmp_path / "dec.yaml", f"""

@@ -60,14 +60,15 @@ POLICY_ROWS = [
 def test_net_policy_revenue_orders_and_apv(orders_project):
     report = compute(load_config(orders_project(POLICY_ROWS)), ["revenue", "order_count", "average_purchase_value"], as_of="2026-03-31")
     rev = _one(report, "revenue")
-    # 100 + 200 − 30; the refunded 50, the canceled 70 and the zero order are left out.
-    assert (rev["value"], rev["gross_revenue"], rev["credits"], rev["n"]) == (270, 300, 30, 2)
+    # 100 + 200 − 30; the refunded 50 and the canceled 70 are left out; the zero order
+    # counts as an order worth 0 (zero_amount: keep, the default since issue #11).
+    assert (rev["value"], rev["gross_revenue"], rev["credits"], rev["n"]) == (270, 300, 30, 3)
     assert pd_isna(rev["denominator"])
-    assert _one(report, "order_count")["value"] == 2
+    assert _one(report, "order_count")["value"] == 3
     apv = _one(report, "average_purchase_value")
-    assert (apv["value"], apv["numerator"], apv["denominator"], apv["n"]) == (135, 270, 2, 2)
+    assert (apv["value"], apv["numerator"], apv["denominator"], apv["n"]) == (90, 270, 3, 3)
     issues = {i.code: i for i in report.issues}
-    assert issues["zero_amount"].location.endswith("orders.csv:7")
+    assert issues["zero_amount"].location.endswith("orders.csv:7") and issues["zero_amount"].count == 1
     assert issues["canceled_order"].count == 1 and issues["refunded_order"].count == 1 and issues["credit_row"].count == 1
     # Reported once for the dataset, not once per metric.
     assert sum(i.code == "zero_amount" for i in report.issues) == 1
@@ -252,8 +253,9 @@ def test_line_level_export_with_unit_prices_and_cancellation_invoices(tmp_path):
     """)
     report = compute(load_config(cfg), ["revenue"], as_of="2010-12-31")
     row = _one(report, "revenue")
-    # 536365: 6 × 2.55 + 6 × 3.39 = 35.64; 536366: 6 × 1.85 = 11.10 (the "x" line is an issue); C536379: −27.50; 536380 is worth 0.
-    assert (row["gross_revenue"], row["credits"], row["n"]) == (pytest.approx(46.74), pytest.approx(27.5), 2)
+    # 536365: 6 × 2.55 + 6 × 3.39 = 35.64; 536366: 6 × 1.85 = 11.10 (the "x" line is an issue); C536379: −27.50;
+    # 536380 is an order worth 0 (kept by default).
+    assert (row["gross_revenue"], row["credits"], row["n"]) == (pytest.approx(46.74), pytest.approx(27.5), 3)
     assert row["value"] == pytest.approx(19.24)
     codes = {i.code: i for i in report.issues}
     assert codes["unparseable_quantity"].location.endswith("lines.csv:4")

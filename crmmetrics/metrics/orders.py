@@ -52,7 +52,8 @@ POLICY_RULES = (
     "Refund policy (refunds: net, default): status canceled → dropped; status refunded → neither revenue nor an order; "
     "negative amounts (and ids starting with cancellation_prefix) are credits subtracted from revenue on their own date, never orders. "
     "refunds: gross keeps refunded orders at full value and ignores credits.",
-    "Zero amounts are issues and excluded (zero_amount: keep counts them); repeated order ids are issues and only the first row counts "
+    "Orders of amount 0 count as orders worth 0 (as Shopify's AOV, GA4, lifetimes and rfm count them), reported in one info issue with "
+    "their count; zero_amount: exclude leaves them out (stock adjustments, test orders), each an issue; repeated order ids are issues and only the first row counts "
     "(order_lines: true sums the lines of one order instead); orders dated after the as-of day are issues and excluded.",
     "Orders without customer_id stay in revenue, order counts and APV, and are excluded (and counted in one issue) from customer metrics.",
 )
@@ -70,8 +71,9 @@ class OrderPolicy(Options):
                                                           "(map the quantity column under orders.fields as quantity).")
     cancellation_prefix: str | None = Field(None, description='Order ids starting with this text are cancellation invoices (credits), '
                                                               'e.g. "C" for UCI Online Retail.')
-    zero_amount: Literal["exclude", "keep"] = Field("exclude", description="Orders of amount 0: exclude (default, with an issue) or keep "
-                                                                         "as orders worth 0 (free orders).")
+    zero_amount: Literal["keep", "exclude"] = Field("keep", description="Orders of amount 0: keep (default) counts them as orders worth 0 "
+                                                                      "(free orders, one info issue with the count); exclude leaves them out, "
+                                                                      "one issue per row (e.g. stock adjustments).")
 
     def policy_key(self) -> tuple[Any, ...]:
         """The policy settings as a hashable key (for the per-dataset cache)."""
@@ -98,7 +100,8 @@ def prepare_orders(frame: pd.DataFrame, policy: OrderPolicy, dataset: Dataset, t
     has a customer id). Issues go to ``dataset.issues`` once per dataset and policy.
 
     Example (net): rows paid 100, refunded 50, canceled 70, -30 (credit), 0 → orders
-    [100], credits [-30]; revenue 70, orders 1, APV 70; 0 and 70 are issues, 50 is left out.
+    [100, 0], credits [-30]; revenue 70, orders 2, APV 35; 50 and 70 are left out (each
+    counted in an issue), the 0 is counted in one info issue (zero_amount: exclude drops it).
     """
     # Several metrics and analyses share one dataset: prepare once per policy and report
     # each data issue once, not once per metric.
@@ -186,8 +189,11 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str) 
     if has_amount:
         zero = (amount == 0) & ~credit
         if zero.any() and policy.zero_amount == "exclude":
-            log.rows(df[zero], "zero_amount", "order amount is 0; excluded (set zero_amount: keep to count free orders)", "amount")
+            log.rows(df[zero], "zero_amount", "order amount is 0; excluded (zero_amount: exclude)", "amount")
             df, amount, credit = df[~zero], amount[~zero], credit[~zero]
+        elif zero.any():
+            log.summary(df[zero], "zero_amount", f"{int(zero.sum())} orders of amount 0 counted as orders worth 0 "
+                        "(set zero_amount: exclude to leave them out)", Level.INFO)
 
     if has_id and not policy.order_lines:
         ids = df["order_id"]
@@ -505,12 +511,15 @@ def compute_new_customer_revenue(ctx: MetricContext) -> MetricOutput:
 
 
 def activity_spells(orders: pd.DataFrame, keys: list[str], inactive_days: int, horizon: dt.datetime | None) -> pd.DataFrame:
-    """Split each customer's orders into active spells; a gap of ≥ ``inactive_days`` ends one.
+    """Split each customer's orders into active spells; a gap longer than ``inactive_days`` ends one.
 
     A spell starts at an order and ends (``end``, the churn moment) ``inactive_days``
     after its last order; ``end`` is NaT while that moment is not yet past ``horizon``.
+    An order exactly ``inactive_days`` after the previous one (an annual renewal on its
+    anniversary, 365 days) continues the spell: it came within the allowed gap.
     Example (365 days): orders 2024-01-10, 2024-06-01, 2025-09-01 → spells
-    [2024-01-10, 2025-06-01) and [2025-09-01, 2026-09-01) (the second NaT before then).
+    [2024-01-10, 2025-06-01) and [2025-09-01, 2026-09-01) (the second NaT before then);
+    orders 2024-03-01, 2025-03-01 (365 days apart) → one spell.
     """
     import pandas as pd
 
@@ -518,7 +527,7 @@ def activity_spells(orders: pd.DataFrame, keys: list[str], inactive_days: int, h
     df = orders.assign(_day=orders["_local"].dt.normalize())[cols].drop_duplicates()
     df = df.sort_values(cols, kind="stable").reset_index(drop=True)
     gap = df.groupby(keys, sort=False)["_day"].diff()
-    new = gap.isna() | (gap >= pd.Timedelta(days=inactive_days))
+    new = gap.isna() | (gap > pd.Timedelta(days=inactive_days))
     df["_spell"] = new.cumsum()
     spells = df.groupby("_spell", sort=False).agg(**{k: (k, "first") for k in keys}, start=("_day", "min"), last=("_day", "max")).reset_index(drop=True)
     spells["end"] = spells["last"] + pd.Timedelta(days=inactive_days)
@@ -876,7 +885,8 @@ register(MetricSpec(
     needs=("customer_id",), unit=LIFESPAN_UNIT, better="higher", period_kind="STOCK", compute=compute_customer_lifespan,
     options=LifespanOptions, shape="custom", extra_columns=("churn_rate", "customers_at_start", "churned", "period_length", "mean", "median", "p90"),
     edge_rules=(*POLICY_RULES,
-                "A customer is lost inactive_days after an order not followed by another within inactive_days; a later order starts a new spell.",
+                "A customer is lost inactive_days after an order not followed by another within inactive_days (a gap of exactly inactive_days "
+                "is not a loss); a later order starts a new spell.",
                 "churn: customers who start and are lost inside the same period are not counted; no churn in a period → null (lifespan unknown).",
                 "observed is right-censored (an info issue says so).", "Unit: years (default) or months (option unit)."),
     **_COMMON,
