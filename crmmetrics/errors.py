@@ -18,7 +18,7 @@ class ExitCode(enum.IntEnum):
     """Process exit codes (BSD sysexits where one fits; DESIGN.md section 8)."""
 
     OK = 0
-    BREACH = 1  # `check`: a threshold was breached
+    BREACH = 1  # `check`: a rule at WARN or CRIT (a goal behind, a stale source)
     USAGE = 2  # bad flag or argument
     DATAERR = 65  # input data failed validation (or any issue with --strict)
     NOINPUT = 66  # input missing/unreadable, or `-` while stdin is a terminal
@@ -77,12 +77,6 @@ class OutputError(CrmMetricsError):
     """The output file cannot be created or replaced."""
 
     exit_code = ExitCode.CANTCREAT
-
-
-class ThresholdBreach(CrmMetricsError):
-    """`check` found at least one metric outside its thresholds."""
-
-    exit_code = ExitCode.BREACH
 
 
 class Level(str, enum.Enum):

@@ -63,7 +63,7 @@ def check_cmd(
     from crmmetrics.checks.run import run_checks
     from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise_issues
     from crmmetrics.config import find_config, load_config
-    from crmmetrics.errors import UsageError
+    from crmmetrics.errors import ExitCode, UsageError
     from crmmetrics.render import checks as render
 
     if fmt not in render.CHECK_FORMATS:
@@ -94,4 +94,4 @@ def check_cmd(
     if fmt == "nagios":
         raise typer.Exit(render.nagios_code(run))
     if worst is Status.CRIT or (worst is Status.WARN and not warn_ok):
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.BREACH))
