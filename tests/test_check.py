@@ -253,6 +253,10 @@ def test_nagios_line_and_exit_codes(survey_project):
     cfg = survey_project(_csat("2026-10", 3, 1), config=SURVEY_CONFIG + "thresholds:\n  csat: {min: 80%}\n")
     res = check(cfg, "--as-of", "2026-11-01", "-f", "nagios")
     assert res.stdout.endswith("| 'csat_threshold'=75%;;80:;0;100\n") and res.exit_code == 2
+    # Insufficient data stays OK for Nagios, but the line says so.
+    res = check(survey_project(nps_rows("2026-10", 3, 0), config=STATIC.replace("}}\n", "}, min_n: 10}\n")), "--as-of", "2026-11-01", "-f", "nagios")
+    assert res.exit_code == 0
+    assert res.stdout == "CRMMETRICS OK - 1 insufficient: INSUFFICIENT nps 2026-10 = 100.0 (n=3 < min_n 10) | 'nps_static'=100;50:;0:;;\n"
     # A config error is UNKNOWN (3) with a status line on stdout, the error on stderr.
     bad = survey_project([], config=SURVEY_CONFIG + "thresholds:\n  csat: {min: 80}\n")
     res = check(bad, "-f", "nagios")

@@ -143,6 +143,9 @@ def _only_start(s: Series) -> dt.datetime | None:
 
 def _evaluate_one(rule: Rule, s: Series, start: dt.datetime | None, grain: str, week_start: str) -> Outcome:
     oc = Outcome(rule.id, rule.metric, rule.kind, Status.OK, unit=rule.unit)
+    if rule.kind == "static":  # the bounds, for performance data, whatever the verdict
+        for name, b in rule.levels():
+            getattr(oc, name).update({k: getattr(b, k) for k in ("min", "max") if getattr(b, k) is not None})
     if start is None:
         oc.status, oc.detail = Status.INSUFFICIENT, "no period with data"
         return oc
@@ -164,9 +167,6 @@ def _evaluate_one(rule: Rule, s: Series, start: dt.datetime | None, grain: str, 
 
 
 def _static(rule: Rule, oc: Outcome, value: float) -> Outcome:
-    for name, b in rule.levels():
-        bounds = getattr(oc, name)
-        bounds.update({k: getattr(b, k) for k in ("min", "max") if getattr(b, k) is not None})
     for name, b in rule.levels():
         if b.min is not None and value < b.min:
             oc.status, oc.detail = Status(name), f"min {b.text['min']}"

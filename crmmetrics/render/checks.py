@@ -102,7 +102,7 @@ def to_nagios(run: CheckRun) -> str:
     code = nagios_code(run)
     counts = run.counts()
     summary = ", ".join(f"{counts[s.value]} {s.value}" for s in sorted(Status, key=lambda s: -s.rank) if counts.get(s.value))
-    bad = [o for o in sorted(run.outcomes, key=lambda o: -o.status.rank) if o.status not in (Status.OK, Status.INSUFFICIENT)]
+    bad = [o for o in sorted(run.outcomes, key=lambda o: -o.status.rank) if o.status is not Status.OK]
     text = "; ".join(line(o) for o in bad) or f"{run.grain} {run.period} within bounds"
     perf = " ".join(p for p in (perfdata(o) for o in run.outcomes) if p)
     out = f"CRMMETRICS {NAGIOS_WORD[code]} - {summary or 'nothing checked'}: {text}".replace("|", "/")
