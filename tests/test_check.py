@@ -387,3 +387,18 @@ def test_strict_ignores_periods_without_responses(survey_project):
     # A real data issue still fails --strict.
     cfg = survey_project(rows + [("nps", "abc", "2026-10-09")], config=SURVEY_CONFIG + "checks:\n  - {metric: nps, crit: {min: 0}}\n")
     assert check(cfg, "--as-of", "2026-11-01", "--strict").exit_code == ExitCode.DATAERR
+
+
+def test_piped_export_is_seen_by_every_computation_of_a_run(survey_project, tmp_path):
+    # Two by-groups (overall and per plan) and freshness each load surveys: all from one stdin.
+    config = SURVEY_CONFIG.replace("    path: surveys.csv\n", "    path: surveys.csv\n    max_age: 7d\n") + \
+        "checks:\n  - {metric: nps, crit: {min: 0}}\n  - {metric: nps, by: [plan], crit: {min: 0}}\n"
+    cfg = survey_project([], config=config)
+    piped = "id,customer,type,score,date\n1,C1,nps,10,2026-10-30\n2,C2,nps,0,2026-10-31\n"
+    res = runner.invoke(app, ["check", "-c", str(cfg), "--as-of", "2026-11-01", "--input", "surveys=-"], input=piped)
+    assert res.stdout.splitlines() == [
+        "OK nps 2026-10 = 0.0 (crit min 0, n=2)",
+        "CRIT nps[plan=Basic] 2026-10 = -100.0 (min 0, n=1)",
+        "OK nps[plan=Pro] 2026-10 = 100.0 (crit min 0, n=1)",
+        "OK freshness surveys 2026-11-01 (newest responded_at 2026-10-31 00:00 is 1.0d old; max_age 7d)",
+    ]

@@ -80,6 +80,10 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     grain = period or config.model.report.period
     if grain not in GRAINS:
         raise UsageError(f"unknown period {grain!r}", hint=f"use one of {', '.join(GRAINS)}")
+    if stdin is not None and "-" in (inputs or {}).values():
+        from crmmetrics.io.readers import ReplayStdin
+
+        stdin = ReplayStdin(stdin)
     now = now or dt.datetime.now(ZoneInfo(config.timezone))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     judged = label(latest_complete_start(as_of_dt, grain, config.week_start), grain) if grain != "all" else "all"

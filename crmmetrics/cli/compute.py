@@ -45,12 +45,15 @@ def compute_cmd(
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
 
+    from crmmetrics.io.readers import ReplayStdin
+
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
+    stdin = ReplayStdin(sys.stdin)  # goals may compute a second time from the same piped export
     report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
-                     inputs=parse_inputs(input_), stdin=sys.stdin)
+                     inputs=parse_inputs(input_), stdin=stdin)
     if cfg.goals:
         from crmmetrics.checks.goals import goals_for_report
 
-        report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=sys.stdin)]
+        report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet)

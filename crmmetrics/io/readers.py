@@ -48,6 +48,24 @@ class RawTable:
     issues: list[Issue] = field(default_factory=list)
 
 
+class ReplayStdin:
+    """stdin read once and replayed: a run that computes more than once (``check`` per
+    ``by:`` group and freshness, ``compute`` with goals) must see the same piped export
+    every time, not an empty stream the second time."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._data: bytes | None = None
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and hasattr(self._stream, "isatty") and self._stream.isatty())
+
+    def read(self) -> bytes:
+        if self._data is None:
+            self._data = getattr(self._stream, "buffer", self._stream).read()
+        return self._data
+
+
 def read_bytes(path: str, stdin: Any = None) -> bytes:
     """The bytes of ``path``; ``-`` reads stdin (refused when stdin is a terminal)."""
     if path == "-":
