@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from crmmetrics import __version__
 from crmmetrics.config import Config
 from crmmetrics.errors import ConfigError, Issue, Level, UsageError
+from crmmetrics.grid import Grid, apply_as_of, build_grid
 from crmmetrics.metrics.registry import MetricSpec, all_metrics, get_metric
-from crmmetrics.periods import GRAINS, label, next_start
+from crmmetrics.periods import GRAINS
 from crmmetrics.schema import ENTITIES
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from crmmetrics.dataset import Dataset, InputFact
 
 SCHEMA_VERSION = 1
-RESULT_COLUMNS = ("metric", "period", "period_start", "period_end")
+RESULT_COLUMNS = ("metric", "period", "period_start", "period_end", "complete")
 VALUE_COLUMNS = ("value", "unit", "n", "numerator", "denominator")
 RESULT_DIMENSIONS = ("stage",)
 # Where --by dimensions not on the metric's own entity may come from.
@@ -89,6 +90,29 @@ class Report:
             **({"goals": self.goals} if self.goals else {}),
             "issues": [i.to_dict() for i in self.issues],
         }
+
+    def latest_complete(self, metric: str | None = None) -> pd.DataFrame:
+        """The result rows of the latest complete period (of ``metric``, else of every metric).
+
+        One row per metric and segment; empty when no period is complete. Example: a
+        monthly run on 2026-11-30 without --as-of → the 2026-10 rows (November is not
+        over). Used by ``check`` and the report renderers.
+        """
+        rows = self.results
+        if "complete" not in rows or rows.empty:
+            return rows.iloc[0:0]
+        if metric is not None:
+            rows = rows[rows["metric"] == metric]
+        done = rows[rows["complete"].astype(bool)]
+        if done.empty:
+            return done
+        latest = done.groupby("metric", sort=False)["period_start"].transform("max")
+        return done[done["period_start"] == latest]
+
+    def latest_complete_period(self, metric: str) -> str | None:
+        """The label of ``metric``'s latest complete period (None when none is complete)."""
+        rows = self.latest_complete(metric)
+        return None if rows.empty else str(rows["period"].iloc[0])
 
     def issue_counts(self) -> dict[str, int]:
         """Issue count per code (summary issues count for all the rows they stand for)."""
@@ -249,10 +273,11 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
             raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     dataset = load_dataset(config, plan.needs, inputs, stdin)
+    grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now), tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}
     for mp in plan.metrics:
         try:
-            out, metric_issues, opts = run_metric(mp, dataset, config, period, by, as_of_dt, since_dt, until_dt)
+            out, metric_issues, opts = run_metric(mp, dataset, config, grid, by, as_of_dt)
         except ConfigError as exc:
             # A need only the metric itself can see (another entity, one of two fields):
             # fatal when the user asked for the metric, a note when it was implied.
@@ -270,9 +295,14 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
                   as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options)
 
 
-def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by: list[str], as_of: dt.datetime,
-               since: dt.datetime | None, until: dt.datetime | None) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
-    """Run one metric on its entity frame (with --by dimensions joined)."""
+def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by: list[str],
+               as_of: dt.datetime) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
+    """Run one metric on its entity frame (with --by dimensions joined).
+
+    Every row is labelled by the run's grid: period, period_start, period_end and
+    ``complete`` (false when the period ends after the as-of instant or is cut by
+    --since/--until).
+    """
     from crmmetrics.metrics.context import PERIOD_COL, MetricContext
 
     import pandas as pd
@@ -287,16 +317,11 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, period: str, by
         frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
     for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
         frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
-    ctx = MetricContext(spec, mp.options, frame, period, by, config.timezone, config.week_start, as_of, since, until, dataset, config)
+    ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
+                        dataset, config, grid=grid)
     out = spec.compute(ctx)
-    rows = out.rows
-    starts = rows[PERIOD_COL]
+    rows = label_rows(out.rows, grid)
     rows.insert(0, "metric", spec.name)
-    rows.insert(1, "period", [label(s, period) for s in starts])
-    rows.insert(2, "period_start", [s.strftime("%Y-%m-%d") for s in starts])
-    ends = [(until if period == "all" and until else _all_end(rows, as_of) if period == "all" else next_start(s, period)) for s in starts]
-    rows.insert(3, "period_end", [e.strftime("%Y-%m-%d") for e in ends])
-    rows = rows.drop(columns=[PERIOD_COL])
     opts = mp.options.model_dump(mode="json")
     opts.update(out.options_in_force)
     return rows, ctx.issues, opts
@@ -309,8 +334,16 @@ def _integral(col: pd.Series) -> bool:
     return bool(len(vals) > 0 and vals.notna().all() and (vals % 1 == 0).all())
 
 
-def _all_end(rows: pd.DataFrame, as_of: dt.datetime) -> dt.datetime:
-    return dt.datetime(as_of.year, as_of.month, as_of.day) + dt.timedelta(days=1)
+def label_rows(rows: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """Replace the ``_period`` bucket starts by period, period_start, period_end and complete."""
+    from crmmetrics.metrics.context import PERIOD_COL
+
+    starts = list(rows[PERIOD_COL])
+    uniq = {s: (grid.label(s), s.strftime("%Y-%m-%d"), grid.end(s).strftime("%Y-%m-%d"), grid.complete(s)) for s in dict.fromkeys(starts)}
+    for i, col in enumerate(("period", "period_start", "period_end", "complete")):
+        rows.insert(i, col, [uniq[s][i] for s in starts])
+    rows["complete"] = rows["complete"].astype(bool)
+    return rows.drop(columns=[PERIOD_COL])
 
 
 def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFrame:
@@ -372,7 +405,8 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
         if ent not in config.configured_entities():
             raise UsageError(f"--input {ent}=...: the config has no {ent} source to take the column mapping from")
     dataset = load_dataset(config, needs, inputs, stdin)
-    ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt)
+    grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, as_of_dt, now), tz)
+    ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt, grid=grid)
     out = spec.compute(ctx)
     names = list(out.tables)
     chosen = table or names[0]

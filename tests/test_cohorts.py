@@ -62,7 +62,7 @@ def test_return_on_matrix_sizes_and_incomplete_flag(tmp_path):
     assert (avg["p1"], avg["p2"], avg["p3"]) == (0.25, 0.5, 0.0)
     counts = report.tables["counts"].set_index("cohort")
     assert counts.loc["2026-01", "p1"] == 1
-    assert next(i for i in report.issues if i.code == "future_order").location.endswith("orders.csv:11")
+    assert next(i for i in report.issues if i.code == "after_as_of").location.endswith("orders.csv:11")
 
 
 def test_return_on_or_after_counts_later_activity_in_earlier_columns(tmp_path):

@@ -159,8 +159,9 @@ def test_orders_after_the_as_of_day_are_issues_and_excluded(orders_project):
     rows = [("1", "A", "2026-03-10", 100), ("2", "A", "2026-03-31", 50), ("3", "B", "2026-04-02", 999)]
     report = compute(load_config(orders_project(rows)), ["revenue"], as_of="2026-03-31")
     assert list(_rows(report, "revenue")["value"]) == [150]
-    future = next(i for i in report.issues if i.code == "future_order")
-    assert future.location.endswith("orders.csv:4")
+    # The as-of policy (crmmetrics.grid): one info issue per entity with the count, at the first row.
+    future = next(i for i in report.issues if i.code == "after_as_of")
+    assert future.location.endswith("orders.csv:4") and future.count == 1 and future.level.value == "info"
 
 
 def test_wx26_clv_300_times_5_per_year_times_2_years_is_3000():

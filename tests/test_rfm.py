@@ -119,7 +119,7 @@ def test_rfm_table_scores_and_segments(tmp_path):
     assert t.loc["A", "rfm_score"] == 544 and t.loc["A", "segment"] == "champions"  # R 5, F 4
     assert t.loc["C", "segment"] == "loyal_customers" and t.loc["D", "segment"] == "hibernating" and t.loc["B", "segment"] == "hibernating"
     assert t.loc["E", "segment"] == "potential_loyalists"
-    future = next(i for i in report.issues if i.code == "future_order")
+    future = next(i for i in report.issues if i.code == "after_as_of")  # the run's as-of policy
     assert future.location.endswith("orders.csv:11")
     seg = report.tables["segments"].set_index("segment")
     assert seg.loc["hibernating", "customers"] == 2 and seg.loc["hibernating", "revenue"] == 405

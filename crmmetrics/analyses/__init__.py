@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from crmmetrics.config import Config
     from crmmetrics.dataset import Dataset
+    from crmmetrics.grid import Grid
 
 # Modules that register analyses when imported; a module not written yet is skipped.
 ANALYSIS_MODULES = ("rfm", "btyd", "cohorts", "mrr_movements", "health")
@@ -55,6 +56,14 @@ class AnalysisContext:
     since: dt.datetime | None
     until: dt.datetime | None
     issues: list[Issue] = field(default_factory=list)
+    grid: Grid = None  # type: ignore[assignment]  # the run's period grid and as-of instant (set by the engine)
+
+    def __post_init__(self) -> None:
+        if self.grid is None:
+            from crmmetrics.grid import build_grid
+
+            now = dt.datetime.now()
+            self.grid = build_grid(self.grain, self.config.week_start if self.config else "monday", self.since, self.until, self.as_of, now)
 
     @property
     def timezone(self) -> str:

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import Issue, Level
+from crmmetrics.grid import Grid
 from crmmetrics.metrics.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def compute_btyd(ctx: AnalysisContext) -> AnalysisOutput:
         end = dt.datetime.combine(opts.observation_period_end, dt.time())
     else:
         end = day_after_last_order(ctx, opts) - dt.timedelta(days=1)
-    end = dt.datetime(end.year, end.month, end.day)
+    end = Grid.day_start(end)
     orders = analysis_orders(ctx, opts, None, "")
     with_money = "amount" in orders
     credits = orders[orders["_order"] == 0]

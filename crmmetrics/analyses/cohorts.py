@@ -16,6 +16,7 @@ that reached column k) closes the matrix.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import Field, model_validator
 
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import ConfigError, Level, UsageError
+from crmmetrics.grid import Grid
 from crmmetrics.metrics.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ class CohortOptions(OrderPolicy):
         return self
 
 
-def cohort_cells(orders: pd.DataFrame, grain: str, week_start: str, end: dt.datetime, variant: str = "return_on",
+def cohort_cells(orders: pd.DataFrame, grid: Grid, end: dt.datetime, variant: str = "return_on",
                  value: str = "customers") -> pd.DataFrame:
     """Long table: cohort, k, period, cohort size, active customers (or revenue), value.
 
@@ -59,11 +61,9 @@ def cohort_cells(orders: pd.DataFrame, grain: str, week_start: str, end: dt.date
     import numpy as np
     import pandas as pd
 
-    from crmmetrics.periods import floor_local, floor_one
-
     buys = orders[orders["_order"] == 1]
-    p = floor_local(orders["_local"], grain, week_start)
-    idx = _period_number(p, grain)
+    p = grid.bucket(orders["_local"])
+    idx = grid.index(p)
     df = pd.DataFrame({"customer_id": orders["customer_id"].to_numpy(), "_k": idx.to_numpy(), "_start": p.to_numpy(),
                        "_value": orders["_value"].to_numpy(), "_order": orders["_order"].to_numpy()})
     first = df[df["_order"] == 1].groupby("customer_id")["_k"].min()
@@ -71,7 +71,7 @@ def cohort_cells(orders: pd.DataFrame, grain: str, week_start: str, end: dt.date
     df = df[df["_c"].notna() & (df["_k"] >= df["_c"])]  # credits before a first order have no cohort
     df["_c"] = df["_c"].astype("int64")
     df["_age"] = df["_k"] - df["_c"]
-    last_k = int(_period_number(pd.Series([pd.Timestamp(floor_one(end, grain, week_start))]), grain).iloc[0])
+    last_k = int(grid.index(pd.Series([pd.Timestamp(grid.floor(end))])).iloc[0])
     sizes = buys.assign(_c=buys["customer_id"].map(first)).groupby("_c")["customer_id"].nunique() if len(buys) else pd.Series(dtype="int64")
     starts = df.groupby("_c")["_start"].min()
     rows = []
@@ -103,48 +103,33 @@ def cohort_cells(orders: pd.DataFrame, grain: str, week_start: str, end: dt.date
     return cells
 
 
-def _period_number(starts: pd.Series, grain: str) -> pd.Series:
-    """Consecutive integers for consecutive bucket starts (months count calendar months)."""
-    import pandas as pd
-
-    if grain in ("month", "quarter", "year"):
-        months = starts.dt.year * 12 + starts.dt.month - 1
-        step = {"month": 1, "quarter": 3, "year": 12}[grain]
-        return (months // step).astype("int64")
-    days = starts.to_numpy(dtype="datetime64[D]").astype("int64")
-    return pd.Series(days // (7 if grain == "week" else 1), index=starts.index, dtype="int64")
-
-
 def compute_cohorts(ctx: AnalysisContext) -> AnalysisOutput:
     """Retention matrix (wide), the same as counts, and the long cell table."""
     import pandas as pd
-
-    from crmmetrics.periods import label, next_start
 
     opts: CohortOptions = ctx.options  # type: ignore[assignment]
     grain = ctx.grain
     if grain == "all":
         raise UsageError("cohorts need a period grain (day, week, month, quarter, year)", hint="use -p month")
     end = ctx.as_of if ctx.as_of is not None else day_after_last_order(ctx, opts) - dt.timedelta(days=1)
-    day = dt.datetime(end.year, end.month, end.day)
-    orders = analysis_orders(ctx, opts, day + dt.timedelta(days=1), "the observation end")
+    day = Grid.day_start(end)
+    # The observation end plays the as-of day of this analysis: its grid owns the periods.
+    grid = dataclasses.replace(ctx.grid, grain=grain, week_start=ctx.config.week_start, as_of=day)
+    orders = analysis_orders(ctx, opts, grid.horizon, "the observation end")
     if opts.value == "revenue" and "amount" not in orders:
         raise ConfigError("cohorts value: revenue needs orders.amount mapped")
-    cells = cohort_cells(orders, grain, ctx.config.week_start, day, opts.variant, opts.value)
+    cells = cohort_cells(orders, grid, day, opts.variant, opts.value)
     if ctx.since is not None:
         cells = cells[cells["cohort_start"] >= pd.Timestamp(ctx.since)]
     if ctx.until is not None:
         cells = cells[cells["cohort_start"] < pd.Timestamp(ctx.until)]
     if opts.max_periods is not None:
         cells = cells[cells["k"] <= opts.max_periods]
-    last_start = next_start(day, "day")
-    from crmmetrics.periods import floor_one
-
-    obs_bucket = floor_one(day, grain, ctx.config.week_start)
-    incomplete = next_start(obs_bucket, grain) > last_start
+    obs_bucket = grid.floor(day)
+    incomplete = not grid.complete(obs_bucket)
     cells = cells.assign(complete=~(cells["_last"] & incomplete))
-    cells["cohort"] = [label(pd.Timestamp(s).to_pydatetime(), grain) for s in cells["cohort_start"]]
-    cells["period"] = [label(_add(pd.Timestamp(s).to_pydatetime(), k, grain), grain) for s, k in zip(cells["cohort_start"], cells["k"])]
+    cells["cohort"] = [grid.label(s) for s in cells["cohort_start"]]
+    cells["period"] = [grid.label(grid.shift(s, int(k))) for s, k in zip(cells["cohort_start"], cells["k"])]
     long = cells[["cohort", "k", "period", "size", "active", "base", "value", "complete"]].reset_index(drop=True)
     what = "revenue" if opts.value == "revenue" else "customers"
     long = long.rename(columns={"active": "active" if what == "customers" else "revenue", "base": "base" if what == "customers" else "base_revenue"})
@@ -155,19 +140,11 @@ def compute_cohorts(ctx: AnalysisContext) -> AnalysisOutput:
     notes = [f"cohorts: {grain} cohorts by first order, {opts.variant}, {what}; observation end {day:%Y-%m-%d}; "
              f"{int(cells.drop_duplicates('_c')['size'].sum()) if len(cells) else 0} customers in {cells['_c'].nunique()} cohorts"]
     if incomplete and len(cells):
-        notes.append(f"cohorts: the period {label(obs_bucket, grain)} is incomplete (data to {day:%Y-%m-%d}); its cells are flagged "
+        notes.append(f"cohorts: the period {grid.label(obs_bucket)} is incomplete (data to {day:%Y-%m-%d}); its cells are flagged "
                      "(incomplete_k, cells.complete = false) and read low")
-        ctx.issue("incomplete_period", f"period {label(obs_bucket, grain)} is not over at the observation end {day:%Y-%m-%d}; its cells read low",
+        ctx.issue("incomplete_period", f"period {grid.label(obs_bucket)} is not over at the observation end {day:%Y-%m-%d}; its cells read low",
                   Level.INFO)
     return AnalysisOutput({"retention": retention, "counts": counts, "cells": long}, notes, {"observation_end": day.strftime("%Y-%m-%d")})
-
-
-def _add(start: dt.datetime, k: int, grain: str) -> dt.datetime:
-    from crmmetrics.periods import next_start
-
-    for _ in range(int(k)):
-        start = next_start(start, grain)
-    return start
 
 
 def _wide(cells: pd.DataFrame, column: str, incomplete: bool) -> pd.DataFrame:

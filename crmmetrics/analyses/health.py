@@ -46,11 +46,11 @@ def compute_health(ctx: AnalysisContext) -> AnalysisOutput:
     opts = HealthAnalysisOptions.model_validate(merged_health_options(ctx.config, opts, "analyses"))
     frames = dict(ctx.frames)
     if ctx.as_of is not None:
-        moment = pd.Timestamp(ctx.as_of).normalize() + pd.Timedelta(days=1)
+        moment = pd.Timestamp(ctx.grid.horizon)
     else:
         moment = data_end(ctx, frames)
         if moment is None:
-            moment = pd.Timestamp.now(tz=ctx.timezone).tz_localize(None).normalize() + pd.Timedelta(days=1)
+            moment = pd.Timestamp(ctx.grid.horizon)
 
     def report(code: str, message: str, count: int) -> None:
         ctx.issue(code, message, Level.INFO, count=count)

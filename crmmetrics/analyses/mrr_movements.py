@@ -29,19 +29,18 @@ def compute_mrr_movements(ctx: AnalysisContext) -> AnalysisOutput:
     """
     import pandas as pd
 
-    from crmmetrics.periods import label
-
     opts: MovementsOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
-    as_of = ctx.as_of or _now(ctx.timezone)
-    run = Run(ctx.dataset, ctx.config, ctx.timezone, ctx.grain, ctx.config.week_start, ctx.since, ctx.until, as_of, [], ctx.spec.name, ctx.issues)
+    as_of = ctx.grid.as_of
+    run = Run(ctx.dataset, ctx.config, ctx.timezone, ctx.grain, ctx.config.week_start, ctx.since, ctx.until, as_of, [], ctx.spec.name, ctx.issues,
+              given_grid=ctx.grid)
     table, events, summary = movement_table(run, opts)
-    grain = ctx.grain
+    grid = ctx.grid
 
     def labelled(frame: pd.DataFrame) -> pd.DataFrame:
         # Label each distinct period once, then map (the tables can have millions of rows).
         starts = pd.to_datetime(frame[PERIOD_COL])
         uniq = starts.drop_duplicates()
-        names = {s: label(s.to_pydatetime(), grain) for s in uniq}
+        names = {s: grid.label(s) for s in uniq}
         days = {s: s.strftime("%Y-%m-%d") for s in uniq}
         out = frame.drop(columns=[PERIOD_COL])
         out.insert(0, "period", starts.map(names).to_numpy())
@@ -60,12 +59,6 @@ def compute_mrr_movements(ctx: AnalysisContext) -> AnalysisOutput:
     notes = [f"MRR movements from {seg.source}{' (snapshot)' if seg.snapshot else ''}: {len(table)} customer-period rows, "
              f"{len(events)} movements; per period, Σ net_change = mrr_end − mrr_start (table summary)"]
     return AnalysisOutput(tables, notes, engine_in_force(opts))
-
-
-def _now(tz: str) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
 
 
 register_analysis(AnalysisSpec(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import ConfigError, Level
+from crmmetrics.grid import Grid
 from crmmetrics.metrics.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
 
 if TYPE_CHECKING:
@@ -238,9 +239,9 @@ def compute_rfm(ctx: AnalysisContext) -> AnalysisOutput:
         analysis_date = dt.datetime.combine(opts.analysis_date, dt.time())
     else:
         analysis_date = day_after_last_order(ctx, opts)
-    day = dt.datetime(analysis_date.year, analysis_date.month, analysis_date.day)
+    day = Grid.day_start(analysis_date)
     # Orders dated on the analysis day still count (recency 0); later ones are issues.
-    orders = analysis_orders(ctx, opts, day + dt.timedelta(days=1), "the analysis date")
+    orders = analysis_orders(ctx, opts, Grid.day_end(day), "the analysis date")
     if "amount" not in orders:
         raise ConfigError("analysis rfm needs orders.amount mapped (monetary)")
     buys = orders[orders["_order"] == 1]

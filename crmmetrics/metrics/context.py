@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from crmmetrics.config import Config
     from crmmetrics.dataset import Dataset
+    from crmmetrics.grid import Grid
     from crmmetrics.metrics.registry import MetricSpec, Options
 
 PERIOD_COL = "_period"
@@ -45,6 +46,13 @@ class MetricContext:
     dataset: Dataset
     config: Config | None = None
     issues: list[Issue] = field(default_factory=list)
+    grid: Grid = None  # type: ignore[assignment]  # set by the engine; built from the fields above when absent
+
+    def __post_init__(self) -> None:
+        if self.grid is None:
+            from crmmetrics.grid import Grid
+
+            self.grid = Grid(self.grain, self.week_start, self.since, self.until, self.as_of)
 
     def other(self, entity: str) -> pd.DataFrame | None:
         """The typed frame of another entity listed in the spec's ``optional`` (None if absent)."""
@@ -64,42 +72,37 @@ class MetricContext:
         return column.dt.tz_convert(self.timezone).dt.tz_localize(None)
 
     def flow_rows(self, frame: pd.DataFrame | None = None, date_field: str | None = None) -> pd.DataFrame:
-        """Rows dated inside [since, until), with their period bucket in ``_period``.
+        """Rows dated inside [since, until) and before the as-of instant, with their period in ``_period``.
 
-        Rows without a date are excluded and reported once (never silently).
+        Rows without a date are excluded and reported once (never silently); so are rows
+        whose date (when it is not the entity's own date, which the engine already cut)
+        falls after the as-of instant.
         """
-        from crmmetrics.periods import floor_local
+        import pandas as pd
 
         df = self.frame if frame is None else frame
         date_field = date_field or self.spec.date_field
         if date_field not in df:
             out = df.copy()
-            out[PERIOD_COL] = _all_start(self)
+            out[PERIOD_COL] = pd.Timestamp(self.grid.all_start) if self.grain == "all" else pd.NaT
             return out
         local = self.local(df[date_field])
         missing = local.isna()
         if missing.any():
             self.issue("missing_date", f"{int(missing.sum())} rows without {date_field} excluded", count=int(missing.sum()), field=date_field)
         keep = ~missing
+        later = keep & (local >= self.grid.horizon)
+        if later.any():
+            self.issue("after_as_of", f"{int(later.sum())} rows with {date_field} after the as-of day {self.grid.as_of_day:%Y-%m-%d} excluded",
+                       Level.INFO, count=int(later.sum()), field=date_field)
+        keep &= ~later
         if self.since is not None:
             keep &= local >= self.since
         if self.until is not None:
             keep &= local < self.until
         out = df[keep].copy()
-        if self.grain == "all":
-            out[PERIOD_COL] = _all_start(self, local[keep])
-        else:
-            out[PERIOD_COL] = floor_local(local[keep], self.grain, self.week_start)
+        out[PERIOD_COL] = self.grid.bucket(local[keep])
         return out
-
-
-def _all_start(ctx: MetricContext, local: pd.Series | None = None) -> dt.datetime:
-    if ctx.since is not None:
-        return ctx.since
-    if local is not None and len(local):
-        first = local.min()
-        return dt.datetime(first.year, first.month, first.day)
-    return dt.datetime(1970, 1, 1)
 
 
 @dataclass

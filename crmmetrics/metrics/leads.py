@@ -342,7 +342,7 @@ def compute_lead_response_time(ctx: MetricContext) -> MetricOutput:
         minutes = business_hours.elapsed(ctx, rows.assign(_first=clamped), "created_at", "_first", opts.schedule)
         secs = minutes * 60.0
     sla = opts.sla_hours * 3600.0
-    as_of_end = pd.Timestamp(dt.datetime(ctx.as_of.year, ctx.as_of.month, ctx.as_of.day) + dt.timedelta(days=1))
+    as_of_end = pd.Timestamp(ctx.grid.horizon)
     unanswered = rows["_first"].isna()
     # An unanswered lead whose SLA window has not run out by the end of the as-of day is not a miss yet.
     pending = unanswered & (ctx.local(rows["created_at"]) + pd.Timedelta(seconds=sla) > as_of_end)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from crmmetrics.config import Config
     from crmmetrics.dataset import Dataset
+    from crmmetrics.grid import Grid
     from crmmetrics.metrics.context import MetricContext
 
 PERIOD_COL = "_period"
@@ -158,11 +159,21 @@ class Run:
     dim_source: dict[str, str] = field(default_factory=dict)  # output dim → customers column
     # --by dimensions read from each subscription row (the plan at that time), not from customers
     sub_dims: list[str] = field(default_factory=list)
+    given_grid: Grid | None = None  # the run's grid (built from the fields above when absent)
+
+    @property
+    def grid(self) -> Grid:
+        """The run's period grid (crmmetrics.grid): bounds, labels, the as-of instant."""
+        if self.given_grid is None:
+            from crmmetrics.grid import Grid
+
+            self.given_grid = Grid(self.grain, self.week_start, self.since, self.until, self.as_of)
+        return self.given_grid
 
     @property
     def horizon(self) -> dt.datetime:
-        """The end of the as-of day: nothing dated later has happened yet."""
-        return dt.datetime(self.as_of.year, self.as_of.month, self.as_of.day) + dt.timedelta(days=1)
+        """The as-of instant: nothing dated later has happened yet."""
+        return self.grid.horizon
 
     def issue(self, code: str, message: str, level: Level = Level.WARNING, **kw: Any) -> None:
         """A run-level issue attributed to the metric/analysis."""
@@ -209,7 +220,7 @@ def run_from_metric(ctx: MetricContext, dim_source: dict[str, str] | None = None
         dims_frame = pd.DataFrame({"customer_id": frame["customer_id"], **cols})
         dims_frame = dims_frame.dropna(subset=["customer_id"]).drop_duplicates("customer_id", keep="first")
     return Run(ctx.dataset, ctx.config, ctx.timezone, ctx.grain, ctx.week_start, ctx.since, ctx.until, ctx.as_of, dims,
-               ctx.spec.name, ctx.issues, dims_frame, dim_source, sub_dims)
+               ctx.spec.name, ctx.issues, dims_frame, dim_source, sub_dims, ctx.grid)
 
 
 def _text_dim(col: pd.Series) -> pd.Series:
@@ -286,7 +297,7 @@ def _is_snapshot(run: Run, source: str) -> bool:
 def _snapshot_anchor(run: Run) -> dt.datetime:
     if run.since is not None:
         return run.since
-    return dt.datetime(run.as_of.year, run.as_of.month, run.as_of.day)
+    return run.grid.day_start(run.as_of)
 
 
 def _local(col: pd.Series, tz: str) -> pd.Series:
@@ -719,20 +730,19 @@ def period_grid(run: Run, first_time: Any, anchor: dt.datetime | None = None) ->
     """
     import pandas as pd
 
-    from crmmetrics.periods import bucket_range, floor_one, next_start
-
-    end = run.until or run.horizon
+    grid = run.grid
+    end = grid.stop
     first = run.since or anchor or first_time
     if first is None or first >= end:
         return pd.DataFrame({PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "lo": pd.Series(dtype="datetime64[ns]"),
                              "hi": pd.Series(dtype="datetime64[ns]")})
     if run.grain == "all":
-        start = first if run.since or anchor else dt.datetime(first.year, first.month, first.day)
+        start = first if run.since or anchor else min(grid.all_start, grid.day_start(first))
         starts, his = [start], [end]
     else:
-        starts = bucket_range(floor_one(first, run.grain, run.week_start), end - dt.timedelta(microseconds=1), run.grain, run.week_start)
-        his = [min(next_start(s, run.grain), end) for s in starts]
-    los = [max(s, run.since) if run.since else s for s in starts]
+        starts = grid.span(first, end - dt.timedelta(microseconds=1))
+        his = [grid.snapshot(s) for s in starts]
+    los = [grid.measured(s)[0] for s in starts]
     # One resolution (ns) for every instant, so merges and searchsorted never mix units.
     return pd.DataFrame({PERIOD_COL: pd.to_datetime(starts).astype("datetime64[ns]"), "lo": pd.to_datetime(los).astype("datetime64[ns]"),
                          "hi": pd.to_datetime(his).astype("datetime64[ns]")})

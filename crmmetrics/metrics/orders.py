@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from crmmetrics.errors import ConfigError, Issue, Level
+from crmmetrics.grid import Grid
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import UNITS, MetricSpec, Options, register
 from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, period_starts, ratio
@@ -78,16 +79,6 @@ class OrderPolicy(Options):
     def policy_key(self) -> tuple[Any, ...]:
         """The policy settings as a hashable key (for the per-dataset cache)."""
         return tuple(getattr(self, f) for f in OrderPolicy.model_fields)
-
-
-def as_of_cutoff(as_of: dt.datetime | None) -> dt.datetime | None:
-    """Orders at or after this naive local moment are 'in the future': the day after ``as_of``.
-
-    Example: --as-of 2026-10-31 → cutoff 2026-11-01 00:00, so an order at 2026-10-31 18:00 counts.
-    """
-    if as_of is None:
-        return None
-    return dt.datetime(as_of.year, as_of.month, as_of.day) + dt.timedelta(days=1)
 
 
 def prepare_orders(frame: pd.DataFrame, policy: OrderPolicy, dataset: Dataset, tz: str, cutoff: dt.datetime | None,
@@ -269,7 +260,7 @@ class _IssueLog:
 
 def metric_orders(ctx: MetricContext, policy: OrderPolicy) -> pd.DataFrame:
     """The policy applied to the metric's frame (whole history, not yet cut to the range)."""
-    return prepare_orders(ctx.frame, policy, ctx.dataset, ctx.timezone, as_of_cutoff(ctx.as_of))
+    return prepare_orders(ctx.frame, policy, ctx.dataset, ctx.timezone, ctx.grid.horizon)
 
 
 def _customer_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -432,18 +423,13 @@ def _lifetime_repeat(ctx: MetricContext, history: pd.DataFrame, rows: pd.DataFra
     import numpy as np
     import pandas as pd
 
-    from crmmetrics.periods import next_start
-
     dims = list(ctx.by)
     ordered = history.sort_values("_local", kind="stable")
     rank = ordered.groupby([*dims, "customer_id"], sort=False).cumcount()
     firsts = ordered[rank == 0]
     seconds = ordered[rank == 1]
     starts = period_starts(ctx, rows)
-    if ctx.grain == "all":
-        ends = [ctx.until or as_of_cutoff(ctx.as_of) for _ in starts]
-    else:
-        ends = [next_start(s, ctx.grain) for s in starts]
+    ends = [ctx.grid.end(s) for s in starts]
     combos = [()] if not dims else list(rows[dims].drop_duplicates().itertuples(index=False, name=None))
     out_rows = []
     for combo in combos:
@@ -492,9 +478,7 @@ def compute_new_customer_revenue(ctx: MetricContext) -> MetricOutput:
         # One period covering the range: new means a first order inside [since, until).
         is_new = rows["_first"].notna() & ((rows["_first"] >= ctx.since) if ctx.since is not None else True)
     else:
-        from crmmetrics.periods import floor_local
-
-        is_new = rows["_first"].notna() & (floor_local(rows["_first"], ctx.grain, ctx.week_start) == rows[PERIOD_COL])
+        is_new = rows["_first"].notna() & (ctx.grid.bucket(rows["_first"]) == rows[PERIOD_COL])
     is_new = is_new & (rows["_known"] == 1)
     rows = rows.assign(_new_value=rows["_value"].where(is_new, 0.0), _new_cid=rows["customer_id"].where(is_new))
     keys = group_keys(ctx)
@@ -584,7 +568,7 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
     history = _customer_rows(metric_orders(ctx, opts))
     history = history[history["_order"] == 1]
     keys = ["customer_id", *ctx.by]
-    horizon = as_of_cutoff(ctx.as_of)
+    horizon = ctx.grid.horizon
     if opts.variant == "observed":
         rows = ctx.flow_rows(history)
         span = history.groupby(keys, sort=False)["_local"].agg(["min"])
@@ -596,18 +580,13 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
         return MetricOutput(out)
     spells = activity_spells(history, keys, opts.inactive_days, horizon)
     if opts.variant == "inactivity":
-        from crmmetrics.periods import floor_local
-
         lost = spells[spells["end"].notna()].copy()
         if ctx.since is not None:
             lost = lost[lost["end"] >= pd.Timestamp(ctx.since)]
         if ctx.until is not None:
             lost = lost[lost["end"] < pd.Timestamp(ctx.until)]
         lost["_life"] = _to_unit((lost["end"] - lost["start"]).dt.days / DAYS_PER_YEAR, opts.unit)
-        if ctx.grain == "all":
-            lost[PERIOD_COL] = pd.Timestamp(ctx.since) if ctx.since else (lost["end"].min() if len(lost) else pd.NaT)
-        else:
-            lost[PERIOD_COL] = floor_local(lost["end"], ctx.grain, ctx.week_start)
+        lost[PERIOD_COL] = ctx.grid.bucket(lost["end"])
         out = mean_quantiles(ctx, lost, "_life", unit=opts.unit, what="lost customers")
         return MetricOutput(out)
     rows = ctx.flow_rows(history)
@@ -619,24 +598,17 @@ def _churn_lifespan(ctx: MetricContext, spells: pd.DataFrame, rows: pd.DataFrame
     """1 ÷ (lost in P ÷ active at P.start), scaled from periods to years or months."""
     import pandas as pd
 
-    from crmmetrics.periods import next_start
-
     dims = list(ctx.by)
     starts = period_starts(ctx, rows)
     combos = [()] if not dims else list(rows[dims].drop_duplicates().itertuples(index=False, name=None))
-    horizon = as_of_cutoff(ctx.as_of)
     out_rows = []
     for combo in combos:
         sel = spells
         for d, v in zip(dims, combo):
             sel = sel[sel[d] == v]
         for start in starts:
-            if ctx.grain == "all":
-                end = ctx.until or horizon
-                years = (end - start).days / DAYS_PER_YEAR
-            else:
-                end = next_start(start, ctx.grain)
-                years = GRAIN_YEARS[ctx.grain]
+            end = ctx.grid.end(start)
+            years = (end - start).days / DAYS_PER_YEAR if ctx.grain == "all" else GRAIN_YEARS[ctx.grain]
             base, lost = churn_counts(sel, start, end)
             out_rows.append({PERIOD_COL: pd.Timestamp(start), **dict(zip(dims, combo)), "numerator": lost, "denominator": base, "n": base,
                              "period_length": _to_unit(years, opts.unit)})
@@ -698,8 +670,6 @@ def compute_clv(ctx: MetricContext) -> MetricOutput:
     import numpy as np
     import pandas as pd
 
-    from crmmetrics.periods import next_start
-
     opts: ClvOptions = ctx.options  # type: ignore[assignment]
     history = _customer_rows(metric_orders(ctx, opts))
     _need_amount(history)
@@ -708,7 +678,7 @@ def compute_clv(ctx: MetricContext) -> MetricOutput:
     rows = ctx.flow_rows(history)
     dims = list(ctx.by)
     keys = ["customer_id", *dims]
-    horizon = as_of_cutoff(ctx.as_of)
+    horizon = ctx.grid.horizon
     orders_only = history[history["_order"] == 1]
     spells = activity_spells(orders_only, keys, opts.inactive_days, horizon) if opts.lifespan in ("churn", "inactivity") else None
     starts = period_starts(ctx, rows)
@@ -722,9 +692,7 @@ def compute_clv(ctx: MetricContext) -> MetricOutput:
             h = h[h[d] == v]
             sp = sp[sp[d] == v] if sp is not None else None
         for start in starts:
-            end = (ctx.until or horizon) if ctx.grain == "all" else next_start(start, ctx.grain)
-            if horizon is not None and end > horizon:
-                end = horizon
+            end = min(ctx.grid.end(start), horizon)
             w_start = _months_before(end, opts.window_months)
             partial += int(data_start is not None and data_start > pd.Timestamp(w_start))
             win = h[(h["_local"] >= pd.Timestamp(w_start)) & (h["_local"] < pd.Timestamp(end))]
@@ -934,4 +902,4 @@ def day_after_last_order(ctx: Any, policy: OrderPolicy) -> dt.datetime:
     if orders.empty:
         raise DataError("no usable orders in the data (see the issues above)")
     last = orders["_local"].max()
-    return dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1)
+    return Grid.day_end(last)

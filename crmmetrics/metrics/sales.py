@@ -451,18 +451,9 @@ def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end"
     Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
     snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
     """
-    from crmmetrics.periods import bucket_range, floor_one, next_start
-
-    as_of_end = dt.datetime(ctx.as_of.year, ctx.as_of.month, ctx.as_of.day) + dt.timedelta(days=1)
-    limit = min(ctx.until, as_of_end) if ctx.until else as_of_end
-    if ctx.grain == "all":
-        start = ctx.since or (dt.datetime(first.year, first.month, first.day) if first else limit)
-        return [(start, start if at == "start" else limit)]
-    lo = ctx.since or first
-    if lo is None or lo >= limit:
-        return []
-    starts = bucket_range(floor_one(lo, ctx.grain, ctx.week_start), limit - dt.timedelta(microseconds=1), ctx.grain, ctx.week_start)
-    return [(s, s if at == "start" else min(next_start(s, ctx.grain), limit)) for s in starts]
+    grid = ctx.grid
+    starts = grid.stock_periods(first)
+    return [(s, s if at == "start" else grid.snapshot(s)) for s in starts]
 
 
 def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:

@@ -108,24 +108,10 @@ def complete_grid(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame,
 
 
 def period_starts(ctx: MetricContext, rows: pd.DataFrame) -> list:
-    """Bucket starts from --since (or the first row) to --until (or the last row)."""
-    import datetime as dt
-
-    from crmmetrics.periods import bucket_range, floor_one
-
-    if ctx.grain == "all":
-        if len(rows):
-            return [rows[PERIOD_COL].iloc[0]]
-        return [ctx.since] if ctx.since else []
-    first = ctx.since
-    last = ctx.until - dt.timedelta(microseconds=1) if ctx.until else None
+    """The grid's period starts from --since (or the first row) to --until (or the last row)."""
     if len(rows):
-        lo, hi = rows[PERIOD_COL].min().to_pydatetime(), rows[PERIOD_COL].max().to_pydatetime()
-        first = first or lo
-        last = last or hi
-    if first is None or last is None:
-        return []
-    return bucket_range(floor_one(first, ctx.grain, ctx.week_start), last, ctx.grain, ctx.week_start)
+        return ctx.grid.periods(rows[PERIOD_COL].min(), rows[PERIOD_COL].max())
+    return ctx.grid.periods()
 
 
 def _report_zero(ctx: MetricContext, grouped: pd.DataFrame, what: str) -> None:

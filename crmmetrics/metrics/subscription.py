@@ -455,32 +455,18 @@ def ltv_inputs(run: Run, opts: LtvOptions, *, first_time: Any = None) -> tuple[S
 
     import numpy as np
 
-    from crmmetrics.periods import floor_one
-
     if opts.churn == "trailing" and run.grain == "all":
         raise ConfigError(f"{run.name}: churn trailing averages earlier periods; it needs a period grain", hint="use -p month, or churn: current")
     ext = run
     if opts.churn == "trailing" and run.since is not None:
-        ext = dataclasses.replace(run, since=shift_back(floor_one(run.since, run.grain, run.week_start), run.grain, opts.trailing_periods))
+        since = run.grid.shift(run.grid.floor(run.since), -opts.trailing_periods)
+        ext = dataclasses.replace(run, since=since, given_grid=dataclasses.replace(run.grid, since=since))
     s = period_summary(ext, opts, daily=opts.churn_formula == "daily", first_time=first_time)
     parts = ltv_parts(ext, opts, s)
     mask = np.ones(len(s.frame), dtype=bool)
     if ext is not run:
-        mask = (s.frame[PERIOD_COL] >= floor_one(run.since, run.grain, run.week_start)).to_numpy()  # type: ignore[arg-type]
+        mask = (s.frame[PERIOD_COL] >= run.grid.floor(run.since)).to_numpy()  # type: ignore[arg-type]
     return s, parts, mask
-
-
-def shift_back(start: Any, grain: str, n: int) -> Any:
-    """The bucket start ``n`` periods before ``start`` (a bucket start itself)."""
-    import datetime as dt
-
-    if grain == "day":
-        return start - dt.timedelta(days=n)
-    if grain == "week":
-        return start - dt.timedelta(days=7 * n)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain] * n
-    total = start.year * 12 + start.month - 1 - months
-    return start.replace(year=total // 12, month=total % 12 + 1, day=1)
 
 
 def sub_summary(s: Summary, mask: Any) -> Summary:

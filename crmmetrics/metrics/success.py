@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crmmetrics.errors import ConfigError, Level
+from crmmetrics.grid import Grid
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
 from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, period_starts, ratio
@@ -213,7 +214,7 @@ def _usage_rows(ctx: MetricContext) -> tuple[pd.DataFrame, Any, Any, pd.DataFram
     lo = pd.Timestamp(ctx.since) if ctx.since else (rows["_day"].min() if len(rows) else None)
     if ctx.until:
         # Days after the as-of day have not happened yet: they are not zero-user days.
-        hi = min(pd.Timestamp(ctx.until) - pd.Timedelta(days=1), pd.Timestamp(ctx.as_of).normalize())
+        hi = pd.Timestamp(ctx.grid.stop) - pd.Timedelta(days=1)
     else:
         hi = rows["_day"].max() if len(rows) else None
     return rows, lo, hi, pool
@@ -223,10 +224,7 @@ def _period_end(ctx: MetricContext, start: Any, hi: Any) -> Any:
     """Exclusive end of the period starting at ``start``, capped at the day after ``hi``."""
     import pandas as pd
 
-    from crmmetrics.periods import next_start
-
-    end = pd.Timestamp(next_start(pd.Timestamp(start).to_pydatetime(), ctx.grain)) if ctx.grain != "all" else hi + pd.Timedelta(days=1)
-    return min(end, hi + pd.Timedelta(days=1))
+    return min(pd.Timestamp(ctx.grid.end(start)), hi + pd.Timedelta(days=1))
 
 
 def _dau_table(ctx: MetricContext, rows: pd.DataFrame, lo: Any, hi: Any) -> pd.DataFrame:
@@ -678,7 +676,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     if last is None:
         ctx.issue("no_data", "no dated customer data; no health score")
         return MetricOutput(_empty_health(ctx))
-    cap = min(last, pd.Timestamp(ctx.as_of).normalize() + pd.Timedelta(days=1))
+    cap = min(last, pd.Timestamp(ctx.grid.horizon))
     created = ctx.local(ctx.frame["created_at"]).dropna() if "created_at" in ctx.frame else ()
     # Without --since the grid starts at the first signup; no dated signup at all: at the data's last day.
     first = pd.Timestamp(ctx.since) if ctx.since else created.min() if len(created) else cap - pd.Timedelta(days=1)
@@ -693,8 +691,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     for start in period_starts(ctx, marker):
         if pd.Timestamp(start) >= cap:
             continue  # after the data's last day: nothing to score (the grid shows a null)
-        end = _period_end_excl(ctx, start)
-        moment = min(end, cap)
+        moment = min(pd.Timestamp(ctx.grid.end(start)), cap)
         table = score_customers(frames, opts, moment, ctx.timezone, report if start == marker[PERIOD_COL].max() else None)
         for d in ctx.by:
             table[d] = table["customer_id"].map(dims[d]).fillna("(blank)")
@@ -719,21 +716,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
 def _floor(values: list[Any], ctx: MetricContext) -> list[Any]:
     import pandas as pd
 
-    from crmmetrics.periods import floor_one
-
-    if ctx.grain == "all":
-        return [pd.Timestamp(pd.Timestamp(values[0]).normalize())] * 2
-    return [pd.Timestamp(floor_one(pd.Timestamp(v).to_pydatetime(), ctx.grain, ctx.week_start)) for v in values]
-
-
-def _period_end_excl(ctx: MetricContext, start: Any) -> Any:
-    import pandas as pd
-
-    from crmmetrics.periods import next_start
-
-    if ctx.grain == "all":
-        return pd.Timestamp(ctx.until) if ctx.until else pd.Timestamp.max
-    return pd.Timestamp(next_start(pd.Timestamp(start).to_pydatetime(), ctx.grain))
+    return [pd.Timestamp(ctx.grid.floor(pd.Timestamp(v).to_pydatetime())) for v in values]
 
 
 def data_end(ctx: Any, frames: dict[str, pd.DataFrame]) -> Any:
@@ -749,7 +732,7 @@ def data_end(ctx: Any, frames: dict[str, pd.DataFrame]) -> Any:
             latest.append(frame[col].max().tz_convert(ctx.timezone).tz_localize(None))
     if not latest:
         return None
-    return max(latest).normalize() + pd.Timedelta(days=1)
+    return pd.Timestamp(Grid.day_end(max(latest)))
 
 
 def _empty_health(ctx: MetricContext) -> pd.DataFrame:

@@ -595,12 +595,10 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
     cust = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     created = ctx.local(cust["created_at"])
     churned = ctx.local(cust["churned_at"]) if "churned_at" in cust else pd.Series(pd.NaT, index=cust.index)
-    from crmmetrics.periods import next_start
-
     dens = []
     for start in out[PERIOD_COL].drop_duplicates():
         start = pd.Timestamp(start).to_pydatetime()
-        end = next_start(start, ctx.grain) if ctx.grain != "all" else (ctx.until or ctx.as_of)
+        end = ctx.grid.end(start)
         active = (created < end) & (churned.isna() | (churned >= start))
         part = cust[active.to_numpy()]
         if ctx.by:

@@ -8,7 +8,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-HIDDEN_IN_TABLES = {"period_start", "period_end", "unit", "numerator", "denominator"}
+HIDDEN_IN_TABLES = {"period_start", "period_end", "unit", "numerator", "denominator", "complete"}
+INCOMPLETE_MARK = " *"
+INCOMPLETE_NOTE = "* incomplete period: it ends after the as-of day or is cut by --since/--until; its values cover only part of it"
+
+
+def has_incomplete(records: list[dict[str, Any]]) -> bool:
+    """True when some result row is of an incomplete period (``complete`` is false)."""
+    return any(r.get("complete") is False for r in records)
 
 
 def fmt_value(value: Any, unit: str | None, currency: str | None = None) -> str:
@@ -44,7 +51,10 @@ def fmt_plain(value: Any) -> str:
 
 
 def table_rows(records: list[dict[str, Any]], currency: str | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and string cells for screen tables: value formatted by unit, empty columns dropped."""
+    """Header and string cells for screen tables: value formatted by unit, empty columns dropped.
+
+    An incomplete period is marked ``2026-11 *`` (see :data:`INCOMPLETE_NOTE`).
+    """
     if not records:
         return [], []
     columns = [c for c in records[0] if c not in HIDDEN_IN_TABLES]
@@ -53,7 +63,9 @@ def table_rows(records: list[dict[str, Any]], currency: str | None = None) -> tu
     for rec in records:
         row = []
         for c in columns:
-            if c == "value":
+            if c == "period" and rec.get("complete") is False:
+                row.append(f"{rec.get(c)}{INCOMPLETE_MARK}")  # the footnote INCOMPLETE_NOTE explains it
+            elif c == "value":
                 row.append(fmt_value(rec.get(c), rec.get("unit"), currency))
             elif c == "pct_easy":
                 row.append(fmt_value(rec.get(c), "percent") if rec.get(c) is not None else "")

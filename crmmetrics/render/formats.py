@@ -7,7 +7,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.render.display import table_rows
+from crmmetrics.render.display import INCOMPLETE_NOTE, has_incomplete, table_rows
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
@@ -28,6 +28,8 @@ def to_csv(report: Report, bom: bool = False) -> bytes:
 
 
 def _raw(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"  # as in JSON: `complete` reads the same in every format
     return repr(v) if isinstance(v, float) else v
 
 
@@ -48,12 +50,18 @@ def to_markdown(report: Report, currency: str | None = None) -> bytes:
     """A GitHub-flavoured pipe table with values formatted as on screen."""
     from crmmetrics.engine import result_records
 
-    header, rows = table_rows(result_records(report.results), currency)
+    records = result_records(report.results)
+    header, rows = table_rows(records, currency)
     if not header:
         return b"_no results_\n"
+    if "complete" in report.results.columns:  # the data column travels too, not only the mark
+        header = [*header, "complete"]
+        rows = [[*row, "true" if rec.get("complete") else "false"] for row, rec in zip(rows, records)]
     esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    if has_incomplete(records):
+        lines += ["", "\\" + INCOMPLETE_NOTE]
     if report.goals:
         from crmmetrics.render.display import goal_cells
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.render.display import table_rows
+from crmmetrics.render.display import INCOMPLETE_NOTE, has_incomplete, table_rows
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
@@ -54,7 +54,7 @@ def tables(report: Report, currency: str | None = None, width: int | None = None
         hidden = len(header_wo) - len(shown)
         unit = mine[0].get("unit") if mine else ""
         table = Table(title=f"{metric} ({unit})", title_justify="left", header_style="bold",
-                      caption=f"{hidden} more column(s) in -f csv / json / xlsx" if hidden else None, caption_justify="left")
+                      caption=_caption(hidden, has_incomplete(mine)), caption_justify="left")
         for h in shown:
             table.add_column(h, justify="right" if h not in ("period", *report.by, "stage") else "left",
                              no_wrap=h in keep, min_width=len(h) if h in keep else None)
@@ -108,3 +108,9 @@ def table_text(report: Report, currency: str | None = None, width: int = 160) ->
     for t in tables(report, currency):
         console.print(t)
     return buf.getvalue()
+
+
+def _caption(hidden: int, incomplete: bool) -> str | None:
+    """The footnotes under a metric's table: hidden columns, the incomplete-period mark."""
+    lines = ([f"{hidden} more column(s) in -f csv / json / xlsx"] if hidden else []) + ([INCOMPLETE_NOTE] if incomplete else [])
+    return "\n".join(lines) or None

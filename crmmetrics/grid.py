@@ -1,0 +1,272 @@
+"""THE period grid of a run, and the as-of policy (ENGINE.md "One time model").
+
+One :class:`Grid` is built per ``compute``/``analyze``/``check`` run from the grain,
+``--since``, ``--until``, ``--as-of``, the week start and what the loaded data spans.
+Every metric and analysis asks it for period starts, ends, labels, snapshot instants
+and completeness; no other module does period arithmetic (``tests/test_grid.py``
+scans the source for it). The raw calendar arithmetic lives in :mod:`crmmetrics.periods`,
+which only this module imports.
+
+Times are naive wall-clock datetimes in the reporting time zone, periods half-open
+``[start, end)``.
+
+The as-of instant (``horizon``) is the end of the as-of day: ``--as-of 2025-06-30``
+means "as known at 2025-07-01 00:00"; without ``--as-of`` the as-of day is today.
+Nothing dated at or after it has happened yet: :func:`apply_as_of` drops rows whose
+own date is later and blanks later timestamps in other columns, reported as one info
+issue per entity with the count.
+
+Example: month grain, ``--since 2026-03-15``, ``--as-of 2026-05-10`` → periods 2026-03
+(cut by --since: incomplete), 2026-04 (complete), 2026-05 (ends after the as-of
+instant: incomplete).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from crmmetrics import periods as _periods
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.dataset import Dataset
+
+_TICK = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Period bounds, labels, completeness and the as-of instant of one run.
+
+    ``first`` is the earliest relevant date of the whole run (the start of ``-p all``
+    when there is no ``--since``); ``last`` the newest dated row of the inputs, at or
+    before the as-of instant. Both come from :meth:`with_data`.
+    """
+
+    grain: str
+    week_start: str = "monday"
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    as_of: dt.datetime = dt.datetime(1970, 1, 1)  # the as-of day's midnight (or now, for "today")
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    as_of_given: bool = True
+
+    # ------------------------------------------------------------------ the as-of instant
+
+    @property
+    def as_of_day(self) -> dt.date:
+        """The as-of day (``--as-of``, else today)."""
+        return self.as_of.date()
+
+    @property
+    def horizon(self) -> dt.datetime:
+        """The as-of instant: the end of the as-of day (exclusive)."""
+        return self.day_end(self.as_of)
+
+    @property
+    def stop(self) -> dt.datetime:
+        """The exclusive end of everything measured: ``min(--until, as-of instant)``."""
+        return min(self.until, self.horizon) if self.until else self.horizon
+
+    # ------------------------------------------------------------------ buckets
+
+    @property
+    def all_start(self) -> dt.datetime:
+        """Start of the single ``-p all`` period: --since, else the day of the run's first date."""
+        if self.since is not None:
+            return self.since
+        if self.first is not None:
+            return self.day_start(self.first)
+        return self.day_start(self.as_of)
+
+    @staticmethod
+    def day_start(moment: Any) -> dt.datetime:
+        """Midnight of the day holding ``moment``."""
+        moment = _py(moment)
+        return dt.datetime(moment.year, moment.month, moment.day)
+
+    @classmethod
+    def day_end(cls, moment: Any) -> dt.datetime:
+        """The end of the day holding ``moment`` (the next midnight, exclusive)."""
+        return cls.day_start(moment) + dt.timedelta(days=1)
+
+    def floor(self, moment: dt.datetime) -> dt.datetime:
+        """The start of the period holding ``moment`` (for ``all``: the one period's start)."""
+        if self.grain == "all":
+            return self.all_start
+        return _periods.floor_one(moment, self.grain, self.week_start)
+
+    def bucket(self, local: pd.Series) -> pd.Series:
+        """Period starts of naive local timestamps (NaT stays NaT)."""
+        import pandas as pd
+
+        if self.grain == "all":
+            return pd.Series(pd.Timestamp(self.all_start), index=local.index).where(local.notna())
+        return _periods.floor_local(local, self.grain, self.week_start)
+
+    def end(self, start: dt.datetime) -> dt.datetime:
+        """The exclusive end of the period starting at ``start`` (``all``: --until or the as-of instant)."""
+        start = _py(start)
+        if self.grain == "all":
+            return self.stop
+        return _periods.next_start(start, self.grain)
+
+    def shift(self, start: dt.datetime, n: int) -> dt.datetime:
+        """The period start ``n`` periods after (``n`` < 0: before) the one starting at ``start``."""
+        cur = _py(start)
+        if n >= 0:
+            for _ in range(n):
+                cur = _periods.next_start(cur, self.grain)
+            return cur
+        # Going back: step to a day before, then floor to its bucket.
+        for _ in range(-n):
+            cur = _periods.floor_one(cur - dt.timedelta(days=1), self.grain, self.week_start)
+        return cur
+
+    def index(self, starts: pd.Series) -> pd.Series:
+        """Consecutive integers for consecutive period starts (months count calendar months)."""
+        import pandas as pd
+
+        if self.grain in ("month", "quarter", "year"):
+            months = starts.dt.year * 12 + starts.dt.month - 1
+            step = {"month": 1, "quarter": 3, "year": 12}[self.grain]
+            return (months // step).astype("int64")
+        days = starts.to_numpy(dtype="datetime64[D]").astype("int64")
+        return pd.Series(days // (7 if self.grain == "week" else 1), index=starts.index, dtype="int64")
+
+    def label(self, start: dt.datetime) -> str:
+        """``2026-11`` / ``2026-W47`` / ``2026-Q4`` / ``2026`` / ``2026-11-22`` / ``all``."""
+        return _periods.label(_py(start), self.grain)
+
+    def snapshot(self, start: dt.datetime) -> dt.datetime:
+        """The STOCK snapshot instant of a period: ``min(period end, --until, as-of instant)``."""
+        return min(self.end(start), self.stop)
+
+    def measured(self, start: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The part of the period inside [--since, stop): (lo, hi)."""
+        start = _py(start)
+        lo = max(start, self.since) if self.since else start
+        return lo, min(self.end(start), self.stop)
+
+    def complete(self, start: dt.datetime) -> bool:
+        """False when the period ends after the as-of instant or is cut by --since/--until."""
+        start = _py(start)
+        end = self.end(start)
+        if end > self.horizon:
+            return False
+        if self.grain == "all":
+            return True
+        if self.since is not None and self.since > start:
+            return False
+        return not (self.until is not None and self.until < end)
+
+    # ------------------------------------------------------------------ ranges
+
+    def span(self, lo: dt.datetime, hi: dt.datetime) -> list[dt.datetime]:
+        """Every period start from the period holding ``lo`` to the one holding ``hi`` (inclusive)."""
+        if self.grain == "all":
+            return [self.all_start]
+        return _periods.bucket_range(_py(lo), _py(hi), self.grain, self.week_start)
+
+    def periods(self, lo: Any = None, hi: Any = None) -> list[dt.datetime]:
+        """The run's period starts for data spanning [lo, hi].
+
+        From --since (else ``lo``) to --until (else ``hi``), never past the as-of period.
+        Example: month, lo 2026-01-10, hi 2026-03-02, no flags → 2026-01, 2026-02, 2026-03.
+        """
+        if self.grain == "all":
+            return [self.all_start] if (lo is not None or self.since is not None or self.first is not None) else []
+        first = self.since or (_py(lo) if lo is not None else None)
+        last = (self.until - _TICK) if self.until else (_py(hi) if hi is not None else None)
+        if first is None or last is None:
+            return []
+        last = min(last, self.stop - _TICK)
+        if first > last:
+            return []
+        return self.span(first, last)
+
+    def stock_periods(self, lo: Any = None) -> list[dt.datetime]:
+        """Period starts of a STOCK metric: from --since (else ``lo``) to the last period to report.
+
+        The last period is the --until one when given, else the as-of period (see :attr:`stock_stop`).
+        """
+        first = self.since or (_py(lo) if lo is not None else None)
+        if self.grain == "all":
+            return [self.all_start] if first is not None or self.first is not None else []
+        if first is None or first >= self.stock_stop:
+            return []
+        return self.span(first, self.stock_stop - _TICK)
+
+    @property
+    def stock_stop(self) -> dt.datetime:
+        """Where STOCK snapshots stop: --until, else the as-of instant."""
+        return self.stop
+
+    # ------------------------------------------------------------------ building
+
+    def with_data(self, first: dt.datetime | None, last: dt.datetime | None) -> Grid:
+        """This grid knowing the run's earliest and newest dated rows."""
+        return replace(self, first=first, last=last)
+
+
+def _py(moment: Any) -> dt.datetime:
+    """A pandas Timestamp or datetime → datetime (grid arithmetic is on plain datetimes)."""
+    return moment.to_pydatetime() if hasattr(moment, "to_pydatetime") else moment
+
+
+def build_grid(grain: str, week_start: str, since: dt.datetime | None, until: dt.datetime | None,
+               as_of: dt.datetime | None, now: dt.datetime) -> Grid:
+    """The grid of a run before the data is read (``as_of`` None: today, from ``now``)."""
+    day = as_of or now.replace(tzinfo=None, microsecond=0)
+    return Grid(grain, week_start, since, until, day, as_of_given=as_of is not None)
+
+
+def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
+    """The as-of policy, applied once per run before any metric or analysis sees the data.
+
+    A row whose entity date (``schema`` ``date_field``: a deal's created_at, an order's
+    order_date, a response's responded_at, ...) is at or after the as-of instant has not
+    happened yet: it is dropped, and each entity gets one info issue ``after_as_of``
+    with the count (located at the first such row). Returns the grid with the run's
+    earliest and newest dates (:meth:`Grid.with_data`).
+    """
+    import pandas as pd
+
+    from crmmetrics.errors import Issue, Level
+    from crmmetrics.schema import ENTITIES
+
+    horizon = pd.Timestamp(grid.horizon)
+    firsts, lasts = [], []
+    for entity, frame in list(dataset.frames.items()):
+        date_field = ENTITIES[entity].date_field
+        if not date_field or date_field not in frame or not hasattr(frame[date_field], "dt"):
+            continue
+        local = _to_local(frame[date_field], timezone)
+        later = (local >= horizon).fillna(False).to_numpy(dtype=bool)
+        if later.any():
+            rows = frame[later]
+            first_loc = dataset.locate(rows["_src"].to_numpy()[:1], rows["_row"].to_numpy()[:1], date_field)
+            table = dataset.tables[int(rows["_src"].iloc[0])]
+            dataset.issues.append(Issue(
+                Level.INFO, "after_as_of",
+                f"{int(later.sum())} {entity} rows dated after the as-of day {grid.as_of_day:%Y-%m-%d} excluded ({date_field})",
+                entity=entity, source=table.path, location=first_loc[0] if first_loc else None,
+                column=table.column_names.get(date_field, date_field), field=date_field, count=int(later.sum())))
+            frame = frame[~later].reset_index(drop=True)
+            dataset.frames[entity] = frame
+            local = local[~later].reset_index(drop=True)
+        if local.notna().any():
+            firsts.append(local.min().to_pydatetime())
+            lasts.append(local.max().to_pydatetime())
+    return grid.with_data(min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def _to_local(col: pd.Series, timezone: str) -> pd.Series:
+    """Tz-aware timestamps → naive wall-clock in the reporting zone (naive ones pass)."""
+    if getattr(col.dt, "tz", None) is not None:
+        return col.dt.tz_convert(timezone).dt.tz_localize(None)
+    return col
