@@ -231,7 +231,8 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
     A row whose entity date (``schema`` ``date_field``: a deal's created_at, an order's
     order_date, a response's responded_at, ...) is at or after the as-of instant has not
     happened yet: it is dropped, and each entity gets one info issue ``after_as_of``
-    with the count (located at the first such row). Returns the grid with the run's
+    with the count (located at the first such row). Customers are kept whole (they are
+    the dimension table); their dates are cut where they are counted. Returns the grid with the run's
     earliest and newest dates (:meth:`Grid.with_data`).
     """
     import pandas as pd
@@ -243,6 +244,12 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
     firsts, lasts = [], []
     for entity, frame in list(dataset.frames.items()):
         date_field = ENTITIES[entity].date_field
+        if entity == "customers":
+            # Customers are also the table --by dimensions are joined from: a deal lost in
+            # 2025 by an account that signed up in 2026 keeps its plan. Their dated events
+            # (signup, first payment, churn) are cut where they are counted (flow_rows,
+            # snapshots at or before the as-of instant).
+            date_field = None
         if not date_field or date_field not in frame or not hasattr(frame[date_field], "dt"):
             continue
         local = _to_local(frame[date_field], timezone)
