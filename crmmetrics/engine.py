@@ -339,7 +339,7 @@ def label_rows(rows: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     from crmmetrics.metrics.context import PERIOD_COL
 
     starts = list(rows[PERIOD_COL])
-    uniq = {s: (grid.label(s), s.strftime("%Y-%m-%d"), grid.end(s).strftime("%Y-%m-%d"), grid.complete(s)) for s in dict.fromkeys(starts)}
+    uniq = {s: (grid.label(s), s.strftime("%Y-%m-%d"), grid.end_day(s).strftime("%Y-%m-%d"), grid.complete(s)) for s in dict.fromkeys(starts)}
     for i, col in enumerate(("period", "period_start", "period_end", "complete")):
         rows.insert(i, col, [uniq[s][i] for s in starts])
     rows["complete"] = rows["complete"].astype(bool)

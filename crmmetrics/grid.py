@@ -64,8 +64,12 @@ class Grid:
 
     @property
     def horizon(self) -> dt.datetime:
-        """The as-of instant: the end of the as-of day (exclusive)."""
-        return self.day_end(self.as_of)
+        """The as-of instant: the end of the ``--as-of`` day (exclusive), else now.
+
+        ``--as-of 2026-03-31`` → 2026-04-01 00:00, so March is complete; without it, on
+        2026-03-31 at 10:00 March is not over yet.
+        """
+        return self.day_end(self.as_of) if self.as_of_given else self.as_of
 
     @property
     def stop(self) -> dt.datetime:
@@ -115,6 +119,11 @@ class Grid:
             return self.stop
         return _periods.next_start(start, self.grain)
 
+    def end_day(self, start: dt.datetime) -> dt.datetime:
+        """The period end as a day boundary, for ``period_end`` (``all`` without --as-of ends now: the next midnight)."""
+        end = self.end(start)
+        return end if end == self.day_start(end) else self.day_end(end)
+
     def shift(self, start: dt.datetime, n: int) -> dt.datetime:
         """The period start ``n`` periods after (``n`` < 0: before) the one starting at ``start``."""
         cur = _py(start)
@@ -163,6 +172,18 @@ class Grid:
         if self.since is not None and self.since > start:
             return False
         return not (self.until is not None and self.until < end)
+
+    def latest_complete_start(self, at: dt.datetime | None = None) -> dt.datetime:
+        """Start of the latest period that has ended at ``at`` (default: the as-of instant).
+
+        Example: month, as-of instant 2026-11-30 20:00 → 2026-10-01; --as-of 2026-11-30
+        (instant 2026-12-01 00:00) → 2026-11-01. ``all``: the one period.
+        """
+        at = _py(at) if at is not None else self.horizon
+        if self.grain == "all":
+            return self.all_start
+        current = _periods.floor_one(at - _TICK, self.grain, self.week_start)
+        return current if _periods.next_start(current, self.grain) <= at else self.shift(current, -1)
 
     # ------------------------------------------------------------------ ranges
 
@@ -220,7 +241,7 @@ def _py(moment: Any) -> dt.datetime:
 
 def build_grid(grain: str, week_start: str, since: dt.datetime | None, until: dt.datetime | None,
                as_of: dt.datetime | None, now: dt.datetime) -> Grid:
-    """The grid of a run before the data is read (``as_of`` None: today, from ``now``)."""
+    """The grid of a run before the data is read (``as_of`` None: the as-of instant is ``now``)."""
     day = as_of or now.replace(tzinfo=None, microsecond=0)
     return Grid(grain, week_start, since, until, day, as_of_given=as_of is not None)
 

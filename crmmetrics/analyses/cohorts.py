@@ -114,7 +114,7 @@ def compute_cohorts(ctx: AnalysisContext) -> AnalysisOutput:
     end = ctx.as_of if ctx.as_of is not None else day_after_last_order(ctx, opts) - dt.timedelta(days=1)
     day = Grid.day_start(end)
     # The observation end plays the as-of day of this analysis: its grid owns the periods.
-    grid = dataclasses.replace(ctx.grid, grain=grain, week_start=ctx.config.week_start, as_of=day)
+    grid = dataclasses.replace(ctx.grid, grain=grain, week_start=ctx.config.week_start, as_of=day, as_of_given=True)
     orders = analysis_orders(ctx, opts, grid.horizon, "the observation end")
     if opts.value == "revenue" and "amount" not in orders:
         raise ConfigError("cohorts value: revenue needs orders.amount mapped")

@@ -15,7 +15,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.periods import floor_one, label, next_start
+from crmmetrics.grid import Grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,20 +66,12 @@ class Outcome:
 
 def shift(start: dt.datetime, grain: str, steps: int, week_start: str = "monday") -> dt.datetime:
     """The bucket ``steps`` buckets after (negative: before) the one starting at ``start``."""
-    cur = start
-    for _ in range(abs(steps)):
-        cur = next_start(cur, grain) if steps > 0 else floor_one(cur - dt.timedelta(days=1), grain, week_start)
-    return cur
+    return Grid(grain, week_start).shift(start, steps)
 
 
 def latest_complete_start(as_of: dt.datetime, grain: str, week_start: str = "monday") -> dt.datetime:
-    """Start of the latest period that has ended at ``as_of`` (its end ≤ as-of).
-
-    Replaceable by the engine's Grid once it owns completeness (issue #10): the rule is
-    the same, a period is complete when it ends at or before the as-of instant.
-    """
-    current = floor_one(as_of, grain, week_start)
-    return shift(current, grain, -1, week_start)
+    """Start of the latest period that has ended at the instant ``as_of`` (its end ≤ as-of); the grid's rule."""
+    return Grid(grain, week_start).latest_complete_start(as_of)
 
 
 def is_complete(period_end: dt.datetime, as_of: dt.datetime) -> bool:
@@ -149,7 +141,7 @@ def _evaluate_one(rule: Rule, s: Series, start: dt.datetime | None, grain: str, 
     if start is None:
         oc.status, oc.detail = Status.INSUFFICIENT, "no period with data"
         return oc
-    oc.period = label(start, grain)
+    oc.period = Grid(grain).label(start)
     value, n = s.at(start)
     oc.value, oc.n = value, n
     if value is None or n < rule.min_n:
@@ -188,7 +180,7 @@ def _fires_change(b: LevelBounds, delta: float, rel: float | None) -> bool:
 def _change(rule: Rule, oc: Outcome, s: Series, start: dt.datetime, grain: str, week_start: str) -> Outcome:
     prev_start = shift(start, grain, -1, week_start)
     prev, prev_n = s.at(prev_start)
-    prev_label = label(prev_start, grain)
+    prev_label = Grid(grain).label(prev_start)
     if prev is None or prev_n < rule.min_n:
         oc.status, oc.detail = Status.INSUFFICIENT, f"previous period {prev_label} has n={prev_n} < min_n {rule.min_n}" if prev is not None else f"no value in previous period {prev_label}"
         return oc
@@ -239,7 +231,7 @@ def _anomaly(rule: Rule, oc: Outcome, s: Series, start: dt.datetime, grain: str,
     if current is None or len(usable) < 3:
         oc.status = Status.INSUFFICIENT
         oc.detail = f"{len(usable)} of the trailing {rule.periods} periods usable, 3 needed" if current is not None else \
-            f"no value in the same period last year ({label(shift(start, grain, -lag, week_start), grain)})"
+            f"no value in the same period last year ({Grid(grain).label(shift(start, grain, -lag, week_start))})"
         return oc
     mean, sd = statistics.fmean(usable), statistics.stdev(usable)
     if sd == 0:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.checks.evaluate import latest_complete_start, segments, shift
-from crmmetrics.periods import floor_one, label
+from crmmetrics.grid import Grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,11 +87,11 @@ def goal_progress(goals: list[GoalSpec], results: pd.DataFrame, grain: str, as_o
         start = g.start or (dt.datetime.strptime(points[0][0], "%Y-%m-%d") if points else None)
         baseline = g.baseline
         if baseline is None and start is not None and series is not None:
-            holding = start if grain == "all" else floor_one(start, grain, week_start)
+            holding = start if grain == "all" else Grid(grain, week_start).floor(start)
             baseline = next((v for k, v in points if k >= holding.strftime("%Y-%m-%d")), None)
         prog = GoalProgress(g.id, g.metric, g.unit, g.target, g.target_text, g.due.strftime("%Y-%m-%d"),
                             start.strftime("%Y-%m-%d") if start else None, baseline, current,
-                            label(start_cur, grain) if start_cur else "", n, None, None, "no_data")
+                            Grid(grain).label(start_cur) if start_cur else "", n, None, None, "no_data")
         if current is None or baseline is None or start is None:
             out.append(prog)
             continue

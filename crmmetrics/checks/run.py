@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.checks.evaluate import Outcome, Status, evaluate, latest_complete_start
+from crmmetrics.checks.evaluate import Outcome, Status, evaluate
 from crmmetrics.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     from crmmetrics.checks.freshness import freshness_outcomes
     from crmmetrics.checks.goals import goal_progress
     from crmmetrics.engine import nothing_to_do, parse_day
-    from crmmetrics.periods import GRAINS, label
+    from crmmetrics.grid import build_grid
+    from crmmetrics.periods import GRAINS
 
     if not (config.rules or config.goals or config.freshness):
         raise ConfigError(f"{config.where('checks')}: nothing to check: no checks:, thresholds:, goals: or sources max_age",
@@ -86,7 +87,11 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         stdin = ReplayStdin(stdin)
     now = now or dt.datetime.now(ZoneInfo(config.timezone))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
-    judged = label(latest_complete_start(as_of_dt, grain, config.week_start), grain) if grain != "all" else "all"
+    # Periods are judged at the run's as-of instant (the end of the --as-of day, else now),
+    # the instant compute's `complete` column is measured at.
+    grid = build_grid(grain, config.week_start, None, None, parse_day(as_of, "--as-of"), now)
+    instant = grid.horizon
+    judged = grid.label(grid.latest_complete_start()) if grain != "all" else "all"
     run = CheckRun(now.isoformat(timespec="seconds"), as_of_dt, grain, judged)
 
     groups: dict[tuple[str, ...], list[str]] = {}
@@ -105,10 +110,10 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         if r.metric in skipped:
             run.outcomes.append(Outcome(r.id, r.metric, r.kind, Status.SKIPPED, period=judged, unit=r.unit, detail=skipped[r.metric]))
         else:
-            run.outcomes.extend(evaluate(r, results[r.by], grain, as_of_dt, config.week_start))
+            run.outcomes.extend(evaluate(r, results[r.by], grain, instant, config.week_start))
     if config.goals:
         computed = [g for g in config.goals if g.metric not in skipped]
-        run.goals = goal_progress(computed, results[()], grain, as_of_dt, config.week_start)
+        run.goals = goal_progress(computed, results[()], grain, instant, config.week_start)
         run.outcomes.extend(_goal_outcome(p) for p in run.goals)
         run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=judged, unit=g.unit, detail=skipped[g.metric])
                             for g in config.goals if g.metric in skipped)
