@@ -55,6 +55,16 @@ class DateOptions(_Strict):
     dayfirst: bool | None = Field(None, description="Read 03/04/2026 as 3 April (true) or March 4 (false). Unset: inferred per column; dd.mm.yyyy is always day-first.")
 
 
+def _source_extras() -> dict[str, Any]:
+    """Source options presets need (multi-row headers, line items, the export's zone)."""
+    return {
+        "header_rows": (int, Field(1, ge=1, le=10, description="Header rows at the top (SurveyMonkey 2, Qualtrics 3); names come from the first, the others are skipped.")),
+        "line_items": (bool, Field(False, description="Rows sharing the entity key are line items of one record (Shopify, message-level Intercom): the first row is kept and carries the record's fields.")),
+        "timezone": (str | None, Field(None, description="IANA zone the export writes naive timestamps in (Zendesk: the account's zone) when it is not the reporting zone.")),
+        "duration_unit": (Literal["seconds", "minutes", "hours"], Field("minutes", description="Unit of plain numbers in the duration fields (*_minutes); HH:MM:SS text is always read as hours:minutes:seconds.")),
+    }
+
+
 def _source_model(entity_name: str) -> type[BaseModel]:
     ent = ENTITIES[entity_name]
     title = "".join(p.capitalize() for p in entity_name.split("_"))
@@ -72,8 +82,10 @@ def _source_model(entity_name: str) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid"),
         __doc__=f"One export feeding {entity_name}.",
         path=(str, Field(..., description='File path relative to this config, a glob, or "-" for stdin.')),
+        preset=(str | None, Field(None, description="A vendor export preset (`crmmetrics presets` lists them): its column mapping, value maps and options, under what you write here.")),
         sheet=(str | int | None, Field(None, description="Excel sheet name, or 0-based index. Default: the first sheet.")),
-        format=(Literal["csv", "xlsx"] | None, Field(None, description="Force the reader (needed for stdin Excel only if auto-detection fails).")),
+        format=(Literal["csv", "xlsx", "json", "ndjson"] | None, Field(None, description="Force the reader (stdin is detected: Excel by its bytes, JSON by a leading [ or {).")),
+        **_source_extras(),
         csv=(CsvOptions, Field(default_factory=CsvOptions, description="Delimited-text options.")),
         dates=(DateOptions, Field(default_factory=DateOptions, description="Date parsing options.")),
         constants=(dict[str, Scalar], Field(default_factory=dict, description="Fields with one value for every row, e.g. survey_type: nps.")),
@@ -297,7 +309,10 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
     # A section holding only comments loads as None: treat it as absent.
     normalised = {k: v for k, v in data.items() if not (v is None and k in NULLABLE_SECTIONS)}
     if isinstance(data.get("sources"), dict):
-        normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in data["sources"].items()}
+        from crmmetrics.presets import expand_sources
+
+        expanded = expand_sources(data["sources"], path.parent if path else Path.cwd())
+        normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
     model_cls = config_model()
     problems: list[str] = []
     try:
@@ -389,6 +404,11 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
             base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
             dotted = ".".join(str(x) for x in base)
             mapped = {k for k, v in src.fields.model_dump().items() if v is not None}
+            if src.timezone:
+                try:
+                    ZoneInfo(src.timezone)
+                except (ZoneInfoNotFoundError, ValueError):
+                    problems.append(f"{cfg.where(*base, 'timezone')}: {dotted}.timezone: unknown time zone {src.timezone!r} (use an IANA name such as America/Denver)")
             for key in sorted(mapped - set(canonical)):
                 close = difflib.get_close_matches(key, canonical, n=1, cutoff=0.8)
                 if close:

@@ -132,6 +132,8 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
 
     ent = ENTITIES[entity_name]
     mapping = {k: v for k, v in source.fields.model_dump().items() if v is not None}
+    if getattr(source, "line_items", False) and ent.key in mapping:
+        fields = set(fields) | {ent.key}  # rows are rolled up by the key, so it is always read
     wanted = {f: mapping[f] for f in fields if f in mapping}
     table = read_source(open_path, shown, source, wanted, stdin)
     src_id = len(ds.tables)
@@ -150,8 +152,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
             continue
         cleaned = clean_text(raw, source.csv.null_values)
         cleaned = apply_values_map(cleaned, source.values.get(fname, {}))
-        parsed = parse(cleaned, ftype, decimal=source.csv.decimal, thousands=source.csv.thousands, dayfirst=source.dates.dayfirst,
-                       date_format=source.dates.format, tz=config.timezone, choices=fdef.choices if fdef else ())
+        parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else ())
         frame[fname] = parsed.values.to_numpy() if ftype not in (FieldType.DATETIME, FieldType.DATE) else parsed.values.reset_index(drop=True)
         bad = parsed.bad.to_numpy(dtype=bool)
         if bad.any():
@@ -164,9 +165,41 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
         if parsed.note:
             ds.issues.append(Issue(Level.WARNING, "date_order", f"{fname}: {parsed.note}", entity=entity_name, source=table.path,
                                    column=table.column_names.get(fname), field=fname))
+    if getattr(source, "line_items", False):
+        frame, rejected = _roll_up_line_items(ds, entity_name, table.path, frame, rejected)
     ds.inputs.append(InputFact(entity_name, table.path, table.sha256, table.n_rows, int(rejected.sum()), table.kind,
                                table.encoding, table.delimiter, table.sheet))
     return frame
+
+
+def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: tuple[str, ...]) -> Any:
+    """Parse one column; naive times in the source's own zone, durations into minutes."""
+    if ftype is FieldType.DURATION:
+        from crmmetrics.io.durations import parse_duration
+
+        return parse_duration(cleaned, getattr(source, "duration_unit", "minutes"))
+    source_tz = getattr(source, "timezone", None)
+    parsed = parse(cleaned, ftype, decimal=source.csv.decimal, thousands=source.csv.thousands, dayfirst=source.dates.dayfirst,
+                   date_format=source.dates.format, tz=source_tz or tz, choices=choices)
+    if source_tz and source_tz != tz and ftype in (FieldType.DATETIME, FieldType.DATE):
+        # Naive values were read in the export's zone; metrics work in the reporting zone.
+        parsed.values = parsed.values.dt.tz_convert(tz)
+    return parsed
+
+
+def _roll_up_line_items(ds: Dataset, entity_name: str, path: str, frame: pd.DataFrame, rejected: Any) -> tuple[pd.DataFrame, Any]:
+    """One row per record: the first row of each key carries the record (Shopify line items)."""
+    key = ENTITIES[entity_name].key
+    if not key or key not in frame:
+        return frame, rejected
+    later = (frame[key].notna() & frame.duplicated(key, keep="first")).to_numpy()
+    if later.any():
+        n_records = int((~later).sum())
+        ds.issues.append(Issue(Level.INFO, "line_items_rolled_up", f"{int(later.sum())} line-item rows rolled up into {n_records} {entity_name}"
+                               f" (fields from each {key}'s first row)", entity=entity_name, source=path, count=int(later.sum())))
+        frame = frame[~later].reset_index(drop=True)
+        rejected = rejected[~later]
+    return frame, rejected
 
 
 def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) -> None:

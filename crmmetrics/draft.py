@@ -161,6 +161,7 @@ class Export:
     sample: list[list[Any]] = field(default_factory=list)  # first data rows, for value-map templates
     entity: str = ""
     fields: dict[str, str] = field(default_factory=dict)
+    preset: Any = None  # a crmmetrics.presets.detect.PresetMatch when a vendor export was recognised
 
 
 def peek(path: Path) -> list[Export]:
@@ -282,6 +283,11 @@ def draft_yaml(exports: list[Export], config_path: Path, timezone: str) -> str:
                 rel = ex.path.resolve().relative_to(config_path.resolve().parent)
             except ValueError:
                 rel = ex.path.resolve()
+            if ex.preset is not None:
+                from crmmetrics.presets.drafting import preset_source_lines
+
+                lines += preset_source_lines(ex, str(rel), q)
+                continue
             lines.append(f"    - path: {q(str(rel))}")
             if ex.sheet:
                 lines.append(f"      sheet: {q(ex.sheet)}")

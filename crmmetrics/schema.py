@@ -23,6 +23,7 @@ class FieldType(str, enum.Enum):
     BOOL = "bool"  # true/false, yes/no, evet/hayır, 1/0
     CATEGORY = "category"  # a label, optionally restricted to choices
     TEXT = "text"  # free text (comments)
+    DURATION = "duration"  # elapsed time in minutes: a number in the source's duration_unit, or HH:MM:SS
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,13 @@ ENTITIES: dict[str, Entity] = {
                 _f("channel", T.CATEGORY, "Channel (email, chat, phone, web)."),
                 _f("group", T.CATEGORY, "Support group."),
                 _f("assignee", T.CATEGORY, "Agent."),
+                # Precomputed durations (Zendesk, Freshdesk exports carry these, not timestamps).
+                _f("first_reply_minutes", T.DURATION, "First reply time as the export states it, calendar."),
+                _f("first_reply_business_minutes", T.DURATION, "First reply time within business hours, as the export states it."),
+                _f("first_resolution_minutes", T.DURATION, "First resolution time as the export states it, calendar."),
+                _f("first_resolution_business_minutes", T.DURATION, "First resolution time within business hours, as the export states it."),
+                _f("full_resolution_minutes", T.DURATION, "Full (final) resolution time as the export states it, calendar."),
+                _f("full_resolution_business_minutes", T.DURATION, "Full resolution time within business hours, as the export states it."),
             ),
         ),
         Entity(

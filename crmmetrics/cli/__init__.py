@@ -35,7 +35,7 @@ def _root(
     """Customer metrics from CRM exports."""
 
 
-from crmmetrics.cli import analyze, catalog, check, compute, config_cmd, init_cmd, report, sample, validate  # noqa: E402,F401  (registers commands)
+from crmmetrics.cli import analyze, catalog, check, compute, config_cmd, init_cmd, presets_cmd, report, sample, validate  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

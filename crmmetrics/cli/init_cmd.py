@@ -33,7 +33,8 @@ def init_cmd(
       crmmetrics init exports/deals.xlsx exports/nps.csv -o crm.yaml --timezone Europe/Istanbul
     """
     from crmmetrics.config import config_from_data
-    from crmmetrics.draft import draft_yaml, guess, peek
+    from crmmetrics.draft import draft_yaml, guess
+    from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
     from crmmetrics.errors import ConfigError, OutputError
     from crmmetrics.io.output import atomic_write
     from crmmetrics.yamlload import load_yaml
@@ -43,8 +44,12 @@ def init_cmd(
     exports = []
     for spec in files:
         name, sep, entity = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
-        for ex in peek(Path(name if sep else spec)):
-            exports.append(guess(ex, entity or None))
+        for ex in peek_any(Path(name if sep else spec)):
+            drafted = None if entity else preset_exports(ex)
+            note = None if drafted or entity else near_miss_note(ex)
+            if note and not quiet:
+                sys.stderr.write(f"crmmetrics: {ex.path}: {note}\n")
+            exports.extend(drafted if drafted else [guess(ex, entity or None)])
     text = draft_yaml(exports, output, timezone)
     data, lines = load_yaml(text)
     try:
@@ -56,5 +61,7 @@ def init_cmd(
         for ex in exports:
             where = f"{ex.path}{' sheet ' + repr(ex.sheet) if ex.sheet else ''}"
             what = f"{ex.entity} ({len(ex.fields)} of {len(ex.headers)} columns mapped)" if ex.entity else "not recognised"
+            if ex.preset is not None:
+                what = f"{ex.entity} via preset {ex.preset.preset.name}"
             sys.stderr.write(f"crmmetrics: {where}: {what}\n")
         sys.stderr.write(f"crmmetrics: wrote {output}; check it, then: crmmetrics validate -c {output}\n")

@@ -164,3 +164,17 @@ def strict_failure(issues: list[Issue]) -> Any:
     if not bad:
         return None
     return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {bad[0].one_line()}", hint="run without --strict to get the report with warnings")
+
+
+def print_listing(header: list[str], rows: list[list[str]]) -> None:
+    """A catalogue listing: a Rich table on a terminal, tab-separated lines when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header, header_style="bold")
+        for r in rows:
+            table.add_row(*r)
+        Console().print(table)
+    else:
+        sys.stdout.write("\t".join(header) + "\n" + "".join("\t".join(r) + "\n" for r in rows))

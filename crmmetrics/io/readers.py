@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import DataError, InputNotFoundError, Issue, Level, ReadError
+from crmmetrics.io.header_rows import extra_header_rows
+from crmmetrics.io.header_rows import header_lines as count_header_lines
 from crmmetrics.io.detect import decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
 from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
 from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
@@ -111,6 +113,10 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
     """Read the ``wanted`` columns (canonical field → column name or 1-based position)."""
     data = read_bytes(path, stdin)
     digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
+    from crmmetrics.io.json_reader import looks_like_json, read_json
+
+    if looks_like_json(path, data, source.format):
+        return read_json(display, data, wanted, digest)
     if is_excel(path, data, source.format):
         return _read_excel(display, data, source, wanted, digest)
     data = unpack_text(display, data)
@@ -172,6 +178,8 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
         headers = text[: first_line_end if first_line_end >= 0 else None].split()
     else:
         headers, header_lines = header_record(text, delimiter, opts.quotechar)
+        if extra_header_rows(source):
+            header_lines = count_header_lines(text, delimiter, opts.quotechar, 1 + extra_header_rows(source))
     if not opts.header:
         headers = [str(i + 1) for i in range(len(headers))]
         header_lines = 0
@@ -370,7 +378,7 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
     header_row = rows[0]
     if source.csv.header:
         headers = [str(h).strip() if h is not None else "" for h in header_row]
-        body = rows[1:]
+        body = rows[1 + extra_header_rows(source):]
     else:
         headers = [str(i + 1) for i in range(len(header_row))]
         body = rows
@@ -384,7 +392,7 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         idx = headers.index(col)
         columns[fname] = pd.Series([body[i][idx] if idx < len(body[i]) else None for i in kept], dtype=object)
         col_letters[fname] = _col_letter(idx)
-    first_data_row = 1 + (1 if source.csv.header else 0)  # Excel rows are 1-based
+    first_data_row = 1 + (1 + extra_header_rows(source) if source.csv.header else 0)  # Excel rows are 1-based
 
     def locate(rows_: Any, field: str | None = None) -> list[str]:
         letter = col_letters.get(field or "", "A") if field else "A"

@@ -53,6 +53,42 @@ class DurationOptions(TicketOptions):
     headline: Literal["median", "mean"] = Field("median", description="Which statistic is the value (median: Zendesk/Intercom default); mean and p90 are always in the row.")
     unit: Literal["minutes", "hours", "days"] = Field("hours", description="Unit of the value, mean, median and p90.")
     target: float | None = Field(None, gt=0, description="Service target in `unit`; adds pct_within_target (share of measured tickets at or under it).")
+    clock: Literal["calendar", "business"] | None = Field(None, description="calendar or business time. Default: business when schedule is set, else calendar. With precomputed durations, picks the export's business-hours column (Zendesk 'within business hours').")
+    measure_from: Literal["auto", "timestamps", "durations"] = Field("auto", description="auto: the export's own precomputed duration column when mapped (tickets.*_minutes: the vendor's number), else timestamps; or force one.")
+
+    def business(self) -> bool:
+        """Whether business time is measured."""
+        return self.clock == "business" or (self.clock is None and self.schedule is not None)
+
+
+# Precomputed duration fields per measure: (calendar, business).
+DURATION_FIELDS = {
+    "first_reply": ("first_reply_minutes", "first_reply_business_minutes"),
+    "first_resolution": ("first_resolution_minutes", "first_resolution_business_minutes"),
+    "full_resolution": ("full_resolution_minutes", "full_resolution_business_minutes"),
+}
+
+
+def duration_column(frame_columns: set[str] | list[str], opts: DurationOptions, measure: str) -> str | None:
+    """The precomputed duration field to use for ``measure``, or None to use timestamps.
+
+    Raises ConfigError when durations are forced but the column is not mapped.
+    """
+    calendar, business = DURATION_FIELDS[measure]
+    wanted = business if opts.business() else calendar
+    if opts.measure_from == "timestamps":
+        return None
+    if wanted in frame_columns:
+        return wanted
+    if opts.measure_from == "durations":
+        raise ConfigError(f"measure_from: durations needs tickets.{wanted} mapped", hint=f"map the export's {'business-hours ' if opts.business() else ''}duration column under sources.tickets.fields.{wanted}")
+    return None
+
+
+def _check_business(opts: DurationOptions) -> None:
+    if opts.business() and opts.schedule is None:
+        raise ConfigError("clock: business needs a schedule (business_hours) or the export's business-hours duration column mapped",
+                          hint="set metrics.<metric>.schedule, or map tickets.*_business_minutes (presets zendesk-tickets, zendesk-ticket-metrics, freshdesk-tickets do)")
 
 
 def fill_counts(out: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
@@ -137,7 +173,8 @@ def _minutes(ctx: MetricContext, rows: pd.DataFrame, start: str, end: str, opts:
     return minutes.where(~backwards, np.nan)
 
 
-def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, extras: dict[str, str], what: str) -> MetricOutput:
+def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, extras: dict[str, str], what: str,
+                     from_column: str | None = None) -> MetricOutput:
     """mean/median/p90 of ``_dur`` per group with the option's headline, target share and extras."""
     if opts.target is not None:
         rows = rows.assign(_within=(rows["_dur"] <= opts.target).astype("int64").where(rows["_dur"].notna(), 0))
@@ -147,7 +184,11 @@ def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptio
         out["pct_within_target"] = out["within_target"] / out["n"].where(out["n"] > 0)
         out = out.drop(columns=["within_target"])
     fill_counts(out, list(extras))
-    return MetricOutput(out, {"measured_in": f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}"})
+    if from_column:
+        clock = "business" if opts.business() else "calendar"
+        return MetricOutput(out, {"measured_in": f"{clock} {opts.unit}", "measured_from": f"precomputed durations (tickets.{from_column})"})
+    return MetricOutput(out, {"measured_in": f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}",
+                              "measured_from": "timestamps"})
 
 
 # ------------------------------------------------------------------ E1 first reply time
@@ -199,6 +240,12 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
     """
     opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
     df = _tickets(ctx, opts)
+    column = duration_column(set(df.columns), opts, "first_reply")
+    if column:
+        rows = ctx.flow_rows(df, "created_at")
+        rows = rows.assign(_dur=rows[column] / MINUTES_PER[opts.unit], _no_reply=rows[column].isna().astype("int64"))
+        return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets", column)
+    _check_business(opts)
     if "first_reply_at" not in df:
         df = df.assign(first_reply_at=_replies_from_activities(ctx, df))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
@@ -231,8 +278,9 @@ register(MetricSpec(
         "Without tickets.first_reply_at, the first public agent message in activities is used; bots, automations, customers and private notes never count, and on agent-created tickets the agent's opening message is skipped.",
         "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed; a ticket created out of hours starts at the next opening.",
         "Tickets with an excluded status (spam, merged, deleted) are left out.",
+        "Precomputed durations: when tickets.first_reply_minutes (or first_reply_business_minutes with clock: business) is mapped, the export's own number is used (measure_from: auto), reproducing Zendesk's figures; the report's options say measured_from.",
     ),
-    optional={"tickets": ("first_reply_at", "created_by_agent", *TICKET_OPTIONAL),
+    optional={"tickets": ("first_reply_at", "created_by_agent", *DURATION_FIELDS["first_reply"], *TICKET_OPTIONAL),
               "activities": ("ticket_id", "occurred_at", "actor_type", "is_public")},
 ))
 
@@ -250,6 +298,9 @@ class ResolutionOptions(DurationOptions):
 def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput:
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
     df = _tickets(ctx, opts)
+    column = duration_column(set(df.columns), opts, "full_resolution" if final else "first_resolution")
+    if column is None:
+        _check_business(opts)
     df = df.assign(_end=_end_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
     if opts.period_by == "solved":
         solved = df[df["_end"].notna()]
@@ -259,9 +310,13 @@ def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput
         rows = ctx.flow_rows(solved[~no_created], "_end")
     else:
         rows = ctx.flow_rows(df, "created_at")
-    minutes = _minutes(ctx, rows, "created_at", "_end", opts, "solved_before_created", end_field)
+    if column:
+        # The export's own number; a solved ticket without it is simply not measured.
+        minutes = rows[column].where(rows["_end"].notna())
+    else:
+        minutes = _minutes(ctx, rows, "created_at", "_end", opts, "solved_before_created", end_field)
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _open=rows["_end"].isna().astype("int64"))
-    return _duration_output(ctx, rows, opts, {"unresolved": "_open"}, "solved tickets")
+    return _duration_output(ctx, rows, opts, {"unresolved": "_open"}, "solved tickets", column)
 
 
 def compute_first_resolution_time(ctx: MetricContext) -> MetricOutput:
@@ -288,6 +343,7 @@ _RESOLUTION_RULES = (
     "closed_fallback: a ticket closed without a solve time ends at closed_at (Zendesk), counted in an info issue.",
     "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed.",
     "period_by created: tickets created in P; those not solved yet are counted in unresolved.",
+    "Precomputed durations: when the export's own minutes column is mapped (tickets.*_resolution_minutes, *_business_minutes), it is used as the vendor states it (measure_from: auto); the report's options say measured_from.",
 )
 
 register(MetricSpec(
@@ -307,7 +363,7 @@ register(MetricSpec(
     shape="mean",
     extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
     edge_rules=("Period: tickets whose first solve is in [start, end) (variant period_by: created).", *_RESOLUTION_RULES),
-    optional={"tickets": TICKET_OPTIONAL},
+    optional={"tickets": (*DURATION_FIELDS["first_resolution"], *TICKET_OPTIONAL)},
 ))
 
 register(MetricSpec(
@@ -331,7 +387,7 @@ register(MetricSpec(
         "A ticket solved, then reopened and not solved again (status not solved) is open: left out until solved again.",
         *_RESOLUTION_RULES,
     ),
-    optional={"tickets": TICKET_OPTIONAL},
+    optional={"tickets": (*DURATION_FIELDS["full_resolution"], *TICKET_OPTIONAL)},
 ))
 
 

@@ -1,0 +1,44 @@
+"""The header of an export (CSV, Excel or JSON) without reading its rows: what preset
+resolution and `init` match column names against."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+HEAD_BYTES = 1 << 16
+
+
+def read_headers(path: Path, source: dict[str, Any] | None = None) -> list[str]:
+    """Column names of ``path``: the first row of a CSV or sheet, the dotted keys of JSON."""
+    from crmmetrics.io.detect import decode_text, detect_encoding, sniff_delimiter
+    from crmmetrics.io.json_reader import looks_like_json, parse_records, record_keys
+    from crmmetrics.io.readers import is_excel
+
+    source = source or {}
+    forced = source.get("format")
+    if looks_like_json(str(path), path.read_bytes()[:64], forced):
+        records, _ = parse_records(str(path), path.read_bytes())
+        return record_keys(records)
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if is_excel(str(path), head, forced):
+        import python_calamine as pc
+
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
+        sheet = source.get("sheet")
+        name = wb.sheet_names[sheet] if isinstance(sheet, int) and sheet < len(wb.sheet_names) else (
+            sheet if sheet in wb.sheet_names else wb.sheet_names[0])
+        rows = wb.get_sheet_by_name(name).to_python(nrows=1)
+        return [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
+    opts = source.get("csv") or {}
+    encoding = opts.get("encoding") or detect_encoding(head)
+    text, _, _ = decode_text(head, encoding, pinned=False)
+    delimiter = opts.get("delimiter") or sniff_delimiter(text)
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
+    if delimiter == "whitespace":
+        return text.split("\n", 1)[0].split()
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
