@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import DataError, InputNotFoundError, Issue, Level, ReadError
+from crmmetrics.io.detect import decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
 from crmmetrics.io.header_rows import extra_header_rows
 from crmmetrics.io.header_rows import header_lines as count_header_lines
-from crmmetrics.io.detect import decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
 from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
 from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
 
