@@ -15,7 +15,7 @@ from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, InputOp
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (default: every metric the config can feed).", show_default=False)]
 ReportOutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="report.html: a self-contained HTML dashboard; report.txt: the first screen as text. Default: the first screen on stdout.", show_default=False)]
-REPORT_EXTENSIONS = {".txt": "text"}
+REPORT_EXTENSIONS = {".html": "html", ".htm": "html", ".txt": "text"}
 PIPED_WIDTH = 120  # the first screen written to a pipe or a .txt file
 
 
@@ -60,7 +60,7 @@ def report_cmd(
     if output and output != "-":
         kind = REPORT_EXTENSIONS.get(Path(output).suffix.lower(), "")
         if not kind:
-            raise UsageError(f"-o {output}: report writes .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
+            raise UsageError(f"-o {output}: report writes .html or .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
     cfg = load_config(find_config(config))
     # The first screen is overall per metric unless -b asks for segments.
     report = compute(cfg, metrics, period=period, by=by or [], since=since, until=until, as_of=as_of,
@@ -74,6 +74,13 @@ def report_cmd(
     summarise(report, verbose, quiet)
     rows = summary_rows(report, cfg)
     currency = cfg.model.currency
+    if kind == "html":
+        from crmmetrics.io.output import atomic_write
+        from crmmetrics.render.html import dashboard_html
+
+        extras = dashboard_extras(cfg, metrics, period, by or [], since, until, as_of, parse_inputs(input_))
+        atomic_write(output, dashboard_html(report, rows, currency, extras).encode("utf-8"))
+        return
     from crmmetrics.render.firstscreen import first_screen_text, renderables
 
     if kind == "text":
@@ -90,3 +97,28 @@ def report_cmd(
         return
     width = int(os.environ.get("COLUMNS", PIPED_WIDTH)) if os.environ.get("COLUMNS", "").isdigit() else PIPED_WIDTH
     sys.stdout.write(first_screen_text(report, rows, currency, width))
+
+
+def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs):  # type: ignore[no-untyped-def]
+    """Segment rows (with -b) and the cohort and RFM analyses, for the HTML dashboard.
+
+    An analysis the config cannot feed is not an error here: its section says why.
+    Analyses read stdin only if the metrics did not (stdin can be read once).
+    """
+    from crmmetrics.engine import analyze, compute
+    from crmmetrics.errors import ConfigError, UsageError
+    from crmmetrics.render.html import Extras
+    from crmmetrics.summary import summarise as summary_rows
+
+    extras = Extras(by=list(by), config_name=cfg.path.name if cfg.path else "")
+    if by:
+        seg = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of, inputs=inputs, stdin=None)
+        extras.segments = summary_rows(seg, cfg)
+    no_stdin = {k: v for k, v in inputs.items() if v != "-"}
+    for name in ("cohorts", "rfm"):
+        try:
+            setattr(extras, name, analyze(cfg, name, period=period, since=since, until=until,
+                                          as_of=as_of if name == "rfm" else None, inputs=no_stdin, stdin=None))
+        except (ConfigError, UsageError) as exc:
+            extras.skipped[name] = f"not shown: {exc.message}"
+    return extras
