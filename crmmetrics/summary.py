@@ -53,7 +53,13 @@ class SummaryRow:
     points: list[Point]
     latest: Point | None  # the latest complete period with a value
     previous: Point | None  # the complete period before ``latest`` with a value
-    status: Status | None = None
+    status: Status | None = None  # the worst check verdict
+    goal: Status | None = None  # goal progress
+
+    @property
+    def verdicts(self) -> list[Status]:
+        """Check then goal, those present."""
+        return [s for s in (self.status, self.goal) if s is not None]
 
     @property
     def change(self) -> float | None:
@@ -97,8 +103,9 @@ class Status:
 
     kind: str  # "check" (thresholds) or "goal"
     ok: bool
-    text: str  # short, e.g. "min 30 ✓" / "max 24 ✗" / "goal 45: 82 %"
+    text: str  # short, e.g. "✓ ok" / "✗ crit" / "62% of 50"
     progress: float | None = None  # goals: share of the way to the target, 0..1+
+    detail: str = ""  # the long form: rule and bounds, or target, due date and schedule
 
 
 def is_complete(period_end: str, as_of: str) -> bool:
@@ -153,41 +160,49 @@ def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
         row = SummaryRow(metric, spec.title if spec else metric, spec.family if spec else "", recs[0].get("unit") or "",
                          spec.better if spec else "none", spec.formula if spec else "", seg, points,
                          done[-1] if done else None, done[-2] if len(done) > 1 else None)
-        if config is not None and not seg:
-            row.status = status_for(row, config)
         rows.append(row)
+    if config is not None:
+        attach_status(rows, config, report)
     return rows
 
 
-def status_for(row: SummaryRow, config: Config) -> Status | None:
-    """The check verdict (``thresholds:``) for the row's latest complete value.
+def attach_status(rows: list[SummaryRow], config: Config, report: Report, goals: list[Any] | None = None) -> None:
+    """Set each overall row's check verdict and goal progress (issue #13's modules).
 
-    Goals (issue #13) plug in here when the config has them.
+    Checks: every ``checks:`` / ``thresholds:`` rule without ``by`` is evaluated by
+    :func:`crmmetrics.checks.evaluate.evaluate` on the report's rows for the latest complete
+    period; the worst outcome per metric is shown. Goals: :func:`goals_for_report` (pass
+    ``goals`` to reuse progress already computed).
     """
-    goal = _goal_status(row, config)
-    if goal is not None:
-        return goal
-    # thresholds: values may be written with units ("80%", "48h"); the parsed rule holds
-    # them in the metric's stored unit (crmmetrics/checks/rules.py).
-    rule = next((r for r in getattr(config, "rules", []) if r.id == f"{row.metric}_threshold"), None)
-    t = rule.crit if rule is not None else None
-    if t is None or row.latest is None or row.latest.value is None:
-        return None
-    from crmmetrics.render.display import fmt_value
+    from crmmetrics.checks.evaluate import Status as Verdict
+    from crmmetrics.checks.evaluate import evaluate
 
-    v = row.latest.value
-    if t.min is not None and v < t.min:
-        return Status("check", False, f"✗ <{fmt_value(t.min, row.unit)}")
-    if t.max is not None and v > t.max:
-        return Status("check", False, f"✗ >{fmt_value(t.max, row.unit)}")
-    bounds = " ".join(b for b in (f"≥{fmt_value(t.min, row.unit)}" if t.min is not None else "",
-                                  f"≤{fmt_value(t.max, row.unit)}" if t.max is not None else "") if b)
-    return Status("check", True, f"✓ {bounds}".strip())
+    overall = {r.metric: r for r in rows if not r.segment}
+    as_of = dt.datetime.fromisoformat(report.as_of)
+    worst: dict[str, Any] = {}
+    for rule in getattr(config, "rules", []):
+        if rule.by or rule.metric not in overall:
+            continue
+        for oc in evaluate(rule, report.results, report.period, as_of, config.week_start):
+            if oc.status in (Verdict.SKIPPED, Verdict.INSUFFICIENT) and rule.metric in worst:
+                continue
+            if rule.metric not in worst or oc.status.rank > worst[rule.metric].status.rank:
+                worst[rule.metric] = oc
+    for metric, oc in worst.items():
+        mark = {"ok": "✓", "warn": "!", "crit": "✗"}.get(oc.status.value, "?")
+        overall[metric].status = Status("check", oc.status is Verdict.OK, f"{mark} {oc.status.value}", detail=f"{oc.rule}: {oc.detail}")
+    if goals is None:
+        from crmmetrics.checks.goals import goals_for_report
 
-
-def _goal_status(row: SummaryRow, config: Config) -> Status | None:
-    """Goal progress from the goals module when it exists (issue #13); None otherwise."""
-    return None
+        goals = goals_for_report(config, report) if getattr(config, "goals", None) else []
+    for g in goals:
+        row = overall.get(g.metric)
+        if row is None:
+            continue
+        share = f"{g.share * 100:.0f}%" if g.share is not None else "—"
+        row.goal = Status("goal", bool(g.on_track), f"{share} of {g.target_text}", progress=g.share,
+                          detail=f"goal {g.goal}: {g.status.replace('_', ' ')}; target {g.target_text} by {g.due}"
+                                 + (f", {g.expected * 100:.0f}% of the time gone" if g.expected is not None else ""))
 
 
 @dataclass

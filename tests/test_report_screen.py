@@ -49,11 +49,11 @@ def test_latest_complete_change_and_status_by_hand(survey_project):
     assert [p.period for p in row.incomplete] == ["2026-11"]
     assert row.change == 50.0 and row.judgement == "good"
     assert fmt_change(row) == "▲ +50.0"
-    assert row.status.ok is False and row.status.text == "✗ <80.0"
+    assert row.status.ok is False and row.status.text == "✗ crit" and "min 80" in row.status.detail
     # The scale spans -100..75: 25 → round(125/175 × 7) = 5 → ▆, 75 → █, -100 → ▁.
     assert sparkline(row.spark()) == "▆█" + INCOMPLETE_MARK + "▁"
     text = first_screen_text(report, [row], None, 80)
-    assert "nps" in text and "75.0" in text and "▲ +50.0" in text and "✗ <80.0" in text
+    assert "nps" in text and "75.0" in text and "▲ +50.0" in text and "✗ crit" in text
     assert "incomplete period 2026-11" in text
 
 
@@ -125,3 +125,20 @@ def test_report_cli_writes_text_and_rejects_other_extensions(tmp_path):
     assert "nps" in text and "csat" in text
     bad = CliRunner().invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-o", str(tmp_path / "r.csv")])
     assert bad.exit_code == 2
+
+
+def test_goal_progress_and_check_rules_show_beside_the_metric(survey_project):
+    # October's NPS is 75 (3 promoters of 4). With baseline 25 and target 100 the goal is
+    # (75 − 25) ÷ (100 − 25) = 2/3 of the way → "67% of 100"; 75 < warn min 80 → warn.
+    rows = [("NPS", 10, "2026-09-02"), ("NPS", 3, "2026-09-04"), ("NPS", 10, "2026-10-02"), ("NPS", 9, "2026-10-03"),
+            ("NPS", 9, "2026-10-04"), ("NPS", 8, "2026-10-05")]
+    path = survey_project(rows)
+    path.write_text(path.read_text() + "checks:\n  - {metric: nps, warn: {min: 80}, crit: {min: 10}}\n"
+                    "goals:\n  - {metric: nps, target: 100, due: 2027-12-31, start: 2026-09-01, baseline: 25}\n")
+    cfg = load_config(path)
+    report = compute(cfg, ["nps"], by=[], as_of=AS_OF, now=NOW)
+    (row,) = summarise(report, cfg)
+    assert row.status.text == "! warn" and not row.status.ok
+    assert row.goal.text == "67% of 100" and abs(row.goal.progress - 2 / 3) < 1e-12
+    text = first_screen_text(report, [row], None, 80)
+    assert "! warn · 67% of 100" in text

@@ -47,12 +47,19 @@ def _cells(rows: list[SummaryRow], currency: str | None) -> list[Column]:
         Column("trend", "trend", [sparkline(r.spark()) for r in rows]),
         Column("period", "period", [r.latest.period if r.latest else "—" for r in rows]),
         Column("n", "n", [f"{r.latest.n:,}" if r.latest and r.latest.n is not None else "" for r in rows], "right"),
-        Column("status", "goal/check", [r.status.text if r.status else "" for r in rows]),
+        Column("status", "check/goal", [" · ".join(v.text for v in r.verdicts) for r in rows]),
         Column("title", "title", [r.title if not r.segment else "" for r in rows]),
     ]
     if not any(cols[6].cells):
         cols = [c for c in cols if c.key != "status"]
     return cols
+
+
+def verdict_style(row: SummaryRow) -> str:
+    """Red for a critical check, yellow for a warning or a goal behind, green when all is well."""
+    if row.status is not None and row.status.text.startswith("✗"):
+        return "bold red"
+    return "green" if all(v.ok for v in row.verdicts) else "yellow"
 
 
 def fit_columns(columns: list[Column], width: int) -> list[Column]:
@@ -122,8 +129,8 @@ def renderables(report: Report, rows: list[SummaryRow], currency: str | None, wi
                     style = STYLES.get(r.judgement or "", "")
                 elif c.key == "value":
                     style = "bold" if not r.segment else ""
-                elif c.key == "status" and r.status:
-                    style = "green" if r.status.ok else "bold red"
+                elif c.key == "status" and r.verdicts:
+                    style = verdict_style(r)
                 cells.append(Text(text, style=style))
             table.add_row(*cells)
         out.append(table)

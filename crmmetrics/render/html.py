@@ -19,7 +19,7 @@ from crmmetrics.render.svg import Series, line_chart, short_number, stacked_bars
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
-    from crmmetrics.summary import Point, SummaryRow
+    from crmmetrics.summary import Point, Status, SummaryRow
 
 MOVEMENTS = (("new_mrr", "new", "m-new"), ("expansion_mrr", "expansion", "m-exp"), ("reactivation_mrr", "reactivation", "m-rea"),
              ("contraction_mrr", "contraction", "m-con"), ("churned_mrr", "churn", "m-chu"))
@@ -66,16 +66,26 @@ def how(row: SummaryRow, p: Point | None, currency: str | None, formula: bool = 
     return "\n".join(lines)
 
 
+def progress_bar(v: Status) -> str:
+    """A goal's share of the way to its target as a bar (clipped to 0..100 %)."""
+    if v.progress is None:
+        return ""
+    pct = max(0.0, min(v.progress, 1.0)) * 100
+    return f'<div class="progress" title="{pct:.0f}% of the way"><span style="width:{pct:.0f}%"></span></div>'
+
+
+def verdict_html(v: Status) -> str:
+    """A check verdict or goal line for a tile, with its detail as tooltip."""
+    label = "goal " if v.kind == "goal" else "check "
+    return (f'<div class="status {"ok" if v.ok else "bad"}" title="{attr(v.detail)}">{escape(label + v.text)}</div>'
+            f"{progress_bar(v)}")
+
+
 def tile(row: SummaryRow, currency: str | None) -> str:
     """One KPI tile: title, value, change, period, n, status and a details row."""
     p = row.latest
     judgement = row.judgement or "neutral"
-    status = ""
-    if row.status:
-        status = f'<div class="status {"ok" if row.status.ok else "bad"}">{escape(row.status.text)}</div>'
-        if row.status.progress is not None:
-            pct = max(0.0, min(row.status.progress, 1.0)) * 100
-            status += f'<div class="progress"><span style="width:{pct:.0f}%"></span></div>'
+    status = "".join(verdict_html(v) for v in row.verdicts)
     tip = how(row, p, currency)
     details = ""
     if p is not None:
@@ -235,23 +245,17 @@ def rfm_section(report: Report | None, why: str | None, currency: str | None) ->
 
 def goals_section(rows: list[SummaryRow], currency: str | None) -> str:
     """Goals and checks of the latest complete period, failures first."""
-    with_status = [r for r in rows if r.status]
-    if not with_status:
+    items = [(r, v) for r in rows for v in r.verdicts]
+    if not items:
         return ""
-    items = []
-    progress = any(r.status.progress is not None for r in with_status)  # type: ignore[union-attr]
-    for r in sorted(with_status, key=lambda r: r.status.ok):  # type: ignore[union-attr]
-        st = r.status
-        bar = ""
-        if st.progress is not None:  # type: ignore[union-attr]
-            pct = max(0.0, min(st.progress, 1.0)) * 100  # type: ignore[union-attr]
-            bar = f'<div class="progress"><span style="width:{pct:.0f}%"></span></div>'
-        items.append(f'<tr title="{attr(how(r, r.latest, currency))}"><th>{escape(r.metric)}</th>'
-                     f'<td class="num" data-value="{attr(raw(r.latest.value if r.latest else None))}">{escape(latest_value(r, currency))}</td>'
-                     f'<td class="status {"ok" if st.ok else "bad"}">{escape(st.text)}</td><td>{escape(st.kind)}</td>'  # type: ignore[union-attr]
-                     f'{"<td>" + bar + "</td>" if progress else ""}</tr>')
-    return (f'<section><h2>Goals and checks</h2><table class="grid-table"><thead><tr><th>metric</th><th>latest</th><th>status</th>'
-            f"<th>kind</th>{'<th>progress</th>' if progress else ''}</tr></thead><tbody>{''.join(items)}</tbody></table></section>")
+    out = []
+    for r, v in sorted(items, key=lambda rv: (rv[1].ok, rv[1].kind, rv[0].metric)):
+        out.append(f'<tr><th>{escape(r.metric)}</th>'
+                   f'<td class="num" title="{attr(how(r, r.latest, currency))}" data-value="{attr(raw(r.latest.value if r.latest else None))}">'
+                   f'{escape(latest_value(r, currency))}</td><td>{escape(v.kind)}</td>'
+                   f'<td class="status {"ok" if v.ok else "bad"}">{escape(v.text)}</td><td>{escape(v.detail)}{progress_bar(v)}</td></tr>')
+    return (f'<section><h2>Goals and checks</h2><table class="grid-table"><thead><tr><th>metric</th><th>latest</th><th>kind</th>'
+            f"<th>status</th><th>detail</th></tr></thead><tbody>{''.join(out)}</tbody></table></section>")
 
 
 def quality_section(report: Report) -> str:
