@@ -108,28 +108,6 @@ class Status:
     detail: str = ""  # the long form: rule and bounds, or target, due date and schedule
 
 
-def is_complete(period_end: str, as_of: str) -> bool:
-    """A period is complete when its (exclusive) end is at or before the report's as-of instant.
-
-    Small and replaceable on purpose: once result rows carry their own ``complete`` column
-    (issue #10) that column wins (see :func:`row_complete`).
-    """
-    try:
-        end = dt.datetime.strptime(period_end[:10], "%Y-%m-%d")
-        now = dt.datetime.fromisoformat(as_of)
-    except (TypeError, ValueError):
-        return False
-    return end <= now.replace(tzinfo=None)
-
-
-def row_complete(rec: dict[str, Any], as_of: str) -> bool:
-    """The row's ``complete`` flag when the engine set one, else derived from period_end."""
-    flag = rec.get("complete")
-    if isinstance(flag, bool):
-        return flag
-    return is_complete(str(rec.get("period_end") or ""), as_of)
-
-
 def _num(v: Any) -> float | None:
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
@@ -137,7 +115,12 @@ def _num(v: Any) -> float | None:
 
 
 def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
-    """One SummaryRow per metric and segment, in the report's metric order."""
+    """One SummaryRow per metric and segment, in the report's metric order.
+
+    Completeness is the engine's (the ``complete`` column set by the run's Grid, issue #10):
+    a period is complete when it ends at or before the as-of instant and is not cut by
+    --since/--until.
+    """
     from crmmetrics.engine import result_records
     from crmmetrics.metrics.registry import all_metrics
 
@@ -153,7 +136,7 @@ def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
     rows = []
     for (metric, seg), recs in series.items():
         spec = specs.get(metric)
-        points = [Point(r["period"], r["period_start"], r["period_end"], _num(r.get("value")), row_complete(r, report.as_of),
+        points = [Point(r["period"], r["period_start"], r["period_end"], _num(r.get("value")), bool(r.get("complete")),
                         r.get("n"), _num(r.get("numerator")), _num(r.get("denominator")))
                   for r in sorted(recs, key=lambda r: r["period_start"])]
         done = [p for p in points if p.complete and p.value is not None]

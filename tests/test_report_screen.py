@@ -11,7 +11,7 @@ from crmmetrics.config import load_config
 from crmmetrics.engine import compute
 from crmmetrics.render.firstscreen import first_screen_text
 from crmmetrics.render.glance import INCOMPLETE_MARK, fmt_change, latest_value, sparkline
-from crmmetrics.summary import is_complete, summarise
+from crmmetrics.summary import summarise
 from tests.conftest import ROOT
 
 AS_OF = "2026-11-15"
@@ -26,11 +26,15 @@ def sample():
     return report, summarise(report, cfg), cfg.model.currency
 
 
-def test_completeness_is_period_end_at_or_before_as_of():
-    assert is_complete("2026-11-01", "2026-11-01T00:00:00")
-    assert is_complete("2026-10-01", "2026-11-15T00:00:00")
-    assert not is_complete("2026-12-01", "2026-11-15T00:00:00")
-    assert not is_complete("", "2026-11-15T00:00:00")
+def test_completeness_comes_from_the_engine_rows(survey_project):
+    # --until 2026-10-20 cuts October: its row is incomplete, so September is the latest.
+    rows = [("NPS", 10, "2026-09-02"), ("NPS", 3, "2026-09-04"), ("NPS", 10, "2026-10-02")]
+    cfg = load_config(survey_project(rows))
+    report = compute(cfg, ["nps"], by=[], since="2026-09-01", until="2026-10-20", as_of=AS_OF, now=NOW)
+    assert list(report.results["complete"]) == [True, False]
+    (row,) = summarise(report, cfg)
+    assert row.latest.period == "2026-09" and row.latest.value == 0.0
+    assert [p.period for p in row.incomplete] == ["2026-10"]
 
 
 def test_latest_complete_change_and_status_by_hand(survey_project):
