@@ -27,6 +27,7 @@ class ExitCode(enum.IntEnum):
     IOERR = 74  # a read or write failed part-way
     CONFIG = 78  # config invalid or not found
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM or SIGHUP while writing (128 + 15, what a shell reports)
 
 
 class CrmMetricsError(Exception):
@@ -77,6 +78,12 @@ class OutputError(CrmMetricsError):
     """The output file cannot be created or replaced."""
 
     exit_code = ExitCode.CANTCREAT
+
+
+class WriteError(CrmMetricsError):
+    """A write failed part-way (disk full, I/O error), on stdout or a device."""
+
+    exit_code = ExitCode.IOERR
 
 
 class Level(str, enum.Enum):

@@ -1230,12 +1230,16 @@ def _make_spend(rng: Generator) -> list[list[str]]:
 
 def _write_csv(path: pathlib.Path, header: list[str], rows: list[list[str]], *, encoding: str = "utf-8",
                delimiter: str = ",", lineterminator: str = "\n") -> None:
-    # newline="" hands line endings to the csv module; QUOTE_MINIMAL quotes only
-    # fields containing the delimiter, quotes or newlines, as spreadsheets do.
-    with open(path, "w", encoding=encoding, newline="", errors="strict") as fh:
-        writer = csv.writer(fh, delimiter=delimiter, lineterminator=lineterminator, quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(header)
-        writer.writerows(rows)
+    from crmmetrics.io.output import atomic_write
+
+    # The csv module writes the line endings given; QUOTE_MINIMAL quotes only fields
+    # containing the delimiter, quotes or newlines, as spreadsheets do. Written
+    # atomically, so an interrupted run never leaves half a demo file.
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator=lineterminator, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue().encode(encoding, errors="strict"))
 
 
 def _write_workbook(path: pathlib.Path, deals: list[_Deal]) -> None:
@@ -1315,7 +1319,9 @@ def _repack_zip(data: bytes, path: pathlib.Path, replace: dict[str, bytes]) -> N
             entry.create_system = 3  # ZipInfo defaults to the running OS; pin it
             entry.external_attr = 0o644 << 16
             dst.writestr(entry, content, compresslevel=9)
-    path.write_bytes(out.getvalue())
+    from crmmetrics.io.output import atomic_write
+
+    atomic_write(path, out.getvalue())
 
 
 # --------------------------------------------------------------------------- public API

@@ -33,6 +33,12 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Customer metrics from CRM exports."""
+    # A terminal that cannot show a character (PYTHONIOENCODING=ascii, a latin-1 locale)
+    # gets "?" for it instead of a crash. Data formats are written as UTF-8 bytes.
+    try:
+        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        pass
 
 
 from crmmetrics.cli import analyze, catalog, check, compute, config_cmd, init_cmd, presets_cmd, report, sample, validate  # noqa: E402,F401  (registers commands)

@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 import typer
 
 from crmmetrics.errors import ConfigError, CrmMetricsError, ExitCode
+from crmmetrics.render.safe import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def error_line(text: str) -> None:
     """``crmmetrics: error: ...`` on stderr (plain text: it must survive cron mail)."""
-    sys.stderr.write(f"crmmetrics: error: {text}\n")
+    sys.stderr.write(f"crmmetrics: error: {terminal_text(text)}\n")
     sys.stderr.flush()
 
 
@@ -27,7 +28,7 @@ def report_error(exc: CrmMetricsError) -> None:
     for line in lines:
         error_line(line)
     if exc.hint:
-        sys.stderr.write(f"crmmetrics: hint: {exc.hint}\n")
+        sys.stderr.write(f"crmmetrics: hint: {terminal_text(exc.hint)}\n")
     if isinstance(exc, ConfigError) and len(lines) > 1:
         sys.stderr.write(f"crmmetrics: {len(lines)} problems in the config\n")
 

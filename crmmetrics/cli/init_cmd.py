@@ -36,15 +36,17 @@ def init_cmd(
     from crmmetrics.draft import draft_yaml, guess
     from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
     from crmmetrics.errors import ConfigError, OutputError
-    from crmmetrics.io.output import atomic_write
+    from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
     from crmmetrics.yamlload import load_yaml
 
+    specs = [spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "") for spec in files]
+    # --force replaces an old config, never one of the exports the draft is made from.
+    refuse_overwriting_inputs(output, [name for name, _, _ in specs])
     if output.exists() and not force:
         raise OutputError(f"{output} exists; not replacing it", hint="pass --force, or -o another name")
     exports = []
-    for spec in files:
-        name, sep, entity = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
-        for ex in peek_any(Path(name if sep else spec)):
+    for name, _, entity in specs:
+        for ex in peek_any(Path(name)):
             drafted = None if entity else preset_exports(ex)
             note = None if drafted or entity else near_miss_note(ex)
             if note and not quiet:

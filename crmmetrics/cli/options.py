@@ -22,4 +22,5 @@ InputOpt = Annotated[Optional[list[str]], typer.Option("--input", help="ENTITY=P
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stderr when the run succeeds (for cron).")]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="Show inputs read, encodings, delimiters, options in force. -vv lists every issue.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 65) on any data issue instead of warning.")]
+CsvGuardOpt = Annotated[bool, typer.Option("--csv-guard/--no-csv-guard", help="In CSV output, prefix text fields starting with = + - @ TAB or CR with ' so spreadsheets do not run them as formulas. --no-csv-guard writes them raw, for pipelines.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]

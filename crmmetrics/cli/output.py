@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import Issue, Level, UsageError
 from crmmetrics.render import FORMATS, format_for_path
+from crmmetrics.render.safe import terminal_text
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
@@ -30,30 +32,68 @@ def choose_format(fmt: str, output: str | None, stdout_isatty: bool) -> str:
     return fmt
 
 
-def emit(report: Report, fmt: str, output: str | None, currency: str | None) -> None:
-    """Write the report: stdout (tables through Rich) or a file, atomically."""
-    from crmmetrics.io.output import atomic_write
+def emit(report: Report, fmt: str, output: str | None, currency: str | None, *, csv_guard: bool = True,
+         protect: list[str | None] | None = None, quiet: bool = False) -> None:
+    """Write the report: stdout (tables through Rich) or a file, atomically.
+
+    ``protect`` lists files the output must not replace (the config; the inputs read are
+    taken from the report). A failed write to stdout (disk full) is exit 74.
+    """
+    from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
     from crmmetrics.render.formats import render_bytes
+    from crmmetrics.render.table import RICH_ROWS_MAX, row_count
 
     to_stdout = not output or output == "-"
+    if not to_stdout:
+        refuse_overwriting_inputs(output, [*(protect or []), *(f.path for f in report.inputs)])
+    if fmt == "table" and row_count(report) > RICH_ROWS_MAX and not quiet:
+        sys.stderr.write(f"crmmetrics: note: {row_count(report):,} rows are too many for a readable table; written as plain "
+                         f"aligned text (use -f csv for spreadsheets and pipelines)\n")
     if to_stdout and fmt == "table":
-        from rich.console import Console
-
-        from crmmetrics.render.table import tables
-
-        console = Console()
-        for t in tables(report, currency, console.width):
-            console.print(t)
+        _to_stdout(lambda: _print_tables(report, currency))
         return
     if to_stdout and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx is binary and stdout is a terminal", hint="use -o report.xlsx")
-    data = render_bytes(report, fmt, currency)
+    data = render_bytes(report, fmt, currency, csv_guard=csv_guard)
     if to_stdout:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        def write() -> None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        _to_stdout(write)
     else:
         atomic_write(output, data)
+
+
+def _print_tables(report: Report, currency: str | None) -> None:
+    """Rich tables on stdout, or plain aligned lines when there are too many rows for Rich."""
+    from crmmetrics.render.table import RICH_ROWS_MAX, plain_lines, row_count, tables
+
+    if row_count(report) > RICH_ROWS_MAX:
+        for line in plain_lines(report, currency):
+            sys.stdout.write(line)
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    console = Console()
+    for t in tables(report, currency, console.width):
+        console.print(t)
+    sys.stdout.flush()
+
+
+def _to_stdout(write: Callable[[], None]) -> None:
+    """Run ``write``; an OSError other than a closed pipe (``| head``) is exit 74."""
+    from crmmetrics.cli.boundary import silence_stdout
+    from crmmetrics.io.output import write_failed
+
+    try:
+        write()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()  # or the interpreter's final flush fails again, noisily
+        raise write_failed("stdout", exc) from None
 
 
 def summarise(report: Report, verbose: int, quiet: bool) -> None:
@@ -62,7 +102,7 @@ def summarise(report: Report, verbose: int, quiet: bool) -> None:
     if verbose and not quiet:
         for fact in report.inputs:
             extra = ", ".join(f"{k} {v!r}" for k, v in (("encoding", fact.encoding), ("delimiter", fact.delimiter), ("sheet", fact.sheet)) if v)
-            err.write(f"crmmetrics: read {fact.path} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
+            err.write(f"crmmetrics: read {terminal_text(fact.path)} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
         for metric, opts in report.options.items():
             err.write(f"crmmetrics: {metric} options: {', '.join(f'{k}={v!r}' for k, v in opts.items())}\n")
     summarise_issues(report.issues, verbose, quiet)
@@ -78,7 +118,7 @@ def summarise_issues(issues: list[Issue], verbose: int, quiet: bool) -> None:
     err = sys.stderr
     if quiet:
         for i in [i for i in issues if i.level is Level.ERROR][:ISSUES_SHOWN]:
-            err.write(f"  error: {i.one_line()}\n")
+            err.write(f"  error: {terminal_text(i.one_line())}\n")
         return
     line = summary_line(issues, verbose)
     if line:
@@ -86,7 +126,7 @@ def summarise_issues(issues: list[Issue], verbose: int, quiet: bool) -> None:
     shown = [i for i in issues if verbose or i.level is not Level.INFO]
     limit = len(shown) if verbose >= 2 else ISSUES_SHOWN
     for i in shown[:limit]:
-        err.write(f"  {i.level.value}: {i.one_line()}\n")
+        err.write(f"  {i.level.value}: {terminal_text(i.one_line())}\n")
     if len(shown) > limit:
         err.write(f"  ... {len(shown) - limit} more (-vv lists all; -f json has every issue)\n")
 
@@ -117,7 +157,8 @@ def parse_inputs(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool) -> None:
+def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool,
+            csv_guard: bool = True, protect: list[str | None] | None = None) -> None:
     """The common end of compute and analyze: error/--strict gate, stderr summary, notes, output."""
     if failure := error_failure(report.issues):
         summarise(report, verbose, quiet)  # -q still lists the errors
@@ -130,8 +171,8 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     summarise(report, verbose, quiet)
     if not quiet:
         for note in report.notes:
-            sys.stderr.write(f"crmmetrics: {note}\n")
-    emit(report, fmt, output, currency)
+            sys.stderr.write(f"crmmetrics: {terminal_text(note)}\n")
+    emit(report, fmt, output, currency, csv_guard=csv_guard, protect=protect, quiet=quiet)
 
 
 # Issues that say a period or segment simply had nothing to measure (no responses, no
@@ -163,7 +204,7 @@ def strict_failure(issues: list[Issue]) -> Any:
     bad = [i for i in issues if i.level is not Level.INFO and i.code not in EMPTY_PERIOD_CODES]
     if not bad:
         return None
-    return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {bad[0].one_line()}", hint="run without --strict to get the report with warnings")
+    return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {terminal_text(bad[0].one_line())}", hint="run without --strict to get the report with warnings")
 
 
 def print_listing(header: list[str], rows: list[list[str]]) -> None:

@@ -22,6 +22,7 @@ def validate_cmd(config: ConfigOpt = None, quiet: QuietOpt = False, verbose: Ver
     from crmmetrics.engine import mapped_fields, make_plan
     from crmmetrics.errors import ConfigError, DataError, Level
     from crmmetrics.metrics.registry import all_metrics
+    from crmmetrics.render.safe import terminal_text
 
     cfg = load_config(find_config(config))
     needs = {e: mapped_fields(cfg, e) for e in cfg.configured_entities()}
@@ -42,7 +43,7 @@ def validate_cmd(config: ConfigOpt = None, quiet: QuietOpt = False, verbose: Ver
     problems = [i for i in ds.issues if i.level is not Level.INFO]
     limit = None if verbose else 50
     for i in problems[:limit]:
-        out.write(f"  {i.level.value}: {i.one_line()}\n")
+        out.write(f"  {i.level.value}: {terminal_text(i.one_line())}\n")
     if limit and len(problems) > limit:
         out.write(f"  ... {len(problems) - limit} more (-v lists all)\n")
     if problems:
