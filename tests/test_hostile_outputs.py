@@ -319,3 +319,12 @@ def test_huge_table_is_plain_text_quickly_with_a_note(tmp_path):
     assert body[0] == "nps (points)" and body[1].split()[:2] == ["period", "value"]
     assert len([b for b in body if b[:4] in ("2019", "2020", "2021", "2022", "2023", "2024", "2025", "2026")]) == days
     assert took < 20
+
+
+def test_check_output_over_an_input_is_refused(tmp_path):
+    cfg = project(tmp_path)
+    cfg.write_text(cfg.read_text() + "thresholds:\n  nps: {min: 30}\n")
+    before = snapshot(tmp_path)
+    res = run("check", "-c", str(cfg), "-o", str(tmp_path / "surveys.csv"))
+    assert res.exit_code == ExitCode.CANTCREAT and "is the input" in res.stderr and "surveys.csv" in res.stderr
+    assert snapshot(tmp_path) == before

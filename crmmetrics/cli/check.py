@@ -81,8 +81,10 @@ def check_cmd(
     text = {"text": lambda: render.to_text(run, quiet), "json": lambda: render.to_json(run),
             "nagios": lambda: render.to_nagios(run), "prometheus": lambda: render.to_prometheus(run)}[fmt]()
     if output and output != "-":
-        from crmmetrics.io.output import atomic_write
+        from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
 
+        sources = [cfg.base_dir / s.path for e in cfg.configured_entities() for s in cfg.sources(e)]
+        refuse_overwriting_inputs(output, [cfg.path, *parse_inputs(input_).values(), *sources])
         atomic_write(output, text.encode("utf-8"))
     else:
         sys.stdout.write(text)
