@@ -33,7 +33,10 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][+-]?\d+)?$")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+_MD_SPECIAL = re.compile(r"([\\`\[\]|~#!])")
+# "*" and "_" open or close emphasis only when they touch a non-blank character; a lone
+# "*" (the incomplete-period mark "2026-03 *") stays readable in the raw text.
+_MD_EMPHASIS = re.compile(r"(?<=\S)([*_])|([*_])(?=\S)")
 
 
 def valid_utf8(text: str) -> str:
@@ -77,9 +80,11 @@ def xlsx_text(value: str) -> str:
 def markdown_cell(value: Any) -> str:
     """Text for one GitHub-flavoured Markdown table cell, shown literally.
 
-    ``| \\ ` * _ [ ] ~ # !`` are backslash-escaped (no cell breaks, no emphasis, links or
-    images), ``& < >`` become entities (no HTML), line breaks become spaces.
+    ``| \\ ` [ ] ~ # !`` and any ``* _`` next to a non-blank are backslash-escaped (no cell
+    breaks, no emphasis, links or images), ``& < >`` become entities (no HTML), line breaks
+    become spaces.
     """
     text = terminal_text(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_EMPHASIS.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
