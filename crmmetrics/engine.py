@@ -69,6 +69,13 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # analyses: every named table
     notes: list[str] = field(default_factory=list)
     goals: list[dict[str, Any]] = field(default_factory=list)  # GoalProgress.to_dict() of the config's goals
+    grid: Grid | None = field(default=None, repr=False)  # the run's grid: its horizon is the as-of instant
+
+    @property
+    def instant(self) -> dt.datetime:
+        """The as-of instant the ``complete`` column was measured at (the end of the
+        --as-of day, else the run's start); ``check`` and goals judge periods at it."""
+        return self.grid.horizon if self.grid is not None else dt.datetime.fromisoformat(self.as_of).replace(tzinfo=None)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report object (DESIGN.md section 7); NaN → None."""
@@ -292,7 +299,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
         raise nothing_to_do({i.metric or "": i.message.split(" not computed: ", 1)[-1] for i in issues if i.code == "metric_skipped"})
     results = _finish(frames, period, by)
     return Report(results, dataset.issues + issues, dataset.inputs, now.isoformat(timespec="seconds"),
-                  as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options)
+                  as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options, grid=grid)
 
 
 def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by: list[str],

@@ -161,7 +161,7 @@ def attach_status(rows: list[SummaryRow], config: Config, report: Report, goals:
     from crmmetrics.checks.evaluate import evaluate
 
     overall = {r.metric: r for r in rows if not r.segment}
-    as_of = dt.datetime.fromisoformat(report.as_of)
+    as_of = report.instant  # the instant the complete column was measured at (end of the --as-of day, else now)
     worst: dict[str, Any] = {}
     for rule in getattr(config, "rules", []):
         if rule.by or rule.metric not in overall:

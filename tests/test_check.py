@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import jsonschema
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +19,7 @@ from crmmetrics.checks.goals import goal_progress
 from crmmetrics.checks.rules import GoalSpec, LevelBounds, Rule
 from crmmetrics.cli import app
 from crmmetrics.errors import ExitCode
-from tests.conftest import SURVEY_CONFIG
+from tests.conftest import ROOT, SURVEY_CONFIG
 
 runner = CliRunner()
 
@@ -218,13 +219,14 @@ def test_duration_thresholds_convert_to_the_metric_unit():
 
 def test_stale_source_is_crit(survey_project):
     config = SURVEY_CONFIG.replace("    path: surveys.csv\n", "    path: surveys.csv\n    max_age: 7d\n")
-    cfg = survey_project(nps_rows("2026-10", 2, 0), config=config)  # newest row 2026-10-02 00:00
+    # Newest row 2026-10-02 00:00; --as-of DAY means as known at the end of that day.
+    cfg = survey_project(nps_rows("2026-10", 2, 0), config=config)
     res = check(cfg, "--as-of", "2026-10-06")
     assert res.exit_code == 0
-    assert res.stdout == "OK freshness surveys 2026-10-06 (newest responded_at 2026-10-02 00:00 is 4.0d old; max_age 7d)\n"
+    assert res.stdout == "OK freshness surveys 2026-10-06 (newest responded_at 2026-10-02 00:00 is 5.0d old; max_age 7d)\n"
     res = check(cfg, "--as-of", "2026-11-01", "-q")
     assert res.exit_code == 1
-    assert res.stdout == "CRIT freshness surveys 2026-11-01 (newest responded_at 2026-10-02 00:00 is 30.0d old; max_age 7d)\n"
+    assert res.stdout == "CRIT freshness surveys 2026-11-01 (newest responded_at 2026-10-02 00:00 is 31.0d old; max_age 7d)\n"
     # Rows dated after as-of do not make an old export look fresh.
     res = check(cfg, "--as-of", "2026-09-20", "-q")
     assert "CRIT freshness surveys 2026-09-20 (no dated surveys row at or before as-of" in res.stdout
@@ -277,8 +279,8 @@ def test_prometheus_textfile_written_atomically_and_parsed_back(survey_project, 
     assert samples[("crmmetrics_check_status", "nps_static")] == 1  # warn
     assert samples[("crmmetrics_check_value", "nps_static")] == 40.0
     assert samples[("crmmetrics_check_observations", "nps_static")] == 5
-    assert samples[("crmmetrics_check_status", "freshness_surveys")] == 2  # newest row 2026-10-05: 27 days > 7d
-    assert samples[("crmmetrics_source_age_seconds", "freshness_surveys")] == 27 * 86400
+    assert samples[("crmmetrics_check_status", "freshness_surveys")] == 2  # newest row 2026-10-05, 28 days before the end of 2026-11-01
+    assert samples[("crmmetrics_source_age_seconds", "freshness_surveys")] == 28 * 86400
     assert families["crmmetrics_check_last_success_timestamp_seconds"].type == "gauge"
     last = samples[("crmmetrics_check_last_success_timestamp_seconds", "")]
     assert abs(last - dt.datetime.now().timestamp()) < 120
@@ -329,12 +331,14 @@ GOALS = SURVEY_CONFIG + "goals:\n  - {metric: nps, target: 60, due: 2026-12-31, 
 def test_goals_in_compute_json_and_check(survey_project):
     # October: 3 promoters, 1 detractor, 1 passive → 40: share (40 − 20) ÷ 40 = 0.5 < expected 0.835 → behind.
     cfg = survey_project(nps_rows("2026-10", 3, 1, 1), config=GOALS)
-    res = run("compute", "nps", "-c", str(cfg), "-f", "json", "--as-of", "2026-11-01", "-q")
-    [g] = json.loads(res.stdout)["goals"]
+    res = run("compute", "nps", "-c", str(cfg), "-f", "json", "--as-of", "2026-10-31", "-q")
+    doc = json.loads(res.stdout)
+    jsonschema.validate(doc, json.loads((ROOT / "report.schema.json").read_text(encoding="utf-8")))
+    [g] = doc["goals"]
     assert {k: g[k] for k in ("goal", "current", "target", "baseline", "status", "on_track", "period")} == {
         "goal": "nps", "current": 40.0, "target": 60.0, "baseline": 20.0, "status": "behind", "on_track": False, "period": "2026-10"}
     assert g["share"] == pytest.approx(0.5) and g["expected"] == pytest.approx(304 / 364)
-    res = check(cfg, "--as-of", "2026-11-01")
+    res = check(cfg, "--as-of", "2026-10-31")  # as known at the end of Oct 31: October is complete
     assert res.exit_code == 1  # behind schedule = warn
     assert res.stdout == "WARN goal nps 2026-10 = 40.0 (behind: target 60 by 2026-12-31, 50% of the way from 20.0, 84% of the time gone, n=5)\n"
 
@@ -400,5 +404,18 @@ def test_piped_export_is_seen_by_every_computation_of_a_run(survey_project, tmp_
         "OK nps 2026-10 = 0.0 (crit min 0, n=2)",
         "CRIT nps[plan=Basic] 2026-10 = -100.0 (min 0, n=1)",
         "OK nps[plan=Pro] 2026-10 = 100.0 (crit min 0, n=1)",
-        "OK freshness surveys 2026-11-01 (newest responded_at 2026-10-31 00:00 is 1.0d old; max_age 7d)",
+        "OK freshness surveys 2026-11-01 (newest responded_at 2026-10-31 00:00 is 2.0d old; max_age 7d)",
     ]
+
+
+def test_without_as_of_the_instant_is_now_so_a_running_month_is_not_judged(survey_project):
+    from crmmetrics.checks.run import run_checks
+    from crmmetrics.config import load_config
+
+    cfg = load_config(survey_project(nps_rows("2026-09", 2, 0) + nps_rows("2026-10", 0, 2), config=STATIC))
+    # 10:00 on the last day of October: October is not over, September (NPS 100) is judged.
+    run = run_checks(cfg, now=dt.datetime(2026, 10, 31, 10, 0))
+    assert [(o.period, o.value, o.status) for o in run.outcomes] == [("2026-09", 100.0, Status.OK)]
+    # --as-of 2026-10-31 means as known at the end of that day: October (−100) is judged, like compute's complete column.
+    run = run_checks(cfg, as_of="2026-10-31", now=dt.datetime(2026, 11, 5, 10, 0))
+    assert [(o.period, o.value, o.status) for o in run.outcomes] == [("2026-10", -100.0, Status.CRIT)]

@@ -52,11 +52,11 @@ def freshness_outcomes(config: Config, limits: list[Freshness], as_of: dt.dateti
         newest = None
         if frame is not None and tables:
             local = frame.loc[frame["_src"].isin(tables), date_field].dt.tz_convert(config.timezone).dt.tz_localize(None)
-            local = local[local <= as_of]
+            local = local[local < as_of]  # the instant is exclusive (the end of the as-of day)
             newest = local.max() if len(local.dropna()) else None
         name = f"freshness_{f.entity}" + (f"_{f.index + 1}" if len(config.sources(f.entity)) > 1 else "")
         oc = Outcome(name, "", "freshness", Status.OK, unit="days", extra={"source": f.entity, "max_age_seconds": f.max_age})
-        oc.period = as_of.strftime("%Y-%m-%d")
+        oc.period = (as_of - dt.timedelta(microseconds=1)).strftime("%Y-%m-%d")  # the as-of day (the instant is its end)
         if newest is None:
             oc.status, oc.detail = Status.CRIT, f"no dated {f.entity} row at or before as-of; max_age {f.text}"
         else:

@@ -7,7 +7,7 @@ Public entry points (used by ``compute``, ``check`` and the HTML report):
 - :func:`goals_for_report` — the same for a computed :class:`~crmmetrics.engine.Report`,
   recomputing the goal metrics without ``--by`` when the report is segmented.
 
-Definitions (docs/metrics.md, "Goals"):
+Definitions (README, "Checks and goals"):
 
 - *current*: the value of the latest complete period at the as-of instant (``-p all``: the one row);
 - *baseline*: the goal's ``baseline``, else the value of the period holding ``start``
@@ -118,7 +118,7 @@ def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] |
     """
     if not config.goals:
         return []
-    as_of = dt.datetime.fromisoformat(report.as_of)
+    as_of = report.instant
     metrics = list(dict.fromkeys(g.metric for g in config.goals))
     have = set(report.results["metric"]) if len(report.results) else set()
     results = report.results

@@ -22,7 +22,7 @@ class CheckRun:
     """Everything the check renderers need."""
 
     generated_at: str
-    as_of: dt.datetime
+    as_of: dt.datetime  # the as-of instant: the end of the --as-of day, else the run's start
     grain: str
     period: str  # label of the period judged (the latest complete one)
     outcomes: list[Outcome] = field(default_factory=list)
@@ -86,13 +86,12 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
 
         stdin = ReplayStdin(stdin)
     now = now or dt.datetime.now(ZoneInfo(config.timezone))
-    as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     # Periods are judged at the run's as-of instant (the end of the --as-of day, else now),
     # the instant compute's `complete` column is measured at.
     grid = build_grid(grain, config.week_start, None, None, parse_day(as_of, "--as-of"), now)
     instant = grid.horizon
     judged = grid.label(grid.latest_complete_start()) if grain != "all" else "all"
-    run = CheckRun(now.isoformat(timespec="seconds"), as_of_dt, grain, judged)
+    run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)
 
     groups: dict[tuple[str, ...], list[str]] = {}
     for r in config.rules:
@@ -117,7 +116,8 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         run.outcomes.extend(_goal_outcome(p) for p in run.goals)
         run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=judged, unit=g.unit, detail=skipped[g.metric])
                             for g in config.goals if g.metric in skipped)
-    fresh, fresh_issues = freshness_outcomes(config, config.freshness, as_of_dt, inputs, stdin)
+    # Freshness is measured at the same instant: as known at the end of the --as-of day.
+    fresh, fresh_issues = freshness_outcomes(config, config.freshness, instant, inputs, stdin)
     run.outcomes.extend(fresh)
     run.extra_issues.extend(i for i in fresh_issues if i.code.startswith("unparseable"))
     if skipped and not fresh and all(o.status is Status.SKIPPED for o in run.outcomes):

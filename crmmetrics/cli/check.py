@@ -92,7 +92,7 @@ def check_cmd(
     worst = run.worst
     if not quiet:
         counts = ", ".join(f"{n} {s}" for s, n in run.counts().items())
-        sys.stderr.write(f"crmmetrics: {run.grain} {run.period} at as-of {run.as_of:%Y-%m-%d %H:%M}: {counts or 'nothing checked'}\n")
+        sys.stderr.write(f"crmmetrics: {run.grain} {run.period} as known at {run.as_of:%Y-%m-%d %H:%M}: {counts or 'nothing checked'}\n")
     if fmt == "nagios":
         raise typer.Exit(render.nagios_code(run))
     if worst is Status.CRIT or (worst is Status.WARN and not warn_ok):
