@@ -201,7 +201,7 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
     # need its entity's own date field.
     if (need_dates or period != "all") and not standalone and not spec.dated_by:
         required.append(spec.date_field)
-    missing = [f for f in required if f not in have]
+    missing = list(dict.fromkeys(f for f in required if f not in have))
     if missing:
         raise ConfigError(f"{spec.name} needs {', '.join(f'{spec.entity}.{m}' for m in missing)}; map it under sources.{spec.entity}.fields ({where})")
     user_opts = config.metric_options(spec.name)
@@ -258,10 +258,12 @@ def parse_day(text: str | None, what: str) -> dt.datetime | None:
 
 def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
             since: str | None = None, until: str | None = None, as_of: str | None = None,
-            inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None) -> Report:
+            inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None,
+            extra_needs: dict[str, set[str]] | None = None) -> Report:
     """Compute ``metrics`` (default: every one the config can feed) into a Report.
 
     ``by=None`` takes ``report.by`` from the config; ``by=[]`` means no grouping at all.
+    ``extra_needs`` (entity → fields) are read and checked too (validate: every mapped value).
     """
     from zoneinfo import ZoneInfo
 
@@ -279,6 +281,8 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
         if name not in config.configured_entities():
             raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
+    for entity, fields in (extra_needs or {}).items():
+        plan.needs.setdefault(entity, set()).update(fields)
     dataset = load_dataset(config, plan.needs, inputs, stdin)
     grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now), tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}

@@ -17,6 +17,9 @@ from crmmetrics.cli.options import DebugOpt, OptionalConfigOpt
 def metrics_cmd(config: OptionalConfigOpt = None, debug: DebugOpt = False) -> None:
     """List every metric; with -c, say which ones the config can compute and why not.
 
+    With -c the config's data is read and compute is run with its defaults, so
+    "yes" means compute computes it, and "no" says why and what to map.
+
     Tab-separated when piped: name, family, unit, period kind, entity, title (, computable).
     """
     from crmmetrics.metrics.registry import all_metrics
@@ -25,16 +28,12 @@ def metrics_cmd(config: OptionalConfigOpt = None, debug: DebugOpt = False) -> No
     status: dict[str, str] = {}
     if config is not None:
         from crmmetrics.config import load_config
-        from crmmetrics.engine import make_plan
-        from crmmetrics.errors import ConfigError
+        from crmmetrics.truth import metric_verdicts
 
-        cfg = load_config(config)
-        for name in specs:
-            try:
-                make_plan(cfg, [name], "month", [], need_dates=False)
-                status[name] = "yes"
-            except ConfigError as exc:
-                status[name] = f"no: {exc.message}"
+        # The verdicts come from running compute on the data: "yes" only when it computes.
+        status, unread = metric_verdicts(load_config(config))
+        if unread:
+            sys.stderr.write(f"crmmetrics: data not read ({unread}); verdicts from the column mapping only\n")
     header = ["metric", "family", "unit", "period", "entity", "title"] + (["computable"] if status else [])
     rows = [[s.name, s.family, s.unit, s.period_kind, s.entity, s.title] + ([status[s.name]] if status else []) for s in specs.values()]
     if sys.stdout.isatty():
