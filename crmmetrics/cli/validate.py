@@ -22,8 +22,8 @@ def validate_cmd(config: ConfigOpt = None, quiet: QuietOpt = False, verbose: Ver
     from crmmetrics.cli.output import strict_failure, summary_line
     from crmmetrics.config import find_config, load_config
     from crmmetrics.errors import DataError, Level
-    from crmmetrics.truth import dry_run, verdict_lines
     from crmmetrics.render.safe import terminal_text
+    from crmmetrics.truth import dry_run, verdict_lines
 
     cfg = load_config(find_config(config))
     # compute's own run (same plan, defaults and row checks), reading every mapped field.
