@@ -419,3 +419,26 @@ def test_without_as_of_the_instant_is_now_so_a_running_month_is_not_judged(surve
     # --as-of 2026-10-31 means as known at the end of that day: October (−100) is judged, like compute's complete column.
     run = run_checks(cfg, as_of="2026-10-31", now=dt.datetime(2026, 11, 5, 10, 0))
     assert [(o.period, o.value, o.status) for o in run.outcomes] == [("2026-10", -100.0, Status.CRIT)]
+
+
+def test_period_label_judges_that_period_when_it_is_over(survey_project):
+    # September NPS 100 (2 promoters), October −100 (2 detractors); as known at the end of 2026-11-01.
+    cfg = survey_project(nps_rows("2026-09", 2, 0) + nps_rows("2026-10", 0, 2), config=STATIC)
+    res = check(cfg, "--as-of", "2026-11-01", "-p", "2026-09")
+    assert (res.exit_code, res.stdout) == (0, "OK nps 2026-09 = 100.0 (warn min 50, crit min 0, n=2)\n")
+    res = check(cfg, "--as-of", "2026-11-01", "-p", "2026-Q3")
+    assert res.stdout == "OK nps 2026-Q3 = 100.0 (warn min 50, crit min 0, n=2)\n"
+    res = check(cfg, "--as-of", "2026-11-01", "-p", "2026-11")
+    assert res.exit_code == ExitCode.USAGE and "--period 2026-11 is not over at the as-of instant 2026-11-02 00:00" in res.stderr
+    assert check(cfg, "-p", "2026-13").exit_code == ExitCode.USAGE
+
+
+def test_week_labels_follow_the_week_start():
+    from crmmetrics.checks.run import start_of_label
+    from crmmetrics.grid import Grid
+
+    # ISO 2026-W10 is Mon 2026-03-02 … Sun 03-08. A Sunday-start bucket holding most of it starts Sun 03-01.
+    assert start_of_label(Grid("week", "monday"), "2026-W10") == dt.datetime(2026, 3, 2)
+    assert start_of_label(Grid("week", "sunday"), "2026-W10") == dt.datetime(2026, 3, 1)
+    assert start_of_label(Grid("week", "saturday"), "2026-W10") == dt.datetime(2026, 2, 28)
+    assert start_of_label(Grid("quarter"), "2026-Q4") == dt.datetime(2026, 10, 1)

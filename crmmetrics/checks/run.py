@@ -4,6 +4,7 @@ them on the latest complete period, and check source freshness."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +80,9 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         raise ConfigError(f"{config.where('checks')}: nothing to check: no checks:, thresholds:, goals: or sources max_age",
                           hint="add e.g. checks: [{metric: nps, warn: {min: 35}, crit: {min: 30}, min_n: 30}]")
     grain = period or config.model.report.period
+    wanted_label = None
     if grain not in GRAINS:
-        raise UsageError(f"unknown period {grain!r}", hint=f"use one of {', '.join(GRAINS)}")
+        wanted_label, grain = grain, grain_of_label(grain)
     if stdin is not None and "-" in (inputs or {}).values():
         from crmmetrics.io.readers import ReplayStdin
 
@@ -90,7 +92,14 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     # the instant compute's `complete` column is measured at.
     grid = build_grid(grain, config.week_start, None, None, parse_day(as_of, "--as-of"), now)
     instant = grid.horizon
-    judged = grid.label(grid.latest_complete_start()) if grain != "all" else "all"
+    judge_at = instant  # rules and goals judge the latest period complete at this instant
+    if wanted_label is not None:
+        start = start_of_label(grid, wanted_label)
+        if grid.end(start) > instant:
+            raise UsageError(f"--period {wanted_label} is not over at the as-of instant {instant:%Y-%m-%d %H:%M}",
+                             hint=f"check it after it ends, or pass --as-of {grid.end(start) - dt.timedelta(days=1):%Y-%m-%d}")
+        judge_at = grid.end(start)  # the latest period complete at its own end is itself
+    judged = grid.label(grid.latest_complete_start(judge_at)) if grain != "all" else "all"
     run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)
 
     groups: dict[tuple[str, ...], list[str]] = {}
@@ -109,10 +118,10 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         if r.metric in skipped:
             run.outcomes.append(Outcome(r.id, r.metric, r.kind, Status.SKIPPED, period=judged, unit=r.unit, detail=skipped[r.metric]))
         else:
-            run.outcomes.extend(evaluate(r, results[r.by], grain, instant, config.week_start))
+            run.outcomes.extend(evaluate(r, results[r.by], grain, judge_at, config.week_start))
     if config.goals:
         computed = [g for g in config.goals if g.metric not in skipped]
-        run.goals = goal_progress(computed, results[()], grain, instant, config.week_start)
+        run.goals = goal_progress(computed, results[()], grain, judge_at, config.week_start)
         run.outcomes.extend(_goal_outcome(p) for p in run.goals)
         run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=judged, unit=g.unit, detail=skipped[g.metric])
                             for g in config.goals if g.metric in skipped)
@@ -123,6 +132,42 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     if skipped and not fresh and all(o.status is Status.SKIPPED for o in run.outcomes):
         raise nothing_to_do(skipped)
     return run
+
+
+LABEL_GRAINS = ((re.compile(r"^\d{4}-\d{2}-\d{2}$"), "day"), (re.compile(r"^\d{4}-W\d{2}$"), "week"),
+                (re.compile(r"^\d{4}-\d{2}$"), "month"), (re.compile(r"^\d{4}-Q[1-4]$"), "quarter"), (re.compile(r"^\d{4}$"), "year"))
+
+
+def grain_of_label(text: str) -> str:
+    """The grain of a period label such as ``2026-10`` or ``2026-W43`` (UsageError otherwise)."""
+    from crmmetrics.periods import GRAINS
+
+    grain = next((g for rx, g in LABEL_GRAINS if rx.match(text.strip())), None)
+    if grain is None:
+        raise UsageError(f"unknown period {text!r}", hint=f"use a grain ({', '.join(GRAINS)}) or a period label: 2026-10-15, 2026-W43, 2026-10, 2026-Q4, 2026")
+    return grain
+
+
+def start_of_label(grid: Any, text: str) -> dt.datetime:
+    """The start of the period labelled ``text`` on ``grid``: the first day of the period a
+    date inside it floors to, checked by labelling it back (so week starts are honoured)."""
+    text = text.strip()
+    try:
+        if grid.grain == "week":
+            year, week = int(text[:4]), int(text[6:])
+            inside = dt.datetime.combine(dt.date.fromisocalendar(year, week, 4), dt.time())  # the ISO week's Thursday
+        elif grid.grain == "quarter":
+            inside = dt.datetime(int(text[:4]), (int(text[-1]) - 1) * 3 + 1, 1)
+        else:
+            inside = dt.datetime.strptime(text, {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[grid.grain])
+    except ValueError:
+        inside = None
+    # A label names the bucket holding most of the ISO week, so its start may lie before that Thursday.
+    for probe in ([inside, inside - dt.timedelta(days=3)] if inside else []):
+        start = grid.floor(probe)
+        if grid.label(start) == text:
+            return start
+    raise UsageError(f"--period {text!r} is not a valid {grid.grain}", hint="e.g. 2026-10, 2026-W43, 2026-Q4")
 
 
 def _unfeedable(config: Config, metric: str, grain: str, by: tuple[str, ...], skipped: dict[str, str]) -> bool:

@@ -7,16 +7,18 @@ renderer and turns the worst status into the exit code.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt, StrictOpt, VerboseOpt
+from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
 
 CheckFormatOpt = Annotated[str, typer.Option("--format", "-f", help="text (one line per rule), json, nagios (one plugin status line, "
                                                                    "exit 0/1/2/3) or prometheus (a node_exporter textfile; use -o).")]
+CheckPeriodOpt = Annotated[Optional[str], typer.Option("--period", "-p", help="A grain (day, week, month, quarter, year, all; default report.period): judge its "
+                                                                            "latest complete period. Or a period label (2026-10, 2026-W43, 2026-Q4, 2026): judge that one, once it is over.", show_default=False)]
 WarnOkOpt = Annotated[bool, typer.Option("--warn-ok", help="Exit 0 when the worst status is WARN (CRIT still exits 1). Not used with -f nagios.")]
 
 
@@ -35,7 +37,7 @@ def _nagios_unknown(message: str, kwargs: dict[str, Any]) -> int | None:
 @guarded(on_error=_nagios_unknown)
 def check_cmd(
     config: ConfigOpt = None,
-    period: PeriodOpt = None,
+    period: CheckPeriodOpt = None,
     as_of: AsOfOpt = None,
     fmt: CheckFormatOpt = "text",
     output: OutputOpt = None,
