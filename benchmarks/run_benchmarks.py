@@ -178,13 +178,13 @@ def render(scale: str, rows_n: int, size_mb: float, repeat: int, cases: dict[str
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
-    """Replace the text between the results markers of docs/performance.md."""
-    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else f"# Performance\n\n{DOC_START}\n{DOC_END}\n"
-    if DOC_START not in text or DOC_END not in text:
-        sys.exit(f"error: {DOC} has no {DOC_START} ... {DOC_END} markers; add them where the results go")
-    head, rest = text.split(DOC_START, 1)
-    DOC.write_text(f"{head}{DOC_START}\n{section}\n{DOC_END}{rest.split(DOC_END, 1)[1]}", encoding="utf-8")
+def write_doc(section: str, start: str = DOC_START, end: str = DOC_END) -> None:
+    """Replace the text between the ``start`` and ``end`` markers of docs/performance.md."""
+    text = DOC.read_text(encoding="utf-8") if DOC.is_file() else f"# Performance\n\n{start}\n{end}\n"
+    if start not in text or end not in text:
+        sys.exit(f"error: {DOC} has no {start} ... {end} markers; add them where the results go")
+    head, rest = text.split(start, 1)
+    DOC.write_text(f"{head}{start}\n{section}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
     print(f"updated {DOC}", file=sys.stderr)
 
 
