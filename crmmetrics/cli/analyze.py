@@ -9,7 +9,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AnalysisDateOpt, ConfigOpt, CsvGuardOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt, SinceOpt,
+from crmmetrics.cli.options import (AnalysisDateOpt, BomOpt, ConfigOpt, CsvGuardOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt, SinceOpt,
                                     StrictOpt, UntilOpt, VerboseOpt)
 
 
@@ -31,6 +31,7 @@ def analyze_cmd(
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
     csv_guard: CsvGuardOpt = True,
+    bom: BomOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Per-customer analyses, printed or written like compute results.
@@ -56,5 +57,5 @@ def analyze_cmd(
     cfg = load_config(find_config(config))
     report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
                      inputs=parse_inputs(input_), stdin=sys.stdin)
-    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard,
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
             protect=[cfg.path])

@@ -9,7 +9,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
+from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
                                     SinceOpt, StrictOpt, UntilOpt, VerboseOpt)
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (see `crmmetrics metrics`). None: every metric the config can feed.", show_default=False)]
@@ -32,6 +32,7 @@ def compute_cmd(
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
     csv_guard: CsvGuardOpt = True,
+    bom: BomOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Compute metrics per period (and segment) and print or write the results.
@@ -57,5 +58,5 @@ def compute_cmd(
         from crmmetrics.checks.goals import goals_for_report
 
         report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
-    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard,
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
             protect=[cfg.path])

@@ -33,7 +33,7 @@ def choose_format(fmt: str, output: str | None, stdout_isatty: bool) -> str:
 
 
 def emit(report: Report, fmt: str, output: str | None, currency: str | None, *, csv_guard: bool = True,
-         protect: list[str | None] | None = None, quiet: bool = False) -> None:
+         protect: list[str | None] | None = None, quiet: bool = False, bom: bool = False) -> None:
     """Write the report: stdout (tables through Rich) or a file, atomically.
 
     ``protect`` lists files the output must not replace (the config; the inputs read are
@@ -54,7 +54,7 @@ def emit(report: Report, fmt: str, output: str | None, currency: str | None, *, 
         return
     if to_stdout and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx is binary and stdout is a terminal", hint="use -o report.xlsx")
-    data = render_bytes(report, fmt, currency, csv_guard=csv_guard)
+    data = render_bytes(report, fmt, currency, csv_guard=csv_guard, bom=bom)
     if to_stdout:
         def write() -> None:
             sys.stdout.flush()
@@ -158,8 +158,10 @@ def parse_inputs(values: list[str] | None) -> dict[str, str]:
 
 
 def deliver(report: Report, fmt: str, output: str | None, currency: str | None, *, strict: bool, verbose: int, quiet: bool,
-            csv_guard: bool = True, protect: list[str | None] | None = None) -> None:
+            csv_guard: bool = True, protect: list[str | None] | None = None, bom: bool = False) -> None:
     """The common end of compute and analyze: error/--strict gate, stderr summary, notes, output."""
+    if bom and fmt != "csv":
+        raise UsageError(f"--bom applies to CSV output, not {fmt}", hint="use -f csv or an -o name ending in .csv")
     if failure := error_failure(report.issues):
         summarise(report, verbose, quiet)  # -q still lists the errors
         raise failure
@@ -172,7 +174,7 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     if not quiet:
         for note in report.notes:
             sys.stderr.write(f"crmmetrics: {terminal_text(note)}\n")
-    emit(report, fmt, output, currency, csv_guard=csv_guard, protect=protect, quiet=quiet)
+    emit(report, fmt, output, currency, csv_guard=csv_guard, protect=protect, quiet=quiet, bom=bom)
 
 
 # Issues that say a period or segment simply had nothing to measure (no responses, no

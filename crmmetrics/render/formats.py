@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.render.display import INCOMPLETE_NOTE, has_incomplete, table_rows
-from crmmetrics.render.safe import csv_field, markdown_cell, utf8_bytes, xlsx_text
+from crmmetrics.render.safe import csv_field, markdown_cell, utf8_bytes
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
@@ -75,62 +75,19 @@ def to_markdown(report: Report, currency: str | None = None) -> bytes:
     return utf8_bytes("\n".join(lines) + "\n")
 
 
-def to_xlsx(report: Report) -> bytes:
-    """A workbook with sheets results, issues and inputs (raw numbers, like CSV)."""
-    from openpyxl import Workbook
+def to_xlsx(report: Report, currency: str | None = None) -> bytes:
+    """A workbook that reads like a report (render/xlsx.py): typed, formatted, filterable."""
+    from crmmetrics.render.xlsx import to_xlsx as workbook
 
-    from crmmetrics.engine import result_records
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, frame in (report.tables or {"results": report.results}).items():
-        ws = wb.create_sheet(name[:31])
-        columns = list(frame.columns)
-        _append_text_row(ws, columns)
-        for rec in result_records(frame):
-            _append_text_row(ws, [rec.get(c) for c in columns])
-        ws.freeze_panes = "A2"
-    if report.goals:
-        goals = wb.create_sheet("goals")
-        g_keys = list(report.goals[0])
-        _append_text_row(goals, g_keys)
-        for g in report.goals:
-            _append_text_row(goals, [g.get(k) for k in g_keys])
-    issues = wb.create_sheet("issues")
-    keys = ["level", "code", "message", "location", "column", "value", "metric", "count"]
-    _append_text_row(issues, keys)
-    for issue in report.issues:
-        d = issue.to_dict()
-        _append_text_row(issues, [d.get(k) for k in keys])
-    inputs = wb.create_sheet("inputs")
-    in_keys = ["entity", "path", "sha256", "rows_read", "rows_rejected", "format", "encoding", "delimiter", "sheet"]
-    _append_text_row(inputs, in_keys)
-    for fact in report.inputs:
-        d = fact.to_dict()
-        _append_text_row(inputs, [d.get(k) for k in in_keys])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook(report, currency)
 
 
-def _append_text_row(ws: Any, values: list[Any]) -> None:
-    """Append a row where every text stays text.
-
-    openpyxl turns a string starting with ``=`` into a formula and ``#DIV/0!`` into an
-    error cell; data must never run as a formula (``=HYPERLINK(...)``), so such cells are
-    set back to the string type. XML-illegal characters are removed first (openpyxl
-    would raise on them).
-    """
-    ws.append([xlsx_text(v) if isinstance(v, str) else v for v in values])
-    for cell in ws[ws.max_row]:
-        if cell.data_type in ("f", "e"):
-            cell.data_type = "s"
-
-
-def render_bytes(report: Report, fmt: str, currency: str | None = None, width: int = 160, csv_guard: bool = True) -> bytes:
-    """Bytes of ``report`` in ``fmt`` (table is rendered as plain text at ``width``)."""
+def render_bytes(report: Report, fmt: str, currency: str | None = None, width: int = 160, csv_guard: bool = True,
+                 bom: bool = False) -> bytes:
+    """Bytes of ``report`` in ``fmt`` (table is rendered as plain text at ``width``; ``bom``
+    prefixes CSV with a UTF-8 byte-order mark)."""
     if fmt == "csv":
-        return to_csv(report, guard=csv_guard)
+        return to_csv(report, bom=bom, guard=csv_guard)
     if fmt == "json":
         return to_json(report)
     if fmt == "jsonl":
@@ -138,7 +95,7 @@ def render_bytes(report: Report, fmt: str, currency: str | None = None, width: i
     if fmt == "markdown":
         return to_markdown(report, currency)
     if fmt == "xlsx":
-        return to_xlsx(report)
+        return to_xlsx(report, currency)
     if fmt == "table":
         from crmmetrics.render.table import table_text
 
