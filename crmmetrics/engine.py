@@ -286,6 +286,9 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     dataset = load_dataset(config, plan.needs, inputs, stdin)
     grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now), tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}
+    stale = grid.stale_issue()
+    if stale and any(mp.spec.period_kind in ("STOCK", "BASE") for mp in plan.metrics):
+        issues.append(stale)  # only snapshots would have been padded up to the as-of day
     for mp in plan.metrics:
         try:
             out, metric_issues, opts = run_metric(mp, dataset, config, grid, by, as_of_dt)

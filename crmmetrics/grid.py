@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from crmmetrics.dataset import Dataset
+    from crmmetrics.errors import Issue
 
 _TICK = dt.timedelta(microseconds=1)
+STALE_AFTER = dt.timedelta(days=31)  # an export whose newest row is older than this is named
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Grid:
     first: dt.datetime | None = None
     last: dt.datetime | None = None
     as_of_given: bool = True
+    last_entity: str | None = None  # the entity holding ``last`` (for the stale-export warning)
 
     # ------------------------------------------------------------------ the as-of instant
 
@@ -224,14 +227,44 @@ class Grid:
 
     @property
     def stock_stop(self) -> dt.datetime:
-        """Where STOCK snapshots stop: --until, else the as-of instant."""
-        return self.stop
+        """Where STOCK snapshots stop: --until, else the end of the period holding the
+        newest dated row of the inputs (never after the as-of instant).
+
+        A 2017 export read in 2026 is not padded with flat snapshots up to today: its
+        last period is 2017-12 (the stale export is named in one warning, see
+        :func:`apply_as_of`). ``-p all`` keeps its one period up to the as-of instant.
+        """
+        if self.until is not None or self.last is None or self.grain == "all":
+            return self.stop
+        return min(self.stop, self.end(self.floor(self.last)))
 
     # ------------------------------------------------------------------ building
 
-    def with_data(self, first: dt.datetime | None, last: dt.datetime | None) -> Grid:
+    def with_data(self, first: dt.datetime | None, last: dt.datetime | None, last_entity: str | None = None) -> Grid:
         """This grid knowing the run's earliest and newest dated rows."""
-        return replace(self, first=first, last=last)
+        return replace(self, first=first, last=last, last_entity=last_entity)
+
+    def stale_issue(self) -> Issue | None:
+        """One ``stale_export`` warning when the newest dated row of every input is more
+        than a month before the as-of instant and no --until asks for the later periods.
+
+        Example: "newest deal is dated 2017-12-31, 8 years before today (the default
+        --as-of) 2026-11-30; periods after 2017-12 are not reported ...".
+        """
+        from crmmetrics.errors import Issue, Level
+
+        if self.last is None or self.until is not None or self.horizon - self.last <= STALE_AFTER:
+            return None
+        days = (self.horizon - self.last).days
+        ago = f"{days // 365} year{'s' if days // 365 > 1 else ''}" if days >= 365 else (
+            f"{days // 30} month{'s' if days // 30 > 1 else ''}" if days >= 60 else f"{days} days")
+        flag = "--as-of" if self.as_of_given else "today (the default --as-of)"
+        after = self.label(self.floor(self.last)) if self.grain != "all" else f"{self.last:%Y-%m-%d}"
+        entity = self.last_entity or "input"
+        return Issue(Level.WARNING, "stale_export",
+                     f"newest {_singular(entity)} is dated {self.last:%Y-%m-%d}, {ago} before {flag} {self.as_of_day:%Y-%m-%d}; "
+                     f"snapshots stop at {after} (pass --as-of with the export's date, or --until to ask for later periods)",
+                     entity=self.last_entity)
 
 
 def _py(moment: Any) -> dt.datetime:
@@ -253,44 +286,67 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
     order_date, a response's responded_at, ...) is at or after the as-of instant has not
     happened yet: it is dropped, and each entity gets one info issue ``after_as_of``
     with the count (located at the first such row). Customers are kept whole (they are
-    the dimension table); their dates are cut where they are counted. Returns the grid with the run's
-    earliest and newest dates (:meth:`Grid.with_data`).
+    the dimension table); their dates are cut where they are counted.
+
+    Returns the grid with the run's earliest entity date (the start of ``-p all``) and
+    newest date of any column before the as-of instant (where STOCK snapshots stop);
+    when that newest date is more than a month before the as-of instant, one
+    ``stale_export`` warning names it.
     """
     import pandas as pd
 
-    from crmmetrics.errors import Issue, Level
     from crmmetrics.schema import ENTITIES
 
     horizon = pd.Timestamp(grid.horizon)
-    firsts, lasts = [], []
+    firsts: list[Any] = []
+    newest: tuple[Any, str] | None = None  # (newest date < as-of instant, entity)
     for entity, frame in list(dataset.frames.items()):
+        for col in frame.columns:
+            if col.startswith("_") or frame[col].dtype.kind != "M":
+                continue
+            top = _to_local(frame[col], timezone).max()
+            if pd.notna(top) and (newest is None or top > newest[0]):
+                newest = (top, entity)
         date_field = ENTITIES[entity].date_field
-        if entity == "customers":
+        if date_field and date_field in frame and hasattr(frame[date_field], "dt"):
+            local = _to_local(frame[date_field], timezone)
+            later = (local >= horizon).fillna(False).to_numpy(dtype=bool)
             # Customers are also the table --by dimensions are joined from: a deal lost in
             # 2025 by an account that signed up in 2026 keeps its plan. Their dated events
             # (signup, first payment, churn) are cut where they are counted (flow_rows,
             # snapshots at or before the as-of instant).
-            date_field = None
-        if not date_field or date_field not in frame or not hasattr(frame[date_field], "dt"):
-            continue
-        local = _to_local(frame[date_field], timezone)
-        later = (local >= horizon).fillna(False).to_numpy(dtype=bool)
-        if later.any():
-            rows = frame[later]
-            first_loc = dataset.locate(rows["_src"].to_numpy()[:1], rows["_row"].to_numpy()[:1], date_field)
-            table = dataset.tables[int(rows["_src"].iloc[0])]
-            dataset.issues.append(Issue(
-                Level.INFO, "after_as_of",
-                f"{int(later.sum())} {entity} rows dated after the as-of day {grid.as_of_day:%Y-%m-%d} excluded ({date_field})",
-                entity=entity, source=table.path, location=first_loc[0] if first_loc else None,
-                column=table.column_names.get(date_field, date_field), field=date_field, count=int(later.sum())))
-            frame = frame[~later].reset_index(drop=True)
-            dataset.frames[entity] = frame
-            local = local[~later].reset_index(drop=True)
-        if local.notna().any():
-            firsts.append(local.min().to_pydatetime())
-            lasts.append(local.max().to_pydatetime())
-    return grid.with_data(min(firsts) if firsts else None, max(lasts) if lasts else None)
+            if later.any() and entity != "customers":
+                _report_later(dataset, grid, entity, date_field, frame[later])
+                frame = frame[~later].reset_index(drop=True)
+                dataset.frames[entity] = frame
+                local = local[~later].reset_index(drop=True)
+            local = local[local < horizon]
+            if local.notna().any():
+                firsts.append(local.min().to_pydatetime())
+    last = newest[0].to_pydatetime() if newest else None
+    # A date at or after the as-of instant (a scheduled end, a row just cut) shows the
+    # export reaches the as-of day: nothing is stale then.
+    return grid.with_data(min(firsts) if firsts else None, min(last, grid.horizon - _TICK) if last else None,
+                          newest[1] if newest else None)
+
+
+def _report_later(dataset: Dataset, grid: Grid, entity: str, date_field: str, rows: pd.DataFrame) -> None:
+    """One info issue for the rows of ``entity`` dated after the as-of day, at the first of them."""
+    from crmmetrics.errors import Issue, Level
+
+    first_loc = dataset.locate(rows["_src"].to_numpy()[:1], rows["_row"].to_numpy()[:1], date_field)
+    table = dataset.tables[int(rows["_src"].iloc[0])]
+    dataset.issues.append(Issue(
+        Level.INFO, "after_as_of", f"{len(rows)} {entity} rows dated after the as-of day {grid.as_of_day:%Y-%m-%d} excluded ({date_field})",
+        entity=entity, source=table.path, location=first_loc[0] if first_loc else None,
+        column=table.column_names.get(date_field, date_field), field=date_field, count=len(rows)))
+
+
+def _singular(entity: str) -> str:
+    """``deals`` → ``deal``, ``activities`` → ``activity`` (for messages)."""
+    if entity.endswith("ies"):
+        return entity[:-3] + "y"
+    return {"spend": "spend row", "deal_stages": "deal stage"}.get(entity, entity[:-1] if entity.endswith("s") else entity)
 
 
 def _to_local(col: pd.Series, timezone: str) -> pd.Series:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from crmmetrics import compute, load_config
 from crmmetrics.cli import app
 from crmmetrics.grid import Grid
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write
 
 D = dt.datetime
 
@@ -158,3 +158,57 @@ def test_json_report_validates_against_the_documented_schema(survey_project):
 def _cfg_path(survey_project) -> Path:
     return survey_project([("nps", 10, "2026-01-10"), ("nps", 9, "2026-02-03"), ("nps", 3, "2026-03-05")])
 
+
+
+# ------------------------------------------------------------------ behaviour 3: the grid ends at the data and the as-of period
+
+DEALS_CONFIG = """
+version: 1
+timezone: UTC
+sources:
+  deals:
+    path: deals.csv
+    fields: {deal_id: id, created_at: created, closed_at: closed, status: stage, amount: amount}
+    values:
+      status: {"Closed Won": won, "Closed Lost": lost, "*": open}
+"""
+
+
+def _deals(tmp_path: Path, body: str):
+    write(tmp_path / "deals.csv", "id,created,closed,stage,amount\n" + body)
+    return load_config(write(tmp_path / "crm.yaml", DEALS_CONFIG))
+
+
+def test_a_stale_export_is_not_padded_to_the_as_of_day_and_is_named_once(tmp_path):
+    # A 2017 export read with --as-of 2020-12-31: D1 open since 2017-11-05 (1,000), D2 won 2017-12-31.
+    cfg = _deals(tmp_path, "D1,2017-11-05,,Open,1000\nD2,2017-10-01,2017-12-31,Closed Won,500\n")
+    report = compute(cfg, ["pipeline_value"], period="quarter", as_of="2020-12-31")
+    rows = report.results
+    # Q4 2017 is the last period (snapshot 2018-01-01: D1 open, D2 closed); no flat 2018–2020 rows.
+    assert list(rows["period"]) == ["2017-Q4"] and list(rows["value"]) == [1000]
+    stale = [i for i in report.issues if i.code == "stale_export"]
+    assert len(stale) == 1 and stale[0].level.value == "warning"
+    assert stale[0].message.startswith("newest deal is dated 2017-12-31, 3 years before --as-of 2020-12-31")
+    # --until asks for the later periods: then they are reported (D1 still open) and nothing is stale.
+    asked = compute(cfg, ["pipeline_value"], period="quarter", until="2018-07-01", as_of="2020-12-31")
+    assert list(asked.results["period"]) == ["2017-Q4", "2018-Q1", "2018-Q2"]
+    assert not [i for i in asked.issues if i.code == "stale_export"]
+
+
+def test_stock_snapshot_of_the_current_period_is_taken_at_the_as_of_instant(tmp_path):
+    # As of 10 May, D1 (created 1 April, won 20 May) is still open; the Q2 snapshot is taken
+    # at 11 May 00:00, not at 1 July when D1 would be closed. Q1 is over: its snapshot is 1 April.
+    cfg = _deals(tmp_path, "D1,2026-04-01,2026-05-20,Closed Won,700\nD0,2026-02-01,,Open,300\n")
+    rows = compute(cfg, ["pipeline_value"], period="quarter", as_of="2026-05-10").results
+    assert list(zip(rows["period"], rows["value"], rows["complete"])) == [("2026-Q1", 300, True), ("2026-Q2", 1000, False)]
+
+
+def test_mrr_stops_at_the_newest_dated_row(tmp_path):
+    from tests.test_subscription_metrics import make, rows, run, sub
+
+    cfg = make(tmp_path, [sub("A", "2024-01-01", amount=10), sub("B", "2024-03-15", amount=20)])
+    report = run(cfg, ["mrr"], as_of="2024-12-31")
+    # January 10, February 10, March 10 + 20; April to December are after the newest row.
+    assert list(zip(rows(report, "mrr")["period"], rows(report, "mrr")["value"])) == [("2024-01", 10), ("2024-02", 10), ("2024-03", 30)]
+    [stale] = [i for i in report.issues if i.code == "stale_export"]
+    assert stale.message.startswith("newest subscription is dated 2024-03-15, 9 months before --as-of 2024-12-31")

@@ -731,7 +731,7 @@ def period_grid(run: Run, first_time: Any, anchor: dt.datetime | None = None) ->
     import pandas as pd
 
     grid = run.grid
-    end = grid.stop
+    end = grid.stock_stop  # not padded past the newest dated row unless --until asks
     first = run.since or anchor or first_time
     if first is None or first >= end:
         return pd.DataFrame({PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "lo": pd.Series(dtype="datetime64[ns]"),
@@ -741,7 +741,7 @@ def period_grid(run: Run, first_time: Any, anchor: dt.datetime | None = None) ->
         starts, his = [start], [end]
     else:
         starts = grid.span(first, end - dt.timedelta(microseconds=1))
-        his = [grid.snapshot(s) for s in starts]
+        his = [min(grid.snapshot(s), end) for s in starts]
     los = [grid.measured(s)[0] for s in starts]
     # One resolution (ns) for every instant, so merges and searchsorted never mix units.
     return pd.DataFrame({PERIOD_COL: pd.to_datetime(starts).astype("datetime64[ns]"), "lo": pd.to_datetime(los).astype("datetime64[ns]"),
