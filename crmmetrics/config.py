@@ -47,6 +47,24 @@ class CsvOptions(_Strict):
             raise ValueError('must be "." or ","')
         return v
 
+    # The CSV readers (pyarrow, csv) take one character; a longer string would be cut or
+    # crash the reader far from the config line, so it is refused here (exit 78).
+    @field_validator("delimiter")
+    @classmethod
+    def _delimiter(cls, v: str | None) -> str | None:
+        if v is None or v in {"whitespace", "tab", "\\t"}:
+            return v
+        if len(v) != 1 or v in "\r\n":
+            raise ValueError('must be one character (",", ";", "\\t", "|") or "whitespace"')
+        return v
+
+    @field_validator("quotechar")
+    @classmethod
+    def _quotechar(cls, v: str) -> str:
+        if len(v) != 1 or v in "\r\n":
+            raise ValueError("must be exactly one character, e.g. '\"' or \"'\"")
+        return v
+
 
 class DateOptions(_Strict):
     """How to read dates of this source."""
@@ -279,7 +297,7 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a config file. Raises ConfigError listing every problem."""
     import yaml
 
-    from crmmetrics.yamlload import load_yaml
+    from crmmetrics.yamlload import YamlRefused, load_yaml
 
     p = Path(path)
     if not p.is_file():
@@ -296,6 +314,8 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, YamlRefused):  # well-formed, but not usable: say why, not "malformed"
+            raise ConfigError(f"{p}{line}: {problem}", hint=exc.hint) from None
         raise ConfigError(f"{p}{line}: malformed YAML: {problem}", hint="check indentation and quoting around this line") from None
     return config_from_data(data, lines, p)
 
