@@ -229,13 +229,28 @@ def config_model() -> type[BaseModel]:
     )
 
 
+def base_dir(path: Path | None) -> Path:
+    """The folder relative source paths start from: the config file's, or the current one
+    when the config is not a file in a folder (``-c <(...)`` is /dev/fd/63, a pipe)."""
+    import os
+    import stat
+
+    if path is None or str(path).startswith(("/dev/", "/proc/")):
+        return Path.cwd()
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path.parent  # not there yet (init drafting a new config)
+    return Path.cwd() if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) else path.parent
+
+
 class Config:
     """A validated config plus where it came from (for relative paths and messages)."""
 
     def __init__(self, model: BaseModel, path: Path | None, lines: dict[tuple[Any, ...], int]) -> None:
         self.model = model
         self.path = path
-        self.base_dir = path.parent if path else Path.cwd()
+        self.base_dir = base_dir(path)
         self.lines = lines
         # Filled while loading (crmmetrics/checks/rules.py): parsed check rules, goals
         # and source freshness limits, every value in the metric's stored unit.
@@ -300,8 +315,12 @@ def load_config(path: str | Path) -> Config:
     from crmmetrics.yamlload import YamlRefused, load_yaml
 
     p = Path(path)
-    if not p.is_file():
+    # Any readable file will do, a pipe included (-c <(sops -d crm.yaml)); only a missing
+    # path or a folder is refused here.
+    if not p.exists():
         raise ConfigError(f"config file not found: {p}", hint="pass -c PATH or set CRMMETRICS_CONFIG")
+    if p.is_dir():
+        raise ConfigError(f"config path is a folder, not a file: {p}", hint="pass -c FOLDER/crmmetrics.yaml")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -331,7 +350,7 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
     if isinstance(data.get("sources"), dict):
         from crmmetrics.presets import expand_sources
 
-        expanded = expand_sources(data["sources"], path.parent if path else Path.cwd())
+        expanded = expand_sources(data["sources"], base_dir(path))
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
     model_cls = config_model()
     problems: list[str] = []

@@ -7,13 +7,13 @@ any later problem can be traced back to ``file:LINE`` or ``Sheet!C17``.
 
 from __future__ import annotations
 
-import glob as globmod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import InputNotFoundError, Issue, Level
 from crmmetrics.io.parse import apply_values_map, clean_text, parse
+from crmmetrics.io.paths import source_paths
 from crmmetrics.io.readers import RawTable, read_source
 from crmmetrics.schema import ENTITIES, FieldType
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from crmmetrics.config import Config
 
 ROW_ISSUES_PER_FIELD = 100  # beyond this, one summary issue carries the count
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass
@@ -80,17 +79,17 @@ class Dataset:
 
 
 def expand_paths(path: str, base_dir: Path) -> list[tuple[str, str]]:
-    """(path to open, path to show) for a config path: relative to the config, globbed."""
+    """(path to open, path to show) for a config path: relative to the config; a path
+    that does not exist but has ``* ? [`` is a pattern (io/paths.py)."""
     if path == "-":
         return [("-", "<stdin>")]
-    p = Path(path).expanduser()
-    full = p if p.is_absolute() else base_dir / p
-    if _GLOB_CHARS & set(path):
-        matches = sorted(globmod.glob(str(full)))
-        if not matches:
-            raise InputNotFoundError(f"no file matches {path!r} (looked in {full.parent})")
-        return [(m, m) for m in matches]
-    return [(str(full), _display(full))]
+    files, pattern = source_paths(path, base_dir)
+    if pattern:
+        if not files:
+            raise InputNotFoundError(f"no file matches {path!r} (looked in {base_dir})",
+                                     hint="a path that exists is read as it is; * ? [ make the others patterns")
+        return [(str(m), str(m)) for m in files]
+    return [(str(files[0]), _display(files[0]))]
 
 
 def _display(p: Path) -> str:

@@ -25,7 +25,6 @@ from crmmetrics.errors import ConfigError, DataError
 
 # Keys of a preset entity block that describe the preset, not a source option.
 _META_KEYS = ("required", "aliases", "choose")
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -151,15 +150,12 @@ def file_headers(path: str, base_dir: Path, source: dict[str, Any]) -> tuple[lis
     it cannot be known before reading (stdin, a missing file: the reader reports that)."""
     if path == "-":
         return None
-    p = Path(path).expanduser()
-    full = p if p.is_absolute() else base_dir / p
-    if _GLOB_CHARS & set(path):
-        import glob
+    from crmmetrics.io.paths import source_paths
 
-        matches = sorted(glob.glob(str(full)))
-        if not matches:
-            return None
-        full = Path(matches[0])
+    files, _ = source_paths(path, base_dir)
+    if not files:
+        return None
+    full = files[0]
     if not full.is_file():
         return None
     from crmmetrics.presets.headers import read_headers
