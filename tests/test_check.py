@@ -177,12 +177,15 @@ def test_by_segments_name_the_breaching_segment(survey_project):
 
 # ---------------------------------------------------------------- unit-aware values
 
-@pytest.mark.parametrize("bound, status", [("80%", "CRIT"), ("0.8", "CRIT"), ("70%", "OK"), ("0.7", "OK")])
-def test_percent_thresholds_are_written_as_percent_or_fraction(survey_project, bound, status):
-    # CSAT October: 3 of 4 satisfied = 75 %.
+@pytest.mark.parametrize("bound, line", [("80%", "CRIT csat 2026-10 = 75.0% (min 80%, n=4)"),
+                                         ("0.8", "CRIT csat 2026-10 = 75.0% (min 80%, n=4)"),
+                                         ("70%", "OK csat 2026-10 = 75.0% (crit min 70%, n=4)"),
+                                         ("0.7", "OK csat 2026-10 = 75.0% (crit min 70%, n=4)")])
+def test_percent_thresholds_are_written_as_percent_or_fraction(survey_project, bound, line):
+    # CSAT October: 3 of 4 satisfied = 75 %; the bound is shown in percent however it was written.
     cfg = survey_project(_csat("2026-10", 3, 1), config=SURVEY_CONFIG + f"thresholds:\n  csat: {{min: {bound}}}\n")
     res = check(cfg, "--as-of", "2026-11-01")
-    assert res.stdout.startswith(f"{status} csat 2026-10 = 75.0% ("), res.stdout + res.stderr
+    assert res.stdout == line + "\n", res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("text, message", [

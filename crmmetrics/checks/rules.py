@@ -181,12 +181,20 @@ def _level(cfg: Config, path: tuple[Any, ...], given: dict[str, Any], unit: str,
             problems.append(_problem(cfg, (*path, key), exc))
             ok = False
             continue
-        out["text"][key] = shown(raw)
+        out["text"][key] = display(raw, out.get(key), unit) if key in ("min", "max") else shown(raw)
     if ok and out.get("min") is not None and out.get("max") is not None and out["min"] > out["max"]:
         problems.append(f"{cfg.where(*path, 'min')}: {'.'.join(map(str, path))}: min {out['text']['min']} is above max {out['text']['max']}: "
                         "every value would breach (hint: swap them)")
         ok = False
     return LevelBounds(**out) if ok else None
+
+
+def display(raw: Any, value: float | None, unit: str) -> str:
+    """A bound as output shows it: in the metric's display unit, so a rate written as the
+    fraction 0.8 reads ``80%`` beside ``77.4%`` (issue #13); anything else as written."""
+    if unit == "percent" and value is not None:
+        return f"{value * 100:.10g}%"
+    return shown(raw)
 
 
 def _day(cfg: Config, path: tuple[Any, ...], text: str | None, problems: list[str]) -> dt.datetime | None:
@@ -224,7 +232,7 @@ def _goals(cfg: Config, specs: dict[str, Any], problems: list[str]) -> list[Goal
         if len(problems) > before or due is None:
             continue
         goals.append(GoalSpec(g.name or g.metric, g.metric, unit, values["target"], due, start, values.get("baseline"),
-                              shown(g.target), cfg.where(*base)))
+                              display(g.target, values["target"], unit), cfg.where(*base)))
     return goals
 
 
