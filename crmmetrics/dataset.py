@@ -7,6 +7,7 @@ any later problem can be traced back to ``file:LINE`` or ``Sheet!C17``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from crmmetrics.errors import InputNotFoundError, Issue, Level
 from crmmetrics.io.parse import apply_values_map, clean_text, parse
 from crmmetrics.io.paths import source_paths
 from crmmetrics.io.readers import RawTable, read_source
+from crmmetrics.progress import current
 from crmmetrics.schema import ENTITIES, FieldType
 
 if TYPE_CHECKING:
@@ -124,6 +126,14 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
     return ds
 
 
+def _size(path: str) -> int | None:
+    """Bytes in ``path`` for the progress display (None for stdin or an unreadable path)."""
+    try:
+        return None if path == "-" else os.path.getsize(path)
+    except OSError:
+        return None
+
+
 def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields: set[str], open_path: str,
               shown: str, stdin: Any) -> pd.DataFrame:
     import numpy as np
@@ -134,7 +144,10 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     if getattr(source, "line_items", False) and ent.key in mapping:
         fields = set(fields) | {ent.key}  # rows are rolled up by the key, so it is always read
     wanted = {f: mapping[f] for f in fields if f in mapping}
+    sink = current()
+    sink.source_start(shown, _size(open_path))
     table = read_source(open_path, shown, source, wanted, stdin)
+    sink.source_parsing()
     src_id = len(ds.tables)
     ds.tables.append(table)
     ds.issues.extend(table.issues)
@@ -168,6 +181,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
         frame, rejected = _roll_up_line_items(ds, entity_name, table.path, frame, rejected)
     ds.inputs.append(InputFact(entity_name, table.path, table.sha256, table.n_rows, int(rejected.sum()), table.kind,
                                table.encoding, table.delimiter, table.sheet))
+    sink.source_done()
     return frame
 
 

@@ -15,6 +15,7 @@ from crmmetrics.errors import ConfigError, Issue, Level, UsageError
 from crmmetrics.grid import Grid, apply_as_of, build_grid
 from crmmetrics.metrics.registry import MetricSpec, all_metrics, get_metric
 from crmmetrics.periods import GRAINS
+from crmmetrics.progress import current
 from crmmetrics.schema import ENTITIES
 
 if TYPE_CHECKING:
@@ -289,7 +290,10 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     stale = grid.stale_issue()
     if stale and any(mp.spec.period_kind in ("STOCK", "BASE") for mp in plan.metrics):
         issues.append(stale)  # only snapshots would have been padded up to the as-of day
+    sink = current()
+    sink.metrics_start(len(plan.metrics))
     for mp in plan.metrics:
+        sink.metric_start(mp.spec.name)
         try:
             out, metric_issues, opts = run_metric(mp, dataset, config, grid, by, as_of_dt)
         except ConfigError as exc:
@@ -299,6 +303,8 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
                 raise
             issues.append(Issue(Level.INFO, "metric_skipped", f"{mp.spec.name} not computed: {exc}", metric=mp.spec.name))
             continue
+        finally:
+            sink.metric_done()
         frames.append(out)
         issues.extend(metric_issues)
         options[mp.spec.name] = opts

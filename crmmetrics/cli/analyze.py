@@ -43,8 +43,10 @@ def analyze_cmd(
     """
     from crmmetrics.analyses import all_analyses
     from crmmetrics.cli.output import choose_format, deliver, parse_inputs
+    from crmmetrics.cli.progress import progress_for
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import analyze
+    from crmmetrics.progress import reporting
     from crmmetrics.errors import UsageError
 
     if list_ or not name:
@@ -55,7 +57,8 @@ def analyze_cmd(
         return
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
-    report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
-                     inputs=parse_inputs(input_), stdin=sys.stdin)
+    with reporting(progress_for(quiet)):
+        report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
+                         inputs=parse_inputs(input_), stdin=sys.stdin)
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
             protect=[cfg.path])

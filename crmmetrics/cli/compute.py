@@ -44,6 +44,8 @@ def compute_cmd(
       crmmetrics compute -c crm.yaml -p quarter -o report.xlsx -q
     """
     from crmmetrics.cli.output import choose_format, deliver, parse_inputs
+    from crmmetrics.cli.progress import progress_for
+    from crmmetrics.progress import reporting
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
 
@@ -52,11 +54,12 @@ def compute_cmd(
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
     stdin = ReplayStdin(sys.stdin)  # goals may compute a second time from the same piped export
-    report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
-                     inputs=parse_inputs(input_), stdin=stdin)
-    if cfg.goals:
-        from crmmetrics.checks.goals import goals_for_report
+    with reporting(progress_for(quiet)):
+        report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
+                         inputs=parse_inputs(input_), stdin=stdin)
+        if cfg.goals:
+            from crmmetrics.checks.goals import goals_for_report
 
-        report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
+            report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
             protect=[cfg.path])

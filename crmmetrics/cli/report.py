@@ -51,9 +51,12 @@ def report_cmd(
     from pathlib import Path
 
     from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise
+    from crmmetrics.cli.progress import progress_for
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engine import compute
     from crmmetrics.errors import UsageError
+    from crmmetrics.io.readers import ReplayStdin
+    from crmmetrics.progress import reporting
     from crmmetrics.summary import summarise as summary_rows
 
     kind = "screen"
@@ -62,9 +65,12 @@ def report_cmd(
         if not kind:
             raise UsageError(f"-o {output}: report writes .html or .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
     cfg = load_config(find_config(config))
-    # The first screen is overall per metric unless -b asks for segments.
-    report = compute(cfg, metrics, period=period, by=by or [], since=since, until=until, as_of=as_of,
-                     inputs=parse_inputs(input_), stdin=sys.stdin)
+    # The first screen is overall per metric unless -b asks for segments (the HTML shows
+    # both: overall tiles, and the segments in their own section).
+    stdin = ReplayStdin(sys.stdin)  # the segment run and the analyses read the same piped export
+    with reporting(progress_for(quiet)):
+        report = compute(cfg, metrics, period=period, by=[] if kind == "html" else by or [], since=since, until=until,
+                         as_of=as_of, inputs=parse_inputs(input_), stdin=stdin)
     if failure := error_failure(report.issues):
         summarise(report, verbose, quiet)  # -q still lists the errors
         raise failure
@@ -74,11 +80,16 @@ def report_cmd(
     summarise(report, verbose, quiet)
     rows = summary_rows(report, cfg)
     currency = cfg.model.currency
+    if kind in ("html", "text"):
+        from crmmetrics.io.output import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs(output, [cfg.path, *(f.path for f in report.inputs)])
     if kind == "html":
         from crmmetrics.io.output import atomic_write
         from crmmetrics.render.html import dashboard_html
 
-        extras = dashboard_extras(cfg, metrics, period, by or [], since, until, as_of, parse_inputs(input_))
+        with reporting(progress_for(quiet)):
+            extras = dashboard_extras(cfg, metrics, period, by or [], since, until, as_of, parse_inputs(input_), stdin)
         atomic_write(output, dashboard_html(report, rows, currency, extras).encode("utf-8"))
         return
     from crmmetrics.render.firstscreen import first_screen_text, renderables
@@ -99,11 +110,11 @@ def report_cmd(
     sys.stdout.write(first_screen_text(report, rows, currency, width))
 
 
-def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs):  # type: ignore[no-untyped-def]
+def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs, stdin):  # type: ignore[no-untyped-def]
     """Segment rows (with -b) and the cohort and RFM analyses, for the HTML dashboard.
 
     An analysis the config cannot feed is not an error here: its section says why.
-    Analyses read stdin only if the metrics did not (stdin can be read once).
+    ``stdin`` is a ReplayStdin: a piped export is read once and replayed to each run.
     """
     from crmmetrics.engine import analyze, compute
     from crmmetrics.errors import ConfigError, UsageError
@@ -112,13 +123,12 @@ def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs):  # 
 
     extras = Extras(by=list(by), config_name=cfg.path.name if cfg.path else "")
     if by:
-        seg = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of, inputs=inputs, stdin=None)
+        seg = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of, inputs=inputs, stdin=stdin)
         extras.segments = summary_rows(seg, cfg)
-    no_stdin = {k: v for k, v in inputs.items() if v != "-"}
     for name in ("cohorts", "rfm"):
         try:
             setattr(extras, name, analyze(cfg, name, period=period, since=since, until=until,
-                                          as_of=as_of if name == "rfm" else None, inputs=no_stdin, stdin=None))
+                                          as_of=as_of if name == "rfm" else None, inputs=inputs, stdin=stdin))
         except (ConfigError, UsageError) as exc:
             extras.skipped[name] = f"not shown: {exc.message}"
     return extras

@@ -81,11 +81,26 @@ def read_bytes(path: str, stdin: Any = None) -> bytes:
     if p.is_dir():
         raise InputNotFoundError(f"input is a directory, not a file: {path}")
     try:
-        return p.read_bytes()
+        return _read_reporting(p)
     except PermissionError:
         raise InputNotFoundError(f"input file is not readable: {path} (permission denied)") from None
     except OSError as exc:
         raise ReadError(f"reading {path} failed: {exc.strerror or exc}") from None
+
+
+def _read_reporting(p: Path, chunk: int = 1 << 20) -> bytes:
+    """The file's bytes; read in 1 MiB chunks when a progress display counts them."""
+    from crmmetrics.progress import current
+
+    sink = current()
+    if not sink.active:
+        return p.read_bytes()
+    parts = []
+    with p.open("rb") as fh:
+        while block := fh.read(chunk):
+            parts.append(block)
+            sink.source_bytes(len(block))
+    return b"".join(parts)
 
 
 def is_excel(path: str, data: bytes, forced: str | None) -> bool:
