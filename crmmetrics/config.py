@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from crmmetrics.errors import ConfigError
 from crmmetrics.periods import GRAINS, WEEKDAYS
@@ -38,7 +38,11 @@ class CsvOptions(_Strict):
     thousands: str | None = Field(None, description='Thousands separator; default "," when decimal is "." and "." when decimal is ",". Use "" for none.')
     header: bool = Field(True, description="Whether the first line holds column names. Without one, map fields by 1-based column position.")
     quotechar: str = Field('"', description="Quote character.")
-    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None", "-", "?", "#N/A"], description="Cell texts that mean 'no value'.")
+    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "None", "-", "?", "#N/A"],
+                                   description="Cell texts that mean 'no value'. The default list applies to numbers, dates and yes/no "
+                                               "fields only (a region 'NA' stays 'NA'); a list set here applies to every column.")
+    locale: Literal["tr"] | None = Field(None, description="Language of the text values: 'tr' matches values: maps with Turkish "
+                                                           "case rules (I/ı, İ/i). Also used when the file is detected as cp1254.")
 
     @field_validator("decimal")
     @classmethod
@@ -65,12 +69,20 @@ class CsvOptions(_Strict):
             raise ValueError("must be exactly one character, e.g. '\"' or \"'\"")
         return v
 
+    @model_validator(mode="after")
+    def _separators_differ(self) -> CsvOptions:
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal are both {self.decimal!r}: $1.5 would read 15; set them apart")
+        return self
+
 
 class DateOptions(_Strict):
     """How to read dates of this source."""
 
     format: str | None = Field(None, description="An explicit strftime format such as %d.%m.%Y %H:%M; when set, nothing else is tried.")
     dayfirst: bool | None = Field(None, description="Read 03/04/2026 as 3 April (true) or March 4 (false). Unset: inferred per column; dd.mm.yyyy is always day-first.")
+    excel_serials: bool = Field(False, description="Read plain numbers in a text date column as Excel serial days (46348 = 2026-11-22). "
+                                                   "Off by default: a text 2026 is not 1905-07-18. Numeric Excel cells are always serials.")
 
 
 def _source_extras() -> dict[str, Any]:

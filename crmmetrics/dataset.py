@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import InputNotFoundError, Issue, Level
-from crmmetrics.io.parse import apply_values_map, clean_text, parse
+from crmmetrics.io.parse import OPEN_END_FIELDS, clean_text, map_values, parse
 from crmmetrics.io.paths import source_paths
 from crmmetrics.io.readers import RawTable, read_source
 from crmmetrics.progress import current
@@ -162,9 +162,11 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
             raw = pd.Series([source.constants[fname]] * table.n_rows, dtype=object)
         else:
             continue
-        cleaned = clean_text(raw, source.csv.null_values)
-        cleaned = apply_values_map(cleaned, source.values.get(fname, {}))
-        parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else ())
+        cleaned = clean_text(raw, null_tokens(source.csv, ftype))
+        cleaned, fallen = map_values(cleaned, source.values.get(fname, {}), turkish=source.csv.locale == "tr" or table.encoding == "cp1254")
+        if fallen:
+            _report_default(ds, table, entity_name, fname, source.values[fname]["*"], fallen)
+        parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else (), open_end=fname in OPEN_END_FIELDS)
         frame[fname] = parsed.values.to_numpy() if ftype not in (FieldType.DATETIME, FieldType.DATE) else parsed.values.reset_index(drop=True)
         bad = parsed.bad.to_numpy(dtype=bool)
         if bad.any():
@@ -174,6 +176,8 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
             code = f"unparseable_{ftype.value}" if ftype is not FieldType.CATEGORY else "unknown_value"
             ds.row_issues(bad_rows, code, f"{fname}: {parsed.reason}; value ignored" + (f" (hint: {parsed.hint})" if parsed.hint else ""),
                           entity=entity_name, fieldname=fname)
+        for problem in parsed.problems:
+            rejected |= _report_problem(ds, frame, cleaned, problem, entity_name, fname, table)
         if parsed.note:
             ds.issues.append(Issue(Level.WARNING, "date_order", f"{fname}: {parsed.note}", entity=entity_name, source=table.path,
                                    column=table.column_names.get(fname), field=fname))
@@ -185,7 +189,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     return frame
 
 
-def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: tuple[str, ...]) -> Any:
+def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: tuple[str, ...], open_end: bool = False) -> Any:
     """Parse one column; naive times in the source's own zone, durations into minutes."""
     if ftype is FieldType.DURATION:
         from crmmetrics.io.durations import parse_duration
@@ -193,7 +197,8 @@ def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: 
         return parse_duration(cleaned, getattr(source, "duration_unit", "minutes"))
     source_tz = getattr(source, "timezone", None)
     parsed = parse(cleaned, ftype, decimal=source.csv.decimal, thousands=source.csv.thousands, dayfirst=source.dates.dayfirst,
-                   date_format=source.dates.format, tz=source_tz or tz, choices=choices)
+                   date_format=source.dates.format, tz=source_tz or tz, choices=choices, serials=source.dates.excel_serials,
+                   open_end=open_end)
     if source_tz and source_tz != tz and ftype in (FieldType.DATETIME, FieldType.DATE):
         # Naive values were read in the export's zone; metrics work in the reporting zone.
         parsed.values = parsed.values.dt.tz_convert(tz)
@@ -213,6 +218,54 @@ def _roll_up_line_items(ds: Dataset, entity_name: str, path: str, frame: pd.Data
         frame = frame[~later].reset_index(drop=True)
         rejected = rejected[~later]
     return frame, rejected
+
+
+# Types whose columns take the null tokens by default; text keeps "NA" (North America).
+_TOKEN_TYPES = frozenset({FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER, FieldType.DATE, FieldType.DATETIME, FieldType.BOOL,
+                          FieldType.DURATION})
+
+
+def null_tokens(csv_opts: Any, ftype: FieldType) -> list[str]:
+    """The cell texts that mean 'no value' for a column of ``ftype``.
+
+    The default tokens (NA, None, -, ?, ...) apply to numbers, dates and yes/no
+    fields; for text, ids and categories only the empty cell is null, unless the
+    config sets ``csv.null_values`` itself (then the list applies everywhere).
+    """
+    if "null_values" in csv_opts.model_fields_set or ftype in _TOKEN_TYPES:
+        return csv_opts.null_values
+    return [""]
+
+
+def _report_default(ds: Dataset, table: RawTable, entity_name: str, fname: str, default: Any, fallen: dict[str, int]) -> None:
+    """Say which raw values only matched the values: map's ``"*"`` default, with counts."""
+    top = sorted(fallen.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{v!r} {n}" for v, n in top[:5]) + (f", +{len(top) - 5} more values" if len(top) > 5 else "")
+    ds.issues.append(Issue(Level.INFO, "value_defaulted", f"{fname}: {sum(fallen.values())} rows matched no values: key and took "
+                           f"the \"*\" default {default!r}: {shown}", entity=entity_name, source=table.path,
+                           column=table.column_names.get(fname), field=fname, value=top[0][0], count=sum(fallen.values())))
+
+
+def _report_problem(ds: Dataset, frame: pd.DataFrame, cleaned: pd.Series, problem: Any, entity_name: str, fname: str,
+                    table: RawTable) -> Any:
+    """Issues for one parse problem; returns the rows it rejected (none for an info reading)."""
+    import numpy as np
+
+    mask = problem.mask.to_numpy(dtype=bool)
+    if not mask.any():
+        return np.zeros(len(mask), dtype=bool)
+    message = f"{fname}: {problem.reason}" + (f" (hint: {problem.hint})" if problem.hint else "")
+    if problem.level == "info":
+        first = frame.loc[mask, ["_src", "_row"]].iloc[0]
+        ds.issues.append(Issue(Level.INFO, problem.code, message, entity=entity_name, source=table.path,
+                               location=ds.locate([first["_src"]], [first["_row"]], fname)[0], column=table.column_names.get(fname),
+                               field=fname, value=str(cleaned[mask].iloc[0]), count=int(mask.sum())))
+        return np.zeros(len(mask), dtype=bool)
+    rows = frame.loc[mask, ["_src", "_row"]].copy()
+    rows[fname] = cleaned[mask].to_numpy()
+    ds.row_issues(rows, problem.code, message, entity=entity_name, fieldname=fname,
+                  level=Level.ERROR if problem.level == "error" else Level.WARNING)
+    return mask
 
 
 def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) -> None:

@@ -248,13 +248,20 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
 
 
 def parse_day(text: str | None, what: str) -> dt.datetime | None:
-    """``YYYY-MM-DD`` → naive local midnight (UsageError otherwise)."""
+    """``YYYY-MM-DD`` → naive local midnight (UsageError otherwise, or outside 1678–2261)."""
+    from crmmetrics.io.parse import MAX_YEAR, MIN_YEAR
+
     if text is None:
         return None
     try:
-        return dt.datetime.strptime(text.strip(), "%Y-%m-%d")
+        day = dt.datetime.strptime(text.strip(), "%Y-%m-%d")
     except ValueError:
         raise UsageError(f"{what} {text!r} is not a date", hint="use YYYY-MM-DD, e.g. 2026-01-01") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        # Timestamps are nanosecond-based; leave the flag out for an open end instead.
+        raise UsageError(f"{what} {text!r} is outside the dates crmmetrics can compute with ({MIN_YEAR}-01-01 to {MAX_YEAR}-12-31)",
+                         hint=f"leave {what} out for no bound")
+    return day
 
 
 def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,

@@ -22,7 +22,6 @@ def S(*values):
     ("22.11.2026 14:05", "2026-11-22 14:05"),
     ("05.01.2026", "2026-01-05 00:00"),  # dotted dates are always day-first
     ("20261122", "2026-11-22 00:00"),
-    ("46348", "2026-11-22 00:00"),  # Excel serial in a text column
     ("2026/11/22", "2026-11-22 00:00"),
     ("3/4/2026 2:05 PM", "2026-03-04 14:05"),
 ])
@@ -50,6 +49,15 @@ def test_slash_order_is_inferred_per_column_or_pinned():
 def test_two_digit_years_and_dash_day_first():
     got = parse_datetime(S("22-11-26", "01-02-69"), tz="UTC").values
     assert got.tolist() == [pd.Timestamp("2026-11-22", tz="UTC"), pd.Timestamp("1969-02-01", tz="UTC")]
+
+
+def test_numbers_in_text_are_serial_days_only_when_the_config_says_so():
+    # issue #9 cause 10: a text "2026" became 1905-07-18; now it is not a date unless
+    # dates.excel_serials is set (real Excel numeric cells stay serials, below).
+    plain = parse_datetime(S("2026", "46348"), tz="UTC")
+    assert plain.values.isna().all() and plain.bad.tolist() == [True, True]
+    pinned = parse_datetime(S("46348"), tz="UTC", serials=True).values
+    assert pinned.iloc[0] == pd.Timestamp("2026-11-22", tz="UTC")
 
 
 def test_excel_cells_and_serials():
@@ -82,7 +90,7 @@ def test_date_only_fields_drop_the_time():
     ("$ (3.5)", ".", -3.5),
     ("-0.25", ".", -0.25),
     ("1e3", ".", 1000.0),
-    ("45%", ".", 45.0),
+    ("45%", ".", 0.45),  # issue #9 cause 11: a percent sign is understood, never dropped
 ])
 def test_numbers_with_locale_separators_and_symbols(text, decimal, expected):
     parsed = parse_number(S(text), decimal=decimal)
@@ -90,9 +98,11 @@ def test_numbers_with_locale_separators_and_symbols(text, decimal, expected):
 
 
 def test_a_wrong_decimal_setting_is_an_issue_not_a_tenfold_number():
-    parsed = parse_number(S("1,5", "12,345"), decimal=".")
-    assert parsed.bad.tolist() == [True, False]
-    assert parsed.values.iloc[1] == 12345
+    parsed = parse_number(S("1,5", "12,345", "1,234,567"), decimal=".")
+    assert parsed.bad.tolist() == [True, False, False]
+    # issue #9 cause 11: beside "1,5", "12,345" may be 12.345 as well as 12345: an issue, not a guess.
+    assert parsed.values.isna().tolist() == [True, True, False] and parsed.values.iloc[2] == 1234567
+    assert [(p.code, p.mask.tolist()) for p in parsed.problems] == [("ambiguous_number", [False, True, False])]
 
 
 def test_integers_must_be_whole():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.schema import FieldType
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # serial 1 = 1900-01-01 (Lotus leap-year bug included)
 MAX_SERIAL = 2958465  # 9999-12-31
+# Timestamps are nanosecond-based: 1677-09-21 .. 2262-04-11. Dates outside are issues
+# (or, in an end-date column, the "no end" sentinel such as 9999-12-31), never a crash.
+MIN_YEAR, MAX_YEAR = 1678, 2261
+OPEN_END_FIELDS = frozenset({"churned_at", "canceled_at", "ended_at", "exited_at", "service_period_end"})
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "evet", "e", "doğru", "dogru", "x", "on", "1.0"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "hayır", "hayir", "h", "yanlış", "yanlis", "off", "0.0"}
@@ -44,18 +48,39 @@ _FAST_DATE_LAYOUTS = (
     (r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}", "%d.%m.%Y %H:%M"),
     (r"\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}", "%d.%m.%Y %H:%M:%S"),
 )
-_CURRENCY = re.compile(r"[₺$€£¥\s\u00a0\u202f%]|(?<![A-Za-z])(?:TL|TRY|USD|EUR|GBP)(?![A-Za-z])", re.IGNORECASE)
+# Currency markers are removed (spaces next to them go with the strip); "%" is kept for parse_number.
+_CURRENCY = re.compile(r"[₺$€£¥]|(?<![A-Za-z])(?:TL|TRY|USD|EUR|GBP|JPY)(?![A-Za-z])", re.IGNORECASE)
+_CURRENCY_MARK = re.compile(r"([₺$€£¥]|(?<![A-Za-z])(?:TL|TRY|USD|EUR|GBP|JPY)(?![A-Za-z]))", re.IGNORECASE)
+_CURRENCY_OF = {"₺": "TRY", "TL": "TRY", "TRY": "TRY", "$": "USD", "USD": "USD", "€": "EUR", "EUR": "EUR", "£": "GBP", "GBP": "GBP",
+                "¥": "JPY", "JPY": "JPY"}
+
+
+@dataclass
+class Problem:
+    """Rows of a column that parsed to null for a reason other than the column's usual one."""
+
+    mask: Any  # boolean Series
+    code: str
+    reason: str
+    hint: str = ""
+    level: str = "warning"  # "error" fails the run; "info" is a documented reading (counted once)
 
 
 @dataclass
 class Parsed:
-    """A parsed column: values (nulls where absent or bad), which rows failed and why."""
+    """A parsed column: values (nulls where absent or bad), which rows failed and why.
+
+    ``bad`` rows failed for ``reason``; ``problems`` are other failures with their own
+    code (an out-of-range date, an overflowing number, a mixed currency), already
+    nulled in ``values`` and not part of ``bad``.
+    """
 
     values: Any  # pandas Series
     bad: Any  # boolean Series: a value was present but did not parse
     reason: str = ""
     hint: str = ""
     note: str = ""  # a per-column remark (e.g. ambiguous day/month order)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def is_text(values: pd.Series) -> bool:
@@ -90,16 +115,37 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
     return pd.Series(out.where(out.notna(), None), index=raw.index, dtype=object)
 
 
-def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:
+def apply_values_map(values: pd.Series, mapping: dict[str, Any], turkish: bool = False) -> pd.Series:
     """Map raw → canonical values; ``"*"`` is the default for anything else present.
 
     Keys match exactly first, then case-insensitively (``"closed won"`` ~ ``"Closed Won"``).
     """
+    return map_values(values, mapping, turkish)[0]
+
+
+def turkish_fold(text: str) -> str:
+    """Case-fold with Turkish rules: I → ı and İ → i before folding (``KAZANILDI`` ~ ``Kazanıldı``)."""
+    return text.replace("I", "ı").replace("İ", "i").casefold()
+
+
+_TURKISH_LETTERS = re.compile("[ıİğĞşŞ]")
+
+
+def map_values(values: pd.Series, mapping: dict[str, Any], turkish: bool = False) -> tuple[pd.Series, dict[str, int]]:
+    """:func:`apply_values_map`, plus the values that only matched ``"*"`` with their row counts.
+
+    Case-insensitive matching uses Turkish rules when ``turkish`` (a cp1254 file or
+    ``csv.locale: tr``) or when the key or the value holds a Turkish-only letter (ı İ ğ ş):
+    plain ``casefold`` never maps ``I`` to ``ı``.
+    """
     if not mapping:
-        return values
+        return values, {}
     exact = {str(k): v for k, v in mapping.items() if k != "*"}
     folded = {str(k).casefold(): v for k, v in exact.items()}
+    tr_folded = {turkish_fold(str(k)): v for k, v in exact.items()}
+    keys_turkish = turkish or any(_TURKISH_LETTERS.search(k) for k in exact)
     default = mapping.get("*", _MISSING)
+    fell: set[Any] = set()
 
     def lookup(v: Any) -> Any:
         if v is None:
@@ -109,15 +155,24 @@ def apply_values_map(values: pd.Series, mapping: dict[str, Any]) -> pd.Series:
             return exact[key]
         if key.casefold() in folded:
             return folded[key.casefold()]
-        return v if default is _MISSING else default
+        if (keys_turkish or _TURKISH_LETTERS.search(key)) and turkish_fold(key) in tr_folded:
+            return tr_folded[turkish_fold(key)]
+        if default is _MISSING:
+            return v
+        fell.add(v)
+        return default
 
     uniq = values.dropna().unique()
     table = {u: lookup(u) for u in uniq}
     mapped = values.map(table).astype(object)  # a dict lookup per distinct value, not per row
     mapped = mapped.where(mapped.notna(), None)
+    fallen: dict[str, int] = {}
+    if fell:
+        counts = values[values.isin(list(fell))].value_counts()
+        fallen = {_as_key(k): int(n) for k, n in counts.items()}
     if all(isinstance(v, str) for v in table.values()):
-        return mapped.astype("str")  # keep the vectorised text paths downstream
-    return mapped
+        return mapped.astype("str"), fallen  # keep the vectorised text paths downstream
+    return mapped, fallen
 
 
 _MISSING = object()
@@ -138,12 +193,18 @@ def _as_key(v: Any) -> str:
 
 def parse(values: pd.Series, ftype: FieldType, *, decimal: str = ".", thousands: str | None = None,
           dayfirst: bool | None = None, date_format: str | None = None, tz: str = "UTC",
-          choices: tuple[str, ...] = ()) -> Parsed:
-    """Parse cleaned values (None = absent) as ``ftype``."""
+          choices: tuple[str, ...] = (), serials: bool = False, open_end: bool = False) -> Parsed:
+    """Parse cleaned values (None = absent) as ``ftype``.
+
+    ``serials``: plain numbers in text are Excel serial days (config ``dates.excel_serials``);
+    ``open_end``: the column is an end date, where a far-future sentinel means "no end".
+    """
     if ftype in (FieldType.DATETIME, FieldType.DATE):
-        return parse_datetime(values, tz=tz, dayfirst=dayfirst, fmt=date_format, date_only=ftype is FieldType.DATE)
+        return parse_datetime(values, tz=tz, dayfirst=dayfirst, fmt=date_format, date_only=ftype is FieldType.DATE,
+                              serials=serials, open_end=open_end)
     if ftype in (FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER):
-        return parse_number(values, decimal=decimal, thousands=thousands, integer=ftype is FieldType.INTEGER)
+        return parse_number(values, decimal=decimal, thousands=thousands, integer=ftype is FieldType.INTEGER,
+                            money=ftype is FieldType.MONEY)
     if ftype is FieldType.BOOL:
         return parse_bool(values)
     if ftype is FieldType.ID:
@@ -220,13 +281,17 @@ def parse_bool(values: pd.Series) -> Parsed:
     return Parsed(out, bad, reason="not a yes/no value", hint="use true/false, yes/no, evet/hayır, 1/0, or a values: map")
 
 
-def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None = None, integer: bool = False) -> Parsed:
+def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None = None, integer: bool = False,
+                 money: bool = False) -> Parsed:
     """Numbers with locale separators, currency symbols and (parenthesised) negatives.
 
     Examples with decimal "," (thousands "."): ``"1.234,50"`` → 1234.5,
     ``"(12,00) TL"`` → -12.0, ``"₺7"`` → 7.0. With decimal "." the text ``"1,5"``
     fails (1,5 is not a thousands group), so a wrong decimal setting is an issue,
-    never a silently 10x number.
+    never a silently 10x number. Spaces only group thousands (``1 234``; ``1 2`` fails);
+    ``50%`` is 0.5 (refused for money and whole numbers). Problems with their own
+    codes: overflow (``1e400``), mixed currency markers in one column (an error),
+    ambiguous grouping (``12,500`` in a column where ``12,5`` shows a decimal comma).
     """
     import numpy as np
     import pandas as pd
@@ -235,11 +300,11 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
         thousands = "." if decimal == "," else ","
     present = values.notna()
     out = pd.Series(np.nan, index=values.index, dtype="float64")
+    problems: list[Problem] = []
     if is_text(values):
-        is_num = pd.Series(False, index=values.index)
         # Fast path: plain numbers ("12", "-3.5" / "3,5") need no symbol or group handling.
         d = re.escape(decimal)
-        plain = values.str.fullmatch(rf"[+-]?\d+(?:{d}\d+)?").fillna(False).astype(bool)
+        plain = values.str.fullmatch(rf"[+-]?\d{{1,300}}(?:{d}\d+)?").fillna(False).astype(bool)
         if plain.any():
             txt = values[plain] if decimal == "." else values[plain].str.replace(",", ".", regex=False)
             out[plain] = pd.to_numeric(txt, errors="coerce").astype("float64")
@@ -249,10 +314,27 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
         if is_num.any():
             out[is_num] = values[is_num].astype("float64")
         text_mask = present & ~is_num
+    refused = pd.Series(False, index=values.index)
     if text_mask.any():
-        s = values[text_mask].astype(str).str.replace(_CURRENCY, "", regex=True)
+        s = values[text_mask].astype(str)
+        markers = s.str.extract(_CURRENCY_MARK, expand=False).str.upper().map(_CURRENCY_OF)
+        kinds = markers.dropna().unique()
+        if len(kinds) > 1:
+            mixed = markers.notna()
+            problems.append(Problem(_widen(mixed, values.index), "mixed_currency",
+                                    f"the column mixes currencies ({', '.join(sorted(kinds))}); summing them would be wrong; value ignored",
+                                    hint="export one currency per column or convert them first", level="error"))
+            refused |= _widen(mixed, values.index)
+        s = s.str.replace(_CURRENCY, "", regex=True).str.strip()
+        pct = s.str.endswith("%")
+        s = s.str.replace(r"\s*%$", "", regex=True)
         neg = s.str.match(r"^\((.*)\)$")
-        s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True)
+        s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.strip()
+        # Spaces (also no-break and narrow no-break) may only group thousands: 1 234 567.
+        spaced = s.str.contains(r"[\s\u00a0\u202f]", regex=True)
+        if spaced.any():
+            grouped = s.str.fullmatch(rf"[+-]?\d{{1,3}}(?:[\s\u00a0\u202f]\d{{3}})+(?:{re.escape(decimal)}\d*)?").fillna(False)
+            s = s.where(~(spaced & grouped), s.str.replace(r"[\s\u00a0\u202f]", "", regex=True))
         t, d = re.escape(thousands) if thousands else "", re.escape(decimal)
         group = rf"\d{{1,3}}(?:{t}\d{{3}})+|" if thousands else ""
         pattern = rf"^[+-]?(?:{group}\d+)(?:{d}\d*)?(?:[eE][+-]?\d+)?$|^[+-]?{d}\d+$"
@@ -263,27 +345,66 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
         nums = pd.to_numeric(cleaned, errors="coerce").astype("float64")
         nums[neg.fillna(False).astype(bool)] *= -1
+        pct = pct.fillna(False).astype(bool)
+        if pct.any():
+            if money or integer:
+                refused_pct = pct & nums.notna()
+                problems.append(Problem(_widen(refused_pct, values.index), "percent_refused",
+                                        "a percentage where an amount is expected; value ignored", hint="export the amount itself"))
+                refused |= _widen(refused_pct, values.index)
+            nums[pct] = nums[pct] / 100
+        ambiguous = _ambiguous_groups(s, ok, decimal, thousands) if thousands else None
+        if ambiguous is not None and ambiguous.any():
+            problems.append(Problem(_widen(ambiguous, values.index), "ambiguous_number",
+                                    f"reads as thousands grouped by {thousands!r}, but other values in the column use {thousands!r} "
+                                    f"as the decimal mark; value ignored", hint="set csv.decimal / csv.thousands for this source"))
+            refused |= _widen(ambiguous, values.index)
         out[text_mask] = nums
-    bad = present & out.isna()
+    overflow = present & np.isinf(out)
+    if overflow.any():
+        problems.append(Problem(overflow, "number_overflow", "number too large to compute with (overflow); value ignored",
+                                hint="check the cell: a pasted id or an exponent like 1e400?"))
+        refused |= overflow
+    out[refused] = np.nan
+    bad = present & out.isna() & ~refused
     reason = f"not a number (decimal {decimal!r}, thousands {thousands!r})"
     if integer:
         frac = present & out.notna() & (out % 1 != 0)
         bad = bad | frac
         out[frac] = np.nan
         reason = "not a whole number"
-    return Parsed(out, bad, reason=reason, hint="set csv.decimal / csv.thousands for this source")
+    return Parsed(out, bad, reason=reason, hint="set csv.decimal / csv.thousands for this source", problems=problems)
+
+
+def _widen(mask: pd.Series, index: Any) -> pd.Series:
+    """A mask over some rows → a mask over ``index`` (False elsewhere)."""
+    return mask.reindex(index, fill_value=False).fillna(False).astype(bool)
+
+
+def _ambiguous_groups(s: pd.Series, ok: pd.Series, decimal: str, thousands: str) -> pd.Series | None:
+    """Values read with one thousands group (``12,500``) in a column whose failures show
+    ``thousands`` used as a decimal mark (``12,5``, ``3,75``): either reading could be meant."""
+    t = re.escape(thousands)
+    failed = ~ok.fillna(False).astype(bool)
+    decimal_like = failed & s.str.fullmatch(rf"[+-]?\d+{t}(?:\d{{1,2}}|\d{{4,}})").fillna(False).astype(bool)
+    if not decimal_like.any():
+        return None
+    return ok.fillna(False).astype(bool) & s.str.fullmatch(rf"[+-]?\d{{1,3}}{t}\d{{3}}").fillna(False).astype(bool)
 
 
 def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, fmt: str | None = None,
-                   date_only: bool = False) -> Parsed:
+                   date_only: bool = False, serials: bool = False, open_end: bool = False) -> Parsed:
     """Dates and times into tz-aware timestamps in the reporting zone ``tz``.
 
     Accepted: ISO (``2026-11-22``, ``2026-11-22T14:05:00+03:00``, ``...+0000``, ``Z``),
     ``dd.mm.yyyy`` (always day-first), ``dd/mm/yyyy`` or ``m/d/yyyy`` and ``dd-mm-yy``
     (order from ``dayfirst``; unset, inferred from values above 12 in the column),
-    an optional time with seconds, fractions and AM/PM, compact ``YYYYMMDD``, Excel
-    serial numbers, and real Excel date cells. Values with an offset are converted;
-    naive ones are read in ``tz``. An explicit ``fmt`` (strftime) replaces all rules.
+    an optional time with seconds, fractions and AM/PM, compact ``YYYYMMDD``, real
+    Excel date cells and Excel numeric cells (serial days). Plain numbers in *text*
+    (``2026``) are serial days only with ``serials`` (config ``dates.excel_serials``).
+    Values with an offset (at most ±14:59) are converted; naive ones are read in ``tz``.
+    An explicit ``fmt`` (strftime) replaces all rules. Dates outside 1678–2261 are a
+    ``date_out_of_range`` problem; with ``open_end`` a far-future one is "no end".
     """
     import numpy as np
     import pandas as pd
@@ -291,6 +412,15 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
     present = values.notna()
     local = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     offset_min = pd.Series(np.nan, index=values.index, dtype="float64")
+    low = pd.Series(False, index=values.index)
+    high = pd.Series(False, index=values.index)
+
+    def put(mask: Any, stamps: Any) -> None:
+        fitted, lo, hi = _fit_ns(pd.Series(stamps, index=values.index[mask] if hasattr(mask, "any") else None))
+        local[mask] = fitted
+        low[mask] = lo
+        high[mask] = hi
+
     note = ""
     if is_text(values):
         text_mask = present.copy()
@@ -302,51 +432,86 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
                     break
                 hit = text_mask & values.str.fullmatch(pattern).fillna(False).astype(bool)
                 if hit.any():
-                    local[hit] = pd.to_datetime(values[hit], format=layout, errors="coerce")
+                    put(hit, pd.to_datetime(values[hit], format=layout, errors="coerce"))
                     text_mask &= ~hit
         s = values[text_mask].astype(object)
     else:
         typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
         if typed.any():
-            local[typed] = pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)), errors="coerce")
+            put(typed, pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)),
+                                      errors="coerce"))
         numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if numeric.any():
-            local[numeric] = _from_serial(values[numeric].astype("float64"))
+            stamps, hi = _from_serial(values[numeric].astype("float64"))
+            local[numeric] = stamps
+            high[numeric] = hi
         text_mask = present & ~typed & ~numeric
         s = values[text_mask].astype(str).str.strip()
     if text_mask.any():
         if fmt:
-            local[text_mask] = pd.to_datetime(s, format=fmt, errors="coerce")
+            put(text_mask, pd.to_datetime(s, format=fmt, errors="coerce"))
         else:
-            parts, offs, note = _parse_text_dates(s, dayfirst)
+            parts, offs, note, lo, hi = _parse_text_dates(s, dayfirst, serials)
             local[text_mask] = parts
             offset_min[text_mask] = offs
+            low[text_mask] = lo
+            high[text_mask] = hi
     result = _localise(local, offset_min, tz)
     if date_only:
         result = result.dt.normalize()
-    bad = present & result.isna()
-    return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note)
+    problems = []
+    if open_end and high.any():
+        problems.append(Problem(high, "open_end", "end date after 2261 (a 'no end' sentinel such as 9999-12-31) read as no end",
+                                level="info"))
+        oob = low
+    else:
+        oob = low | high
+    if oob.any():
+        problems.append(Problem(oob, "date_out_of_range", f"date outside {MIN_YEAR}–{MAX_YEAR}; value ignored",
+                                hint="fix the year in the export (a typo such as 0206 or 20260?)"))
+    bad = present & result.isna() & ~low & ~high
+    return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note, problems=problems)
 
 
-def _from_serial(serial: pd.Series) -> pd.Series:
+def _fit_ns(stamps: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Converted stamps (any unit) → nanosecond stamps, and masks of years too low / too high."""
     import pandas as pd
 
-    ok = (serial >= 1) & (serial <= MAX_SERIAL)
+    if not pd.api.types.is_datetime64_any_dtype(stamps.dtype):
+        stamps = pd.to_datetime(stamps, errors="coerce")
+    years = stamps.dt.year
+    low = stamps.notna() & (years < MIN_YEAR)
+    high = stamps.notna() & (years > MAX_YEAR)
+    return stamps.where(~(low | high)).astype("datetime64[ns]"), low, high
+
+
+MAX_NS_SERIAL = (dt.datetime(MAX_YEAR, 12, 31) - EXCEL_EPOCH).days + 1
+
+
+def _from_serial(serial: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Excel serial days → timestamps, and the mask of serials past 2261 (up to 9999-12-31)."""
+    import pandas as pd
+
+    ok = (serial >= 1) & (serial < MAX_NS_SERIAL)
     days = serial.where(ok)
-    return pd.Timestamp(EXCEL_EPOCH) + pd.to_timedelta(days * 86400, unit="s").dt.round("s")
+    high = (serial >= MAX_NS_SERIAL) & (serial <= MAX_SERIAL)
+    return pd.Timestamp(EXCEL_EPOCH) + pd.to_timedelta(days * 86400, unit="s").dt.round("s"), high
 
 
-def _parse_text_dates(s: pd.Series, dayfirst: bool | None) -> tuple[pd.Series, pd.Series, str]:
+def _parse_text_dates(s: pd.Series, dayfirst: bool | None, serials: bool = False) -> tuple[pd.Series, pd.Series, str, pd.Series, pd.Series]:
     import numpy as np
     import pandas as pd
 
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     offs = pd.Series(np.nan, index=s.index, dtype="float64")
+    low = pd.Series(False, index=s.index)
+    high = pd.Series(False, index=s.index)
     note = ""
     iso = s.str.extract(_ISO)
     m_iso = iso["y"].notna()
     if m_iso.any():
-        out[m_iso], offs[m_iso] = _assemble(iso[m_iso], iso["y"][m_iso], iso["m"][m_iso], iso["d"][m_iso])
+        idx = m_iso[m_iso].index
+        out[idx], offs[idx], low[idx], high[idx] = _assemble(iso[m_iso], iso["y"][m_iso], iso["m"][m_iso], iso["d"][m_iso])
     rest = ~m_iso
     if rest.any():
         dmy = s[rest].str.extract(_DMY)
@@ -379,7 +544,7 @@ def _parse_text_dates(s: pd.Series, dayfirst: bool | None) -> tuple[pd.Series, p
             short = d["y"].str.len() == 2
             year = year.where(~short, np.where(year < 69, 2000 + year, 1900 + year))
             idx = d.index
-            out[idx], offs[idx] = _assemble(d, year, month, day)
+            out[idx], offs[idx], low[idx], high[idx] = _assemble(d, year, month, day)
         rest2 = rest.copy()
         rest2[dmy.index[m_dmy]] = False
         if rest2.any():
@@ -387,15 +552,24 @@ def _parse_text_dates(s: pd.Series, dayfirst: bool | None) -> tuple[pd.Series, p
             m_c = comp["y"].notna()
             if m_c.any():
                 c = comp[m_c]
-                out[c.index] = pd.to_datetime({"year": c["y"].astype(int), "month": c["m"].astype(int), "day": c["d"].astype(int)}, errors="coerce")
+                y = c["y"].astype(int)
+                lo, hi = y < MIN_YEAR, y > MAX_YEAR
+                stamps = pd.to_datetime({"year": y.where(~(lo | hi), 2000), "month": c["m"].astype(int), "day": c["d"].astype(int)}, errors="coerce")
+                out[c.index] = stamps.where(~(lo | hi)).astype("datetime64[ns]")
+                low[c.index], high[c.index] = lo, hi
                 rest2[c.index] = False
-            ser = rest2 & s.str.match(_SERIAL)
-            if ser.any():
-                out[ser] = _from_serial(s[ser].astype("float64"))
-    return out, offs, note
+            if serials:
+                ser = rest2 & s.str.match(_SERIAL)
+                if ser.any():
+                    out[ser], high[ser] = _from_serial(s[ser].astype("float64"))
+    return out, offs, note, low, high
 
 
-def _assemble(parts: pd.DataFrame, year: Any, month: Any, day: Any) -> tuple[pd.Series, pd.Series]:
+def _assemble(parts: pd.DataFrame, year: Any, month: Any, day: Any) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Timestamps from parts; plus UTC offsets in minutes and masks of years too low / too high.
+
+    An offset beyond ±14:59 (``+99:99``) or a clock past 23:59:59 makes the value not a date.
+    """
     import numpy as np
     import pandas as pd
 
@@ -406,11 +580,13 @@ def _assemble(parts: pd.DataFrame, year: Any, month: Any, day: Any) -> tuple[pd.
     ampm = parts["ampm"].fillna("").str.lower().str.replace(".", "", regex=False)
     hour = hour.where(ampm == "", (hour % 12) + np.where(ampm == "pm", 12, 0))
     frac = parts["f"].fillna("0").str.ljust(9, "0").str[:9].astype(int)
-    comps = pd.DataFrame({"year": pd.Series(year).astype(int), "month": pd.Series(month).astype(int), "day": pd.Series(day).astype(int),
+    years = pd.Series(year, index=parts.index).astype(int)
+    low, high = years < MIN_YEAR, years > MAX_YEAR
+    comps = pd.DataFrame({"year": years.where(~(low | high), 2000), "month": pd.Series(month).astype(int), "day": pd.Series(day).astype(int),
                           "hour": hour, "minute": num("M"), "second": num("S"), "ns": frac}, index=parts.index)
-    stamps = pd.to_datetime(comps, errors="coerce")
+    stamps = pd.to_datetime(comps, errors="coerce").astype("datetime64[ns]")
     bad_clock = (comps["hour"] > 23) | (comps["minute"] > 59) | (comps["second"] > 59)
-    stamps[bad_clock] = pd.NaT
+    stamps[bad_clock | low | high] = pd.NaT
     tzs = parts["tz"]
     offs = pd.Series(np.nan, index=parts.index, dtype="float64")
     has = tzs.notna()
@@ -422,7 +598,9 @@ def _assemble(parts: pd.DataFrame, year: Any, month: Any, day: Any) -> tuple[pd.
         hh = pd.to_numeric(digits.str[1:3], errors="coerce").fillna(0)
         mm = pd.to_numeric(digits.str[3:5], errors="coerce").fillna(0)
         offs[has] = np.where(zero, 0.0, sign * (hh * 60 + mm))
-    return stamps, offs
+        wrong = ~zero & ((hh > 14) | (mm > 59))  # no zone is further than ±14:00
+        stamps[wrong[wrong].index] = pd.NaT
+    return stamps, offs, low & ~bad_clock, high & ~bad_clock
 
 
 def _localise(local: pd.Series, offset_min: pd.Series, tz: str) -> pd.Series:

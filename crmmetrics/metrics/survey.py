@@ -30,6 +30,7 @@ def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, sca
     """
     from crmmetrics.errors import Level
 
+    _report_blank_types(ctx, survey_type)
     df = ctx.frame[ctx.frame["survey_type"] == survey_type]
     rows = ctx.flow_rows(df)
     blank = rows["score"].isna()
@@ -44,6 +45,24 @@ def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, sca
     if out_of_range.any():
         ctx.row_issues(rows[out_of_range], "score_out_of_range", f"{survey_type} score outside the {scale_text} scale; response excluded", "score")
     return rows[~not_int & ~out_of_range]
+
+
+def _report_blank_types(ctx: MetricContext, survey_type: str) -> None:
+    """Responses without a survey_type belong to no survey metric: say so, never drop them silently.
+
+    (Issue #9: six responses, three with a blank type, read as NPS +100 instead of −50.)
+    A warning, so ``--strict`` fails on it; map the blanks with ``values: {survey_type: {"": nps}}``
+    or a constant when the export holds one survey type.
+    """
+    blank = ctx.frame["survey_type"].isna()
+    n = int(blank.sum())
+    if not n:
+        return
+    first = ctx.frame[blank].iloc[0]
+    where = ctx.dataset.locate([first["_src"]], [first["_row"]], "survey_type")[0]
+    ctx.issue("blank_survey_type", f"{n} responses have no survey_type and are not counted as {survey_type} "
+              "(hint: fill the type in the export, or set constants: {survey_type: ...} for a one-survey export)",
+              location=where, field="survey_type", count=n)
 
 
 # ------------------------------------------------------------------ NPS
