@@ -212,3 +212,11 @@ def test_mrr_stops_at_the_newest_dated_row(tmp_path):
     assert list(zip(rows(report, "mrr")["period"], rows(report, "mrr")["value"])) == [("2024-01", 10), ("2024-02", 10), ("2024-03", 30)]
     [stale] = [i for i in report.issues if i.code == "stale_export"]
     assert stale.message.startswith("newest subscription is dated 2024-03-15, 9 months before --as-of 2024-12-31")
+
+
+def test_a_stale_export_is_a_warning_that_strict_lets_pass(tmp_path):
+    _deals(tmp_path, "D1,2017-11-05,,Open,1000\n")
+    res = CliRunner().invoke(app, ["compute", "pipeline_value", "-c", str(tmp_path / "crm.yaml"), "-p", "quarter",
+                                   "--as-of", "2020-12-31", "--strict", "-f", "csv"])
+    assert res.exit_code == 0, res.stderr
+    assert "newest deal is dated 2017-11-05" in res.stderr

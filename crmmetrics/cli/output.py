@@ -178,8 +178,9 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
 
 
 # Issues that say a period or segment simply had nothing to measure (no responses, no
-# customers yet): facts about the business, not defects in the data, so --strict lets them pass.
-EMPTY_PERIOD_CODES = frozenset({"zero_denominator", "no_data"})
+# customers yet), or that the export is older than the as-of day (stale_export: a fact about
+# when the run looks, not a defect in the rows): --strict and validate let them pass.
+EMPTY_PERIOD_CODES = frozenset({"zero_denominator", "no_data", "stale_export"})
 
 
 def error_failure(issues: list[Issue]) -> Any:
