@@ -303,22 +303,27 @@ def _nps_series(values: dict[str, float]) -> pd.DataFrame:
 
 
 def test_goal_progress_share_schedule_and_status():
-    # Jan 1 → Dec 31 2026 (364 days), baseline 20, target 60. As-of Nov 1: October is judged,
-    # its end (Nov 1) is 304 days in → expected 304 ÷ 364 = 0.8352.
+    # Jan 1 → Dec 31 2026 (365 days to the end of the due day), baseline 20, target 60. As-of Nov 1: October is judged,
+    # its end (Nov 1) is 304 days in → expected 304 ÷ 365 = 0.8329.
     results = _nps_series({"2026-01-01": 25.0, "2026-09-01": 40.0, "2026-10-01": 50.0})
     [p] = goal_progress([_goal()], results, "month", dt.datetime(2026, 11, 1))
     assert p.current == 50.0 and p.period == "2026-10"
     assert p.share == pytest.approx((50 - 20) / (60 - 20))  # 0.75
-    assert p.expected == pytest.approx(304 / 364)
+    assert p.expected == pytest.approx(304 / 365)
     assert (p.status, p.on_track) == ("behind", False)
-    # As-of Oct 1 (September judged, 40): share 0.5, expected 273 ÷ 364 = 0.75 → still behind;
-    # with target 45: share (40 − 20) ÷ 25 = 0.8 ≥ 0.75 → on track.
+    # As-of Oct 1 (September judged, 40): share 0.5, expected 273 ÷ 365 = 0.748 → still behind;
+    # with target 45: share (40 − 20) ÷ 25 = 0.8 ≥ 0.748 → on track.
     [p] = goal_progress([_goal(target=45.0, target_text="45")], results, "month", dt.datetime(2026, 10, 1))
-    assert p.share == pytest.approx(0.8) and p.expected == pytest.approx(273 / 364) and p.status == "on_track"
+    assert p.share == pytest.approx(0.8) and p.expected == pytest.approx(273 / 365) and p.status == "on_track"
     # Reached, missed, and a goal to go down (ticket times, churn): 4h → 2h with 3h now = half way.
     [p] = goal_progress([_goal(target=50.0)], results, "month", dt.datetime(2026, 11, 1))
     assert p.status == "reached" and p.on_track
     [p] = goal_progress([_goal(due=dt.datetime(2026, 10, 15))], results, "month", dt.datetime(2026, 11, 1))
+    assert p.status == "missed"
+    # "by 2026-10-31" allows the whole of that day: at its end (the instant 11-01 00:00) it is missed, not before.
+    [p] = goal_progress([_goal(due=dt.datetime(2026, 10, 31))], results, "month", dt.datetime(2026, 10, 31, 23, 0))
+    assert p.status == "behind"
+    [p] = goal_progress([_goal(due=dt.datetime(2026, 10, 31))], results, "month", dt.datetime(2026, 11, 1))
     assert p.status == "missed"
     down = pd.DataFrame({"metric": "first_reply_time", "period_start": ["2026-10-01"], "value": [3.0], "n": 9, "unit": "hours"})
     [p] = goal_progress([_goal(metric="first_reply_time", unit="hours", target=2.0, baseline=4.0)], down, "month", dt.datetime(2026, 11, 1))
@@ -332,7 +337,7 @@ GOALS = SURVEY_CONFIG + "goals:\n  - {metric: nps, target: 60, due: 2026-12-31, 
 
 
 def test_goals_in_compute_json_and_check(survey_project):
-    # October: 3 promoters, 1 detractor, 1 passive → 40: share (40 − 20) ÷ 40 = 0.5 < expected 0.835 → behind.
+    # October: 3 promoters, 1 detractor, 1 passive → 40: share (40 − 20) ÷ 40 = 0.5 < expected 0.833 → behind.
     cfg = survey_project(nps_rows("2026-10", 3, 1, 1), config=GOALS)
     res = run("compute", "nps", "-c", str(cfg), "-f", "json", "--as-of", "2026-10-31", "-q")
     doc = json.loads(res.stdout)
@@ -340,10 +345,10 @@ def test_goals_in_compute_json_and_check(survey_project):
     [g] = doc["goals"]
     assert {k: g[k] for k in ("goal", "current", "target", "baseline", "status", "on_track", "period")} == {
         "goal": "nps", "current": 40.0, "target": 60.0, "baseline": 20.0, "status": "behind", "on_track": False, "period": "2026-10"}
-    assert g["share"] == pytest.approx(0.5) and g["expected"] == pytest.approx(304 / 364)
+    assert g["share"] == pytest.approx(0.5) and g["expected"] == pytest.approx(304 / 365)
     res = check(cfg, "--as-of", "2026-10-31")  # as known at the end of Oct 31: October is complete
     assert res.exit_code == 1  # behind schedule = warn
-    assert res.stdout == "WARN goal nps 2026-10 = 40.0 (behind: target 60 by 2026-12-31, 50% of the way from 20.0, 84% of the time gone, n=5)\n"
+    assert res.stdout == "WARN goal nps 2026-10 = 40.0 (behind: target 60 by 2026-12-31, 50% of the way from 20.0, 83% of the time gone, n=5)\n"
 
 
 def test_goals_for_a_segmented_report_use_the_overall_value(survey_project):

@@ -74,11 +74,6 @@ def latest_complete_start(as_of: dt.datetime, grain: str, week_start: str = "mon
     return Grid(grain, week_start).latest_complete_start(as_of)
 
 
-def is_complete(period_end: dt.datetime, as_of: dt.datetime) -> bool:
-    """A half-open period ``[start, end)`` is complete when ``end`` ≤ the as-of instant."""
-    return period_end <= as_of
-
-
 # ---------------------------------------------------------------- series per segment
 
 @dataclass

@@ -14,7 +14,7 @@ Definitions (README, "Checks and goals"):
   (``start`` defaults to the first period with a value);
 - *share* = (current − baseline) ÷ (target − baseline): 0 at the baseline, 1 at the target,
   negative when the metric moved away;
-- *expected* = time elapsed ÷ time allowed, from ``start`` to ``due``, measured at the end of the
+- *expected* = time elapsed ÷ time allowed, from ``start`` to the end of the ``due`` day, measured at the end of the
   current period (the data cannot know more), clipped to [0, 1];
 - *status*: ``reached`` (current is at or beyond the target), ``missed`` (due has passed
   without reaching it), ``on_track`` (share ≥ expected), ``behind``, or ``no_data``.
@@ -26,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.checks.evaluate import latest_complete_start, segments, shift
+from crmmetrics.checks.evaluate import Series, latest_complete_start, segments, shift
 from crmmetrics.grid import Grid
 
 if TYPE_CHECKING:
@@ -72,42 +72,53 @@ class GoalProgress:
 
 def goal_progress(goals: list[GoalSpec], results: pd.DataFrame, grain: str, as_of: dt.datetime,
                   week_start: str = "monday") -> list[GoalProgress]:
-    """Progress of each goal from overall (not segmented) result rows of ``grain``."""
-    out = []
-    for g in goals:
-        series = segments(results, g.metric, ()).get(())
-        points = sorted((k, v) for k, (v, n) in (series.points.items() if series else []) if v is not None and n > 0)
-        if grain == "all":
-            start_cur = dt.datetime.strptime(points[-1][0], "%Y-%m-%d") if points else None
-            end_cur = as_of
-        else:
-            start_cur = latest_complete_start(as_of, grain, week_start)
-            end_cur = shift(start_cur, grain, 1, week_start)
-        current, n = series.at(start_cur) if series and start_cur else (None, 0)
-        start = g.start or (dt.datetime.strptime(points[0][0], "%Y-%m-%d") if points else None)
-        baseline = g.baseline
-        if baseline is None and start is not None and series is not None:
-            holding = start if grain == "all" else Grid(grain, week_start).floor(start)
-            baseline = next((v for k, v in points if k >= holding.strftime("%Y-%m-%d")), None)
-        prog = GoalProgress(g.id, g.metric, g.unit, g.target, g.target_text, g.due.strftime("%Y-%m-%d"),
-                            start.strftime("%Y-%m-%d") if start else None, baseline, current,
-                            Grid(grain).label(start_cur) if start_cur else "", n, None, None, "no_data")
-        if current is None or baseline is None or start is None:
-            out.append(prog)
-            continue
-        span = (g.due - start).total_seconds()
-        prog.expected = min(max((end_cur - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 1.0
-        up = g.target >= baseline
-        reached = current >= g.target if up else current <= g.target
-        prog.share = (current - baseline) / (g.target - baseline) if g.target != baseline else (1.0 if reached else 0.0)
-        if reached:
-            prog.status = "reached"
-        elif as_of >= g.due:
-            prog.status = "missed"
-        else:
-            prog.status = "on_track" if prog.share >= prog.expected else "behind"
-        out.append(prog)
-    return out
+    """Progress of each goal from overall (not segmented) result rows of ``grain``,
+    judged at the as-of instant ``as_of`` (see the module docstring for the definitions)."""
+    return [_one_goal(g, segments(results, g.metric, ()).get(()), grain, as_of, week_start) for g in goals]
+
+
+def _day(key: str) -> dt.datetime:
+    return dt.datetime.strptime(key, "%Y-%m-%d")
+
+
+def _one_goal(g: GoalSpec, series: Series | None, grain: str, as_of: dt.datetime, week_start: str) -> GoalProgress:
+    grid = Grid(grain, week_start)
+    # Periods with a value, oldest first, as (period start "YYYY-MM-DD", value).
+    points = sorted((k, v) for k, (v, n) in (series.points.items() if series else []) if v is not None and n > 0)
+    if grain == "all":  # the one period, measured up to the instant
+        current_start, current_end = (_day(points[-1][0]) if points else None), as_of
+    else:
+        current_start = latest_complete_start(as_of, grain, week_start)
+        current_end = shift(current_start, grain, 1, week_start)
+    current, n = series.at(current_start) if series and current_start else (None, 0)
+    start = g.start or (_day(points[0][0]) if points else None)
+    baseline = g.baseline
+    if baseline is None and start is not None:
+        holding = (start if grain == "all" else grid.floor(start)).strftime("%Y-%m-%d")
+        baseline = next((v for k, v in points if k >= holding), None)
+    prog = GoalProgress(g.id, g.metric, g.unit, g.target, g.target_text, g.due.strftime("%Y-%m-%d"),
+                        start.strftime("%Y-%m-%d") if start else None, baseline, current,
+                        grid.label(current_start) if current_start else "", n, None, None, "no_data")
+    if current is not None and baseline is not None and start is not None:
+        _judge(prog, g, start, current_end, as_of)
+    return prog
+
+
+def _judge(prog: GoalProgress, g: GoalSpec, start: dt.datetime, measured_at: dt.datetime, as_of: dt.datetime) -> None:
+    """Fill share, expected and status of a goal that has a current value and a baseline."""
+    current, baseline = float(prog.current), float(prog.baseline)  # type: ignore[arg-type]
+    due_end = g.due + dt.timedelta(days=1)  # "by 2026-12-31" allows the whole of that day
+    span = (due_end - start).total_seconds()
+    prog.expected = min(max((measured_at - start).total_seconds() / span, 0.0), 1.0) if span > 0 else 1.0
+    # The direction is the one from baseline to target: a goal may be to go down (churn, reply time).
+    reached = current >= g.target if g.target >= baseline else current <= g.target
+    prog.share = (current - baseline) / (g.target - baseline) if g.target != baseline else (1.0 if reached else 0.0)
+    if reached:
+        prog.status = "reached"
+    elif as_of >= due_end:
+        prog.status = "missed"
+    else:
+        prog.status = "on_track" if prog.share >= prog.expected else "behind"
 
 
 def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] | None = None, stdin: Any = None) -> list[GoalProgress]:

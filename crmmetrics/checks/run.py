@@ -65,34 +65,55 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
                stdin: Any = None, now: dt.datetime | None = None) -> CheckRun:
     """Evaluate every rule, goal and ``max_age`` of ``config`` at the as-of instant.
 
-    Raises ConfigError (exit 78) when the config has nothing to check, or when every
-    rule and goal names a metric the config cannot feed (one line per metric).
+    ``period``: a grain (judge its latest complete period) or a period label such as
+    ``2026-10`` (judge that one; UsageError while it is not over). Raises ConfigError
+    (exit 78) when the config has nothing to check, or when every rule and goal names a
+    metric the config cannot feed (one line per metric).
     """
     from zoneinfo import ZoneInfo
 
     from crmmetrics.checks.freshness import freshness_outcomes
-    from crmmetrics.checks.goals import goal_progress
-    from crmmetrics.engine import nothing_to_do, parse_day
-    from crmmetrics.grid import build_grid
-    from crmmetrics.periods import GRAINS
+    from crmmetrics.engine import nothing_to_do
 
     if not (config.rules or config.goals or config.freshness):
         raise ConfigError(f"{config.where('checks')}: nothing to check: no checks:, thresholds:, goals: or sources max_age",
                           hint="add e.g. checks: [{metric: nps, warn: {min: 35}, crit: {min: 30}, min_n: 30}]")
-    grain = period or config.model.report.period
-    wanted_label = None
-    if grain not in GRAINS:
-        wanted_label, grain = grain, grain_of_label(grain)
     if stdin is not None and "-" in (inputs or {}).values():
         from crmmetrics.io.readers import ReplayStdin
 
         stdin = ReplayStdin(stdin)
     now = now or dt.datetime.now(ZoneInfo(config.timezone))
-    # Periods are judged at the run's as-of instant (the end of the --as-of day, else now),
-    # the instant compute's `complete` column is measured at.
+    grain, instant, judge_at, judged = _judgement(config, period, as_of, now)
+    run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)
+    skipped: dict[str, str] = {}
+    results = _compute_groups(config, grain, as_of, inputs, stdin, now, skipped, run)
+    _evaluate_all(config, results, grain, judge_at, skipped, run)
+    # Freshness is measured at the run's instant: as known at the end of the --as-of day.
+    fresh, fresh_issues = freshness_outcomes(config, config.freshness, instant, inputs, stdin)
+    run.outcomes.extend(fresh)
+    run.extra_issues.extend(i for i in fresh_issues if i.code.startswith("unparseable"))
+    if skipped and not fresh and all(o.status is Status.SKIPPED for o in run.outcomes):
+        raise nothing_to_do(skipped)
+    return run
+
+
+def _judgement(config: Config, period: str | None, as_of: str | None, now: dt.datetime) -> tuple[str, dt.datetime, dt.datetime, str]:
+    """(grain, as-of instant, the instant periods are judged at, label of the judged period).
+
+    Periods are judged at the run's as-of instant (the end of the --as-of day, else now),
+    the instant compute's ``complete`` column is measured at; a period label moves the
+    judgement to that period's end.
+    """
+    from crmmetrics.engine import parse_day
+    from crmmetrics.grid import build_grid
+    from crmmetrics.periods import GRAINS
+
+    grain = period or config.model.report.period
+    wanted_label = None
+    if grain not in GRAINS:
+        wanted_label, grain = grain, grain_of_label(grain)
     grid = build_grid(grain, config.week_start, None, None, parse_day(as_of, "--as-of"), now)
-    instant = grid.horizon
-    judge_at = instant  # rules and goals judge the latest period complete at this instant
+    instant = judge_at = grid.horizon
     if wanted_label is not None:
         start = start_of_label(grid, wanted_label)
         if grid.end(start) > instant:
@@ -100,38 +121,41 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
                              hint=f"check it after it ends, or pass --as-of {grid.end(start) - dt.timedelta(days=1):%Y-%m-%d}")
         judge_at = grid.end(start)  # the latest period complete at its own end is itself
     judged = grid.label(grid.latest_complete_start(judge_at)) if grain != "all" else "all"
-    run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)
+    return grain, instant, judge_at, judged
 
+
+def _compute_groups(config: Config, grain: str, as_of: str | None, inputs: Any, stdin: Any, now: dt.datetime,
+                    skipped: dict[str, str], run: CheckRun) -> dict[tuple[str, ...], Any]:
+    """Result rows per ``by:`` group of rules (goals are overall); unfeedable metrics go to ``skipped``."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for r in config.rules:
         groups.setdefault(r.by, []).append(r.metric)
     for g in config.goals:
         groups.setdefault((), []).append(g.metric)
-    skipped: dict[str, str] = {}
     results: dict[tuple[str, ...], Any] = {}
     for by, names in groups.items():
         wanted = [m for m in dict.fromkeys(names) if m not in skipped]
         wanted = [m for m in wanted if not _unfeedable(config, m, grain, by, skipped)]
         results[by] = _compute(config, wanted, grain, by, as_of, inputs, stdin, now, skipped, run)
+    return results
+
+
+def _evaluate_all(config: Config, results: dict[tuple[str, ...], Any], grain: str, judge_at: dt.datetime,
+                  skipped: dict[str, str], run: CheckRun) -> None:
+    """Outcomes of every rule and goal (SKIPPED lines for metrics the config cannot feed)."""
+    from crmmetrics.checks.goals import goal_progress
 
     for r in config.rules:
         if r.metric in skipped:
-            run.outcomes.append(Outcome(r.id, r.metric, r.kind, Status.SKIPPED, period=judged, unit=r.unit, detail=skipped[r.metric]))
+            run.outcomes.append(Outcome(r.id, r.metric, r.kind, Status.SKIPPED, period=run.period, unit=r.unit, detail=skipped[r.metric]))
         else:
             run.outcomes.extend(evaluate(r, results[r.by], grain, judge_at, config.week_start))
-    if config.goals:
-        computed = [g for g in config.goals if g.metric not in skipped]
-        run.goals = goal_progress(computed, results[()], grain, judge_at, config.week_start)
-        run.outcomes.extend(_goal_outcome(p) for p in run.goals)
-        run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=judged, unit=g.unit, detail=skipped[g.metric])
-                            for g in config.goals if g.metric in skipped)
-    # Freshness is measured at the same instant: as known at the end of the --as-of day.
-    fresh, fresh_issues = freshness_outcomes(config, config.freshness, instant, inputs, stdin)
-    run.outcomes.extend(fresh)
-    run.extra_issues.extend(i for i in fresh_issues if i.code.startswith("unparseable"))
-    if skipped and not fresh and all(o.status is Status.SKIPPED for o in run.outcomes):
-        raise nothing_to_do(skipped)
-    return run
+    if not config.goals:
+        return
+    run.goals = goal_progress([g for g in config.goals if g.metric not in skipped], results[()], grain, judge_at, config.week_start)
+    run.outcomes.extend(_goal_outcome(p) for p in run.goals)
+    run.outcomes.extend(Outcome(f"goal_{g.id}", g.metric, "goal", Status.SKIPPED, period=run.period, unit=g.unit, detail=skipped[g.metric])
+                        for g in config.goals if g.metric in skipped)
 
 
 LABEL_GRAINS = ((re.compile(r"^\d{4}-\d{2}-\d{2}$"), "day"), (re.compile(r"^\d{4}-W\d{2}$"), "week"),
