@@ -450,3 +450,26 @@ def test_week_labels_follow_the_week_start():
     assert start_of_label(Grid("week", "sunday"), "2026-W10") == dt.datetime(2026, 3, 1)
     assert start_of_label(Grid("week", "saturday"), "2026-W10") == dt.datetime(2026, 2, 28)
     assert start_of_label(Grid("quarter"), "2026-Q4") == dt.datetime(2026, 10, 1)
+
+
+def test_the_readme_check_example_is_a_valid_config():
+    import re
+
+    from crmmetrics.config import config_from_data
+    from crmmetrics.yamlload import load_yaml
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Checks and goals", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    data, _ = load_yaml(block)  # the loader the CLI uses (YAML 1.2: dates stay text)
+    data["version"] = 1
+    data["sources"]["surveys"]["fields"] = {"response_id": "id", "score": "score", "responded_at": "date", "survey_type": "type"}
+    cfg = config_from_data(data, {})
+    assert [(r.id, r.kind) for r in cfg.rules] == [
+        ("nps_threshold", "static"), ("csat_threshold", "static"), ("nps_static", "static"), ("first_reply_time_static", "static"),
+        ("revenue_change", "change"), ("csat_change", "change"), ("ticket_volume_anomaly", "anomaly")]
+    reply = cfg.rules[3]
+    assert (reply.warn.max, reply.crit.max) == (24.0, 48.0)  # first_reply_time is in hours
+    assert cfg.rules[1].crit.min == pytest.approx(0.8) and cfg.rules[5].crit.change == pytest.approx(-0.05)
+    assert [(g.metric, g.target, g.baseline) for g in cfg.goals] == [("nps", 45.0, 32.0)]
+    assert [(f.entity, f.max_age) for f in cfg.freshness] == [("surveys", 7 * 86400)]
