@@ -22,6 +22,7 @@ NAGIOS_CODE = {Status.OK: 0, Status.INSUFFICIENT: 0, Status.WARN: 1, Status.CRIT
 NAGIOS_WORD = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 PROM_STATUS = {Status.OK: 0, Status.WARN: 1, Status.CRIT: 2, Status.INSUFFICIENT: 3, Status.SKIPPED: 3}
 SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
+NAGIOS_SHOWN = 5  # non-OK lines named in the status text
 
 
 def subject(o: Outcome) -> str:
@@ -103,7 +104,10 @@ def to_nagios(run: CheckRun) -> str:
     counts = run.counts()
     summary = ", ".join(f"{counts[s.value]} {s.value}" for s in sorted(Status, key=lambda s: -s.rank) if counts.get(s.value))
     bad = [o for o in sorted(run.outcomes, key=lambda o: -o.status.rank) if o.status is not Status.OK]
-    text = "; ".join(line(o) for o in bad) or f"{run.grain} {run.period} within bounds"
+    # Nagios keeps only the first few KB of plugin output: name the worst few, count the rest.
+    text = "; ".join(line(o) for o in bad[:NAGIOS_SHOWN]) or f"{run.grain} {run.period} within bounds"
+    if len(bad) > NAGIOS_SHOWN:
+        text += f"; +{len(bad) - NAGIOS_SHOWN} more (crmmetrics check -q lists them)"
     perf = " ".join(p for p in (perfdata(o) for o in run.outcomes) if p)
     out = f"CRMMETRICS {NAGIOS_WORD[code]} - {summary or 'nothing checked'}: {text}".replace("|", "/")
     return out + (f" | {perf}" if perf else "") + "\n"
