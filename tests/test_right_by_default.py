@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from crmmetrics import compute, load_config
+from crmmetrics.errors import ConfigError
 from tests.conftest import DATASETS, ROOT, needs_dataset, write
 from tests.test_review_core import ORDERS_CONFIG
 from tests.test_subscription_metrics import at
@@ -220,3 +221,55 @@ def test_cdnow_master_apv_35_89_repeat_rate_0_4948_and_btyd_as_lifetimes(tmp_pat
     assert len(ours) == len(ref) == 23_570
     for col in ref.columns:
         assert (ours[col] - ref[col]).abs().max() < 1e-9, col
+
+
+# ------------------------------------------------------------------ 5. a milestone before the lead's creation still counts
+
+LEADS = """
+version: 1
+timezone: UTC
+sources:
+  leads:
+    path: leads.csv
+    fields: {lead_id: id, created_at: created, mql_at: mql, sql_at: sql, converted_at: converted, first_response_at: response}
+"""
+
+
+def test_won_before_created_counts_in_rates_and_leaves_durations_only(tmp_path):
+    # L1 is clean; L2's MQL, SQL, conversion and first response are all stamped before
+    # it was created (an import); L3 and L4 never moved.
+    (tmp_path / "leads.csv").write_text(
+        "id,created,mql,sql,converted,response\n"
+        "L1,2026-03-02 09:00,2026-03-03,2026-03-04,2026-03-10,2026-03-02 11:00\n"
+        "L2,2026-03-05 09:00,2026-03-01,2026-03-01,2026-03-02,2026-03-05 08:00\n"
+        "L3,2026-03-06 09:00,,,,\n"
+        "L4,2026-03-07 09:00,,,,\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path / "crm.yaml", LEADS))
+    rep = compute(cfg, ["lead_conversion_rate", "mql_rate", "sql_rate", "lead_response_time"], period="all", as_of="2026-03-31")
+    conv = at(rep, "lead_conversion_rate", "all")
+    assert (conv["converted"], conv["leads"], conv["value"]) == (2, 4, 0.5)  # was 1 / 3
+    assert at(rep, "mql_rate", "all")["value"] == 0.5  # 2 of 4, was 1 of 3
+    assert at(rep, "sql_rate", "all")["value"] == 1.0  # both MQLs reached SQL
+    response = at(rep, "lead_response_time", "all")
+    assert (response["n"], response["value"]) == (1, 2.0)  # L1 only: a negative time is no duration
+    warned = {i.code for i in rep.issues if i.level.value == "warning"}
+    assert {"conversion_before_created", "mql_before_created", "sql_before_created", "response_before_created"} <= warned
+
+
+# ------------------------------------------------------------------ 6. one_touch_rate zendesk_legacy without reopens
+
+def test_one_touch_zendesk_legacy_runs_without_a_reopen_column(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "id,created,solved,replies\n"
+        "T1,2026-03-01 09:00,2026-03-01 10:00,0\n"
+        "T2,2026-03-02 09:00,2026-03-02 10:00,1\n"
+        "T3,2026-03-03 09:00,2026-03-03 10:00,2\n"
+        "T4,2026-03-04 09:00,2026-03-04 10:00,1\n", encoding="utf-8")
+    base = ("version: 1\ntimezone: UTC\nsources:\n  tickets:\n    path: tickets.csv\n"
+            "    fields: {ticket_id: id, created_at: created, solved_at: solved, agent_replies: replies}\n")
+    cfg = load_config(write(tmp_path / "crm.yaml", base + "metrics:\n  one_touch_rate: {variant: zendesk_legacy}\n"))
+    row = at(compute(cfg, ["one_touch_rate"], period="all", as_of="2026-03-31"), "one_touch_rate", "all")
+    assert (row["one_touch"], row["n"], row["value"]) == (3, 4, 0.75)  # fewer than 2 replies: T1, T2, T4
+    # The default variant looks at reopens, so it still needs the column (one clear line).
+    with pytest.raises(ConfigError, match="reopen_count"):
+        compute(load_config(write(tmp_path / "crm.yaml", base)), ["one_touch_rate"], period="all", as_of="2026-03-31")

@@ -5,8 +5,10 @@ counts of the Turkish CRM-analytics article, background/004).
 Lead rates are COHORT metrics: the leads created in a period are followed for as long as
 the export reaches, and a lead counts once it *ever* reached a milestone (``mql_at``,
 ``sql_at``, ``converted_at``), never by its current status (HubSpot lifecycle stages
-move backwards). A milestone dated before the lead was created is an issue, and the
-lead is left out of that rate rather than counted.
+move backwards). A milestone dated before the lead was created is an issue; the lead
+still counts as having reached it in the rates (it exists and converted, only the timing
+is doubtful: Salesforce and HubSpot never drop it from the funnel) and is left out of
+durations (speed to lead).
 """
 
 from __future__ import annotations
@@ -40,8 +42,11 @@ def clean_leads(ctx: MetricContext) -> pd.DataFrame:
     return df
 
 
-def _drop_before_created(ctx: MetricContext, rows: pd.DataFrame, column: str, what: str, label: str | None = None) -> pd.DataFrame:
-    """Leads whose ``column`` precedes created_at: an issue each, and left out of the rate.
+def _before_created(ctx: MetricContext, rows: pd.DataFrame, column: str, what: str, label: str | None = None, *,
+                    drop: bool) -> pd.DataFrame:
+    """Leads whose ``column`` precedes created_at: an issue each; with ``drop`` (a
+    duration, which would be negative) also left out, else counted (a rate: the lead
+    reached the milestone, only its timing is doubtful).
 
     ``label`` names a derived column (a conversion found through deals); the issue then
     points at the lead's created date, the cell the user can check in the leads export.
@@ -49,9 +54,11 @@ def _drop_before_created(ctx: MetricContext, rows: pd.DataFrame, column: str, wh
     early = rows[column].notna() & precedes(ctx, rows[column], rows["created_at"])
     if early.any():
         name = label or column
-        ctx.row_issues(rows[early], f"{what}_before_created", f"{name} is before the lead's created date; lead excluded from this rate",
+        outcome = "lead excluded from this duration" if drop else "still counted as reached in the rate (only its timing is doubtful)"
+        ctx.row_issues(rows[early], f"{what}_before_created", f"{name} is before the lead's created date; {outcome}",
                        "created_at" if label else column)
-        rows = rows[~early]
+        if drop:
+            rows = rows[~early]
     return rows
 
 
@@ -107,7 +114,7 @@ def compute_lead_conversion_rate(ctx: MetricContext) -> MetricOutput:
     target = opts.target
     converted, source = _conversions(ctx, leads, target)
     leads = leads.assign(_conv=converted)
-    leads = _drop_before_created(ctx, leads, "_conv", "conversion", f"the conversion ({source})")
+    leads = _before_created(ctx, leads, "_conv", "conversion", f"the conversion ({source})", drop=False)
     if opts.within_days is not None:
         late = leads["_conv"] - leads["created_at"] > pd.Timedelta(days=opts.within_days)
         leads = leads.assign(_conv=leads["_conv"].where(~late))
@@ -141,7 +148,8 @@ register(MetricSpec(
     extra_columns=("converted", "leads"),
     edge_rules=(
         "A conversion is leads.converted_at when mapped; otherwise the first won deal linked through deals.lead_id (Olist's funnel export).",
-        "A conversion dated before the lead's creation is an issue; the lead is left out of numerator and denominator.",
+        "A conversion dated before the lead's creation is an issue (its timing is doubtful) but still counts as a conversion, "
+        "in numerator and denominator (Salesforce: converted leads ÷ leads, dates never compared).",
         "Recent cohorts are still converting: their rate rises as the export ages (cohort basis).",
     ),
     optional={"leads": ("lead_id", "converted_at"), "deals": ("lead_id", "status", "created_at", "closed_at")},
@@ -174,7 +182,7 @@ def compute_mql_rate(ctx: MetricContext) -> MetricOutput:
     import numpy as np
 
     opts: MqlRateOptions = ctx.options  # type: ignore[assignment]
-    leads = _drop_before_created(ctx, clean_leads(ctx), "mql_at", "mql")
+    leads = _before_created(ctx, clean_leads(ctx), "mql_at", "mql", drop=False)
     rows = ctx.flow_rows(leads, "created_at")
     hit = _reached(rows, "mql_at", ("sql_at", "converted_at") if opts.count_later_stages else ())
     rows = rows.assign(_mql=hit.astype("int64"), _one=np.int64(1))
@@ -200,7 +208,7 @@ register(MetricSpec(
     extra_columns=("mqls",),
     edge_rules=(
         "'Ever reached' uses the mql_at timestamp, never the current lifecycle stage (stages can move backwards).",
-        "An mql_at before the lead's created date is an issue; the lead is left out of the rate.",
+        "An mql_at before the lead's created date is an issue; the lead still counts as an MQL.",
     ),
     optional={"leads": ("lead_id", "sql_at", "converted_at")},
 ))
@@ -225,7 +233,7 @@ def compute_sql_rate(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: SqlRateOptions = ctx.options  # type: ignore[assignment]
-    leads = _drop_before_created(ctx, clean_leads(ctx), "sql_at", "sql")
+    leads = _before_created(ctx, clean_leads(ctx), "sql_at", "sql", drop=False)
     if opts.base == "mql" and "mql_at" not in leads:
         raise ConfigError("sql_rate base mql needs leads.mql_at mapped", hint="map mql_at, or set metrics.sql_rate.base: all")
     rows = ctx.flow_rows(leads, "created_at")
@@ -261,7 +269,7 @@ register(MetricSpec(
     extra_columns=("sqls",),
     edge_rules=(
         "'Ever reached' uses timestamps (mql_at, sql_at), not the current stage.",
-        "An sql_at before the lead's created date is an issue; the lead is left out of the rate.",
+        "An sql_at before the lead's created date is an issue; the lead still counts as an SQL.",
         "A cohort without MQLs → null and an issue.",
     ),
     optional={"leads": ("lead_id", "mql_at", "converted_at")},
@@ -331,7 +339,7 @@ def compute_lead_response_time(ctx: MetricContext) -> MetricOutput:
         first = own.fillna(from_acts)
     else:
         first = own if own is not None else from_acts
-    leads = _drop_before_created(ctx, leads.assign(_first=first), "_first", "response", "the first response")
+    leads = _before_created(ctx, leads.assign(_first=first), "_first", "response", "the first response", drop=True)
     rows = ctx.flow_rows(leads, "created_at")
     secs = seconds_between(ctx, rows["_first"], rows["created_at"])
     if opts.schedule:

@@ -420,6 +420,13 @@ class OneTouchOptions(TicketOptions):
     repeat_days: float = Field(3.0, gt=0, description="Window of the repeat_contact variant, in days (RingCentral default 3).")
 
 
+# The ticket fields each one-touch variant reads beyond solved_at and agent_replies.
+ONE_TOUCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "exactly_one": ("reopen_count",), "zendesk_legacy": (), "zendesk_messaging": ("reopen_count",),
+    "freshservice": ("customer_followups",), "repeat_contact": ("customer_id", "channel", "created_at"),
+}
+
+
 def compute_one_touch_rate(ctx: MetricContext) -> MetricOutput:
     """One-touch rate = solved tickets resolved in one touch ÷ solved tickets, solved in P.
 
@@ -476,7 +483,9 @@ register(MetricSpec(
     description="Share of tickets solved in the period that needed exactly one public agent reply and were never reopened.",
     formula="solved in P with agent_replies = 1 and reopen_count = 0 ÷ solved in P",
     entity="tickets",
-    needs=("solved_at", "agent_replies", "reopen_count"),
+    # reopen_count only for the variants that look at reopens: zendesk_legacy ignores them.
+    needs=("solved_at", "agent_replies"),
+    option_needs=lambda o: ONE_TOUCH_FIELDS[o.variant],
     unit="percent",
     better="higher",
     period_kind="FLOW",
@@ -488,7 +497,9 @@ register(MetricSpec(
     edge_rules=(
         "Period: tickets whose latest solve is in [start, end); a reopened ticket not solved again is not solved.",
         "Variant zendesk_legacy counts fewer than 2 replies (0 included), as Zendesk's Explore formula does; zendesk_messaging cannot see pending/on-hold history, only replies > 0 and no reopen.",
-        "A solved ticket missing a field its variant needs is an issue per row and left out of both counts.",
+        "Fields by variant: exactly_one and zendesk_messaging need reopen_count, zendesk_legacy does not (it ignores reopens); "
+        "freshservice needs customer_followups, repeat_contact customer_id. A solved ticket missing a field its variant needs "
+        "is an issue per row and left out of both counts.",
         "closed_at stands in for a missing solve time of closed tickets (Zendesk).",
     ),
     optional={"tickets": ("customer_followups", "customer_id", "channel", "created_at", *TICKET_OPTIONAL)},
