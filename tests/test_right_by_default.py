@@ -273,3 +273,40 @@ def test_one_touch_zendesk_legacy_runs_without_a_reopen_column(tmp_path):
     # The default variant looks at reopens, so it still needs the column (one clear line).
     with pytest.raises(ConfigError, match="reopen_count"):
         compute(load_config(write(tmp_path / "crm.yaml", base)), ["one_touch_rate"], period="all", as_of="2026-03-31")
+
+
+# ------------------------------------------------------------------ 7. health payments: the share past due, as explained
+
+def test_health_payments_scores_the_share_past_due_as_explain_says():
+    import pandas as pd
+
+    from crmmetrics.explain import explain_text
+    from crmmetrics.metrics.registry import get_metric
+    from crmmetrics.metrics.success import HealthOptions, score_customers
+
+    ts = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    customers = pd.DataFrame({"customer_id": ["A", "B", "C"], "created_at": [ts("2026-01-01")] * 3, "first_paid_at": [ts("2026-01-05")] * 3})
+    subs = pd.DataFrame({"customer_id": ["A", "A", "B", "C"], "status": ["past_due", "active", "past_due", "active"],
+                         "started_at": [ts("2026-02-01")] * 4})
+    frames = {"customers": customers, "subscriptions": subs}
+    table = score_customers(frames, HealthOptions(components={"payments": {}}), pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id")
+    # A: one of two subscriptions past due → share 0.5 → 50; B: all → 0; C: none → 100.
+    assert table["payments"].to_dict() == {"A": 50.0, "B": 0.0, "C": 100.0}
+    # "any past due → 0" is a setting away: a small zero_at.
+    strict = HealthOptions(components={"payments": {"zero_at": 0.01}})
+    assert score_customers(frames, strict, pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id").loc["A", "payments"] == 0.0
+    text = explain_text(get_metric("health_score"))
+    assert "any active subscription past_due" not in text and "share of the active subscriptions that are past_due" in text
+
+
+# ------------------------------------------------------------------ 8. retention's N is new or returning customers
+
+def test_retention_column_says_new_or_returning_customers():
+    # September 2025 on the sample: 39 customers joined and stayed, 2 of them returning;
+    # customer_churn_rate's new_customers counts the 37 first-time sign-ups.
+    cfg = load_config(ROOT / "config.example.yaml")
+    rep = compute(cfg, ["customer_retention_rate"], since="2025-09-01", until="2025-10-01", as_of="2026-10-31")
+    assert "new_customers" not in rep.results.columns
+    assert at(rep, "customer_retention_rate", "2025-09")["new_or_returning_customers"] == 39
+    churn = compute(cfg, ["customer_churn_rate"], since="2025-09-01", until="2025-10-01", as_of="2026-10-31")
+    assert at(churn, "customer_churn_rate", "2025-09")["new_customers"] == 37

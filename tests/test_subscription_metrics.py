@@ -267,7 +267,7 @@ def test_retention_classic_and_complement_on_the_churn_set(tmp_path):
     cfg = make(tmp_path, CHURN_SET, metrics="  customer_retention_rate: {variant: classic}")
     row = at(run(cfg, ["customer_retention_rate"], since="2026-03-01", until="2026-04-01"), "customer_retention_rate", "2026-03")
     # E = C3..C10 + N2 = 9, N = N2 (joined and stayed) = 1, S = 10 → 0.8
-    assert (row["value"], row["customers_end"], row["new_customers"], row["customers_start"]) == (pytest.approx(0.8), 9, 1, 10)
+    assert (row["value"], row["customers_end"], row["new_or_returning_customers"], row["customers_start"]) == (pytest.approx(0.8), 9, 1, 10)
     cfg = make(tmp_path, CHURN_SET, metrics="  customer_retention_rate: {variant: complement, churn_formula: chartmogul}")
     assert at(run(cfg, ["customer_retention_rate"], since="2026-03-01", until="2026-04-01"),
               "customer_retention_rate", "2026-03")["value"] == pytest.approx(0.7)

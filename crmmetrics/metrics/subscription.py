@@ -368,7 +368,7 @@ class RetentionOptions(EngineOptions):
     """Options of ``customer_retention_rate``."""
 
     variant: Literal["classic", "complement"] = Field(
-        "classic", description="classic: (customers at end − customers acquired in P and still paying at end) ÷ customers at start, (E − N) ÷ S; "
+        "classic", description="classic: (customers at end − customers new or returning in P and still paying at end) ÷ customers at start, (E − N) ÷ S; "
         "complement: 1 − customer_churn_rate with churn_formula.")
     churn_formula: ChurnFormula = Field("chartmogul", description="Churn formula for the complement variant.")
 
@@ -376,9 +376,11 @@ class RetentionOptions(EngineOptions):
 def compute_customer_retention_rate(ctx: MetricContext) -> MetricOutput:
     """(E − N) ÷ S: customers at the end, minus those acquired in P, over customers at the start.
 
-    Example (WX12): 30 customers, 29 renew → 29 ÷ 30 = 96.67 %. N counts sign-ups (and
-    returns) still paying at the end: one who joined and left inside P is in neither E
-    nor N, so the rate stays within [0, 1].
+    Example (WX12): 30 customers, 29 renew → 29 ÷ 30 = 96.67 %. N counts sign-ups and
+    returning (reactivated) customers still paying at the end, hence the result column
+    ``new_or_returning_customers`` (customer_churn_rate's ``new_customers`` counts only
+    first-time sign-ups): one who joined and left inside P is in neither E nor N, so the
+    rate stays within [0, 1].
     """
     import numpy as np
 
@@ -396,7 +398,7 @@ def compute_customer_retention_rate(ctx: MetricContext) -> MetricOutput:
         num = value * start
     rows = result(run, s, value, num, start, start, "percent",
                   {"customers_start": start.to_numpy(), "customers_end": f["customers_end"].to_numpy(),
-                   "new_customers": f["joined_and_stayed"].to_numpy()}, what="paying customers at the period start")
+                   "new_or_returning_customers": f["joined_and_stayed"].to_numpy()}, what="paying customers at the period start")
     return _out(rows, opts, variant=opts.variant)
 
 
@@ -834,9 +836,11 @@ _reg("quick_ratio", "SaaS quick ratio", "MRR gained over MRR lost in the period.
      "(new_mrr + expansion_mrr [+ reactivation_mrr]) ÷ (contraction_mrr + churned_mrr)", "ratio", "higher", "FLOW", compute_quick_ratio,
      QuickRatioOptions, (), ("No lost MRR → null.",))
 _reg("customer_retention_rate", "Customer retention rate", "Customers kept from the start of the period to its end.",
-     "(customers at P.end − customers acquired in P still paying at P.end) ÷ customers at P.start", "percent", "higher", "BASE",
-     compute_customer_retention_rate, RetentionOptions, ("customers_start", "customers_end", "new_customers"),
-     ("classic (E − N) ÷ S differs from 1 − customer_churn_rate when a customer leaves and returns within the period (retained here, churned there).",))
+     "(customers at P.end − customers new or returning in P still paying at P.end) ÷ customers at P.start", "percent", "higher", "BASE",
+     compute_customer_retention_rate, RetentionOptions, ("customers_start", "customers_end", "new_or_returning_customers"),
+     ("new_or_returning_customers (N) counts customers not paying at P.start and paying at P.end: first-time sign-ups and returning "
+      "(reactivated) customers alike, so it can exceed customer_churn_rate's new_customers (first-time sign-ups only).",
+      "classic (E − N) ÷ S differs from 1 − customer_churn_rate when a customer leaves and returns within the period (retained here, churned there).",))
 _reg("ltv", "Customer lifetime value (SaaS LTV)", "Average revenue per account over the customer churn rate, optionally times gross margin.",
      "arpa × gross_margin ÷ customer_churn_rate (matching time units)", "currency", "higher", "STOCK", compute_ltv, LtvOptions,
      ("arpa", "churn_rate", "gross_margin"),

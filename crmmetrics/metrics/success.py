@@ -504,7 +504,8 @@ class HealthOptions(ActivityOptions):
     components: dict[Literal["usage", "nps", "csat", "tickets", "payments"], HealthComponent] = Field(  # type: ignore[valid-type]
         default={name: HealthComponent(**COMPONENT_DEFAULTS[name]) for name in COMPONENTS},
         description="Components and their weights; only the listed ones count. Defaults: usage 40 (0→0, 20 activities in 30 days→100), nps 20 (latest answer ×10), "
-                    "csat 10 (mean 1→0, 5→100), tickets 15 (10 tickets in 90 days→0, none→100), payments 15 (any active subscription past_due→0).")
+                    "csat 10 (mean 1→0, 5→100), tickets 15 (10 tickets in 90 days→0, none→100), payments 15 (share of the active subscriptions that are past_due: none→100, all→0, half→50; a small zero_at "
+                    "such as 0.01 scores any past-due subscription 0).")
     missing: Literal["reweight", "zero"] = Field("reweight", description="A component without data: reweight drops it and re-normalises the weights (Gainsight); zero scores it 0.")
     bands: tuple[float, float] = Field((50, 75), description="Upper bounds of red and yellow: score ≤ 50 red, ≤ 75 yellow, above green (Gainsight 0-50 / 51-75 / 76-100).")
     population: Literal["paying", "active", "all"] = Field("paying", description="paying: customers paying by the scoring moment (first_paid_at; created_at when unmapped) and not churned by then (default); active: created and not churned (trials included); all: every customer.")
@@ -760,7 +761,7 @@ register(MetricSpec(
     extra_columns=("red", "yellow", "green", "pct_red", "pct_yellow", "pct_green"),
     edge_rules=(
         "STOCK: customers paying (population option) at P.end are scored as of P.end (the data's last day for the current period).",
-        "Components: usage (activities), nps and csat (surveys), tickets, payments (past_due subscriptions); each normalised 0-100 linearly between zero_at and full_at.",
+        "Components: usage (activities), nps and csat (surveys), tickets, payments (the share of the customer's active subscriptions that are past_due); each normalised 0-100 linearly between zero_at and full_at.",
         "A component without data for a customer is dropped and the weights re-normalised (missing: zero scores it 0); no component at all → no score, counted.",
         "Bands (Gainsight): ≤ 50 red, 51-75 yellow, ≥ 76 green; the boundary belongs to the lower band.",
         "Settings are shared with `crmmetrics analyze health` (analyses.health), whichever block the config has.",
