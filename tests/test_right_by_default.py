@@ -310,3 +310,64 @@ def test_retention_column_says_new_or_returning_customers():
     assert at(rep, "customer_retention_rate", "2025-09")["new_or_returning_customers"] == 39
     churn = compute(cfg, ["customer_churn_rate"], since="2025-09-01", until="2025-10-01", as_of="2026-10-31")
     assert at(churn, "customer_churn_rate", "2025-09")["new_customers"] == 37
+
+
+# ------------------------------------------------------------------ 9. support: no 0-h opening replies, fallbacks opt-in
+
+SUPPORT = """
+version: 1
+timezone: UTC
+sources:
+  tickets:
+    path: tickets.csv
+    fields: {ticket_id: id, created_at: created}
+  activities:
+    path: activities.csv
+    fields: {activity_id: id, ticket_id: ticket, occurred_at: at, actor_type: actor}
+"""
+
+
+def test_first_reply_skips_an_agent_opening_message_without_created_by_agent(tmp_path):
+    from crmmetrics.cli.output import summary_line
+
+    # T1 was opened by an agent (its first message is at the creation instant), answered
+    # by the agent again at 11:30 after the customer wrote back; T2 is a customer's ticket
+    # answered at 12:00. created_by_agent is not in the export.
+    (tmp_path / "tickets.csv").write_text("id,created\nT1,2026-03-02 10:00:00\nT2,2026-03-02 10:00:00\n", encoding="utf-8")
+    (tmp_path / "activities.csv").write_text(
+        "id,ticket,at,actor\n"
+        "A1,T1,2026-03-02 10:00:00,agent\nA2,T1,2026-03-02 11:00,customer\nA3,T1,2026-03-02 11:30,agent\n"
+        "A4,T2,2026-03-02 10:00:00,customer\nA5,T2,2026-03-02 12:00,agent\n", encoding="utf-8")
+    rep = compute(load_config(write(tmp_path / "crm.yaml", SUPPORT)), ["first_reply_time"], period="all", as_of="2026-03-31")
+    row = at(rep, "first_reply_time", "all")
+    assert (row["n"], row["mean"]) == (2, 1.75)  # 1.5 h and 2 h, not 0 h and 2 h
+    assert "info: agent_opening_skipped 1" in summary_line(rep.issues)
+    counted = write(tmp_path / "crm.yaml", SUPPORT + "metrics:\n  first_reply_time: {opening_message: count}\n")
+    row = at(compute(load_config(counted), ["first_reply_time"], period="all", as_of="2026-03-31"), "first_reply_time", "all")
+    assert row["mean"] == 1.0  # the old reading: 0 h and 2 h
+
+
+@needs_dataset("itsm_incident_log", "derived", "incidents_last_state.csv")
+def test_itsm_full_resolution_is_resolved_only_by_default_54_47_h_over_861(tmp_path):
+    from crmmetrics.cli.output import summary_line
+
+    itsm = DATASETS / "itsm_incident_log" / "derived" / "incidents_last_state.csv"
+    config = f"""
+version: 1
+timezone: UTC
+sources:
+  tickets:
+    path: {itsm}
+    dates: {{dayfirst: true}}
+    fields: {{ticket_id: number, created_at: opened_at, solved_at: resolved_at, closed_at: closed_at, status: incident_state}}
+"""
+    rep = compute(load_config(write(tmp_path / "crm.yaml", config)), ["full_resolution_time"], period="all")
+    row = at(rep, "full_resolution_time", "all")
+    assert row["n"] == 861 and row["value"] == pytest.approx(54.47, abs=0.005)
+    assert "closed_without_solve" not in summary_line(rep.issues)
+    # The closed-ticket fallback is an explicit option, and the summary line says it was used.
+    rep = compute(load_config(write(tmp_path / "crm.yaml", config + "metrics:\n  full_resolution_time: {closed_fallback: true}\n")),
+                  ["full_resolution_time"], period="all")
+    row = at(rep, "full_resolution_time", "all")
+    assert row["n"] == 890 and row["value"] == pytest.approx(61.76, abs=0.005)
+    assert "closed_without_solve 29" in summary_line(rep.issues)

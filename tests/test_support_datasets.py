@@ -69,7 +69,8 @@ metrics:
     closed = pd.to_datetime(raw["closed_at"], format="%d-%m-%Y %H:%M")
     assert resolved.isna().sum() == 29  # "?" in the final state of 29 closed incidents
 
-    # Strict: a Closed incident whose resolved_at is "?" is a resolved ticket without a resolution time.
+    # Default (METRICS.md E3, the latest solve): a Closed incident whose resolved_at is "?" is a resolved
+    # ticket without a resolution time.
     cfg = load_config(write(tmp_path / "crm.yaml", template.format(path=ITSM, dates="dates: {dayfirst: true}", fallback="false")))
     report = compute(cfg, ["full_resolution_time"], period="all")
     row = report.results.iloc[0]
@@ -77,7 +78,8 @@ metrics:
     no_time = [i for i in report.issues if i.code == "solved_without_time"]
     assert sum(i.count for i in no_time) == 29 and no_time[0].location.endswith("incidents_last_state.csv:28")  # INC0000093, the first "?"
 
-    # Default (Zendesk): an incident closed without a resolution ends at closed_at; day-first order inferred.
+    # closed_fallback: true (Zendesk's first-resolution rule): an incident closed without a resolution ends
+    # at closed_at; day-first order inferred.
     cfg = load_config(write(tmp_path / "crm.yaml", template.format(path=ITSM, dates="", fallback="true")))
     report = compute(cfg, ["full_resolution_time"], period="all")
     row = report.results.iloc[0]

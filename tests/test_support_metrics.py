@@ -153,16 +153,18 @@ def test_solved_status_without_a_solve_time_is_an_issue_and_closed_at_stands_in_
     rows = ["T1,C1,2026-03-02 09:00,,,,,solved,0,1,0,email",  # no time at all → issue
             "T2,C1,2026-03-02 09:00,,,,2026-03-02 19:00,closed,0,1,0,email",  # closed by a rule → closed_at
             "T3,C1,2026-03-02 09:00,,,2026-03-02 11:00,,solved,0,1,0,email"]
-    cfg = project(tmp_path, rows)
+    # Full resolution is the latest solve (METRICS.md E3): T2 has none, so by default it is
+    # an issue too and only T3 is measured (issue #11: the fallback is now opt-in here).
+    report = compute(project(tmp_path, rows), ["full_resolution_time"])
+    assert one(report, "full_resolution_time").iloc[0]["n"] == 1 and len(issues(report, "solved_without_time")) == 2
+    assert "closed_fallback: true" in issues(report, "solved_without_time")[1].message
+    cfg = project(tmp_path, rows, "  full_resolution_time: {closed_fallback: true}")
     report = compute(cfg, ["full_resolution_time"])
     row = one(report, "full_resolution_time").iloc[0]
     assert row["n"] == 2 and row["numerator"] == pytest.approx(10 + 2)
     (issue,) = issues(report, "solved_without_time")
     assert issue.location.endswith("tickets.csv:2")
     assert issues(report, "closed_without_solve")[0].count == 1
-    cfg = project(tmp_path, rows, "  full_resolution_time: {closed_fallback: false}")
-    report = compute(cfg, ["full_resolution_time"])
-    assert one(report, "full_resolution_time").iloc[0]["n"] == 1 and len(issues(report, "solved_without_time")) == 2
 
 
 def test_solve_before_creation_is_left_out_and_reported(tmp_path):

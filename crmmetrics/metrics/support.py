@@ -150,7 +150,10 @@ def _end_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_fie
         solved = status.isin(opts.solved_statuses)
         no_time = solved & end.isna()
         if no_time.any():
-            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out", "status")
+            hint = ""
+            if not closed_fallback and "closed_at" in df and end_field != "closed_at" and df.loc[no_time, "closed_at"].notna().any():
+                hint = " (closed_fallback: true would end a closed ticket at closed_at)"
+            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out{hint}", "status")
         if final:
             not_final = status.notna() & ~solved & end.notna()
             if not_final.any():
@@ -197,13 +200,27 @@ def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptio
 class FirstReplyOptions(DurationOptions):
     """Options of ``first_reply_time``."""
 
+    opening_message: Literal["skip", "count"] = Field(
+        "skip", description="Replies from activities, on a ticket whose created_by_agent is not mapped or blank: an agent message within "
+        "60 seconds of the ticket's creation is the opening comment of an agent-created ticket. skip (default, Zendesk): the "
+        "clock stops at the agent's next public message; count: it is a reply (about 0 h).")
 
-def _replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame) -> pd.Series:
+
+# An agent message this close to the ticket's creation is the ticket's own opening comment.
+OPENING_SECONDS = 60
+
+
+def _replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame, opening: str = "skip") -> pd.Series:
     """First public agent message per ticket from activities (Zendesk's definition).
 
     Bots, automations, customers and private notes never count; on a ticket an agent
     opened (created_by_agent), the agent's own opening message is skipped and the clock
-    stops at the next one. Messages before the ticket's creation are ignored.
+    stops at the next one. Where created_by_agent is unknown (not mapped, or blank) and
+    ``opening`` is skip, a first agent message within OPENING_SECONDS of the creation is
+    taken as that opening message (counted in one info issue). Messages before the
+    ticket's creation are ignored.
+
+    Example: created 10:00:00, agent messages 10:00:00 and 11:30 → 1.5 h, not 0 h.
     """
     import pandas as pd
 
@@ -221,11 +238,24 @@ def _replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame) -> pd.Se
         flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")
         base = base.merge(flags, on="ticket_id", how="left")
     else:
-        base = base.assign(created_by_agent=False)
+        base = base.assign(created_by_agent=None)  # unknown: see opening
     a = a[["ticket_id", "occurred_at"]].merge(base, on="ticket_id", how="inner")
     a = a[a["occurred_at"] >= a["created_at"]].sort_values(["ticket_id", "occurred_at"], kind="stable")
     a = a.assign(_k=a.groupby("ticket_id").cumcount())
-    skip = a["created_by_agent"].astype(object).eq(True).astype("int64")
+    by_agent = a["created_by_agent"].astype(object)
+    skip = by_agent.eq(True)
+    if opening == "skip":
+        unknown = by_agent.isna() & (a["_k"] == 0)
+        at_creation = (a["occurred_at"] - a["created_at"]) <= pd.Timedelta(seconds=OPENING_SECONDS)
+        inferred = unknown & at_creation
+        if inferred.any():
+            n = int(inferred.sum())
+            ctx.issue("agent_opening_skipped", f"{n} tickets open with an agent message at their creation and no created_by_agent: "
+                      "read as agent-created, their first reply is the agent's next message (opening_message: count counts it as a reply)",
+                      Level.INFO, count=n, field="created_by_agent")
+            # The ticket's flag, so its later messages are measured from the second one.
+            skip |= a["ticket_id"].isin(a.loc[inferred, "ticket_id"])
+    skip = skip.astype("int64")
     first = a[a["_k"] >= skip].groupby("ticket_id")["occurred_at"].min()
     return tickets["ticket_id"].map(first) if len(first) else pd.Series(pd.NaT, index=tickets.index, dtype=tickets["created_at"].dtype)
 
@@ -247,7 +277,7 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
         return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets", column)
     _check_business(opts)
     if "first_reply_at" not in df:
-        df = df.assign(first_reply_at=_replies_from_activities(ctx, df))
+        df = df.assign(first_reply_at=_replies_from_activities(ctx, df, opts.opening_message))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
     rows = ctx.flow_rows(df, "created_at")
     minutes = _minutes(ctx, rows, "created_at", "first_reply_at", opts, "reply_before_created", "first_reply_at")
@@ -276,6 +306,7 @@ register(MetricSpec(
         "Unanswered tickets are excluded from the statistics and counted in no_reply.",
         "A first reply before creation is an issue per row (reply_before_created) and left out, never a negative time.",
         "Without tickets.first_reply_at, the first public agent message in activities is used; bots, automations, customers and private notes never count, and on agent-created tickets the agent's opening message is skipped.",
+        "Without created_by_agent (or where it is blank), an agent message within 60 s of the creation is read as the opening comment of an agent-created ticket and skipped (opening_message: skip, default; an info issue counts them); opening_message: count makes it a reply of about 0 h.",
         "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed; a ticket created out of hours starts at the next opening.",
         "Tickets with an excluded status (spam, merged, deleted) are left out.",
         "Precomputed durations: when tickets.first_reply_minutes (or first_reply_business_minutes with clock: business) is mapped, the export's own number is used (measure_from: auto), reproducing Zendesk's figures; the report's options say measured_from.",
@@ -289,10 +320,24 @@ register(MetricSpec(
 
 
 class ResolutionOptions(DurationOptions):
-    """Options of ``first_resolution_time`` and ``full_resolution_time``."""
+    """Options shared by ``first_resolution_time`` and ``full_resolution_time``."""
 
     period_by: Literal["solved", "created"] = Field("solved", description="Date tickets by their solve time (default; Zendesk, Freshworks) or by creation (cohort view: unsolved tickets are counted in unresolved).")
-    closed_fallback: bool = Field(True, description="A ticket closed without a solve time ends at closed_at (Zendesk: closed directly by a rule or the API).")
+    closed_fallback: bool = Field(True, description="A ticket closed without a solve time ends at closed_at.")
+
+
+class FirstResolutionOptions(ResolutionOptions):
+    """Options of ``first_resolution_time``: Zendesk ends it at the close of a ticket closed directly."""
+
+    closed_fallback: bool = Field(True, description="A ticket closed without a solve time ends at closed_at (default: Zendesk's first-resolution rule for "
+                                                     "tickets closed directly by a rule or the API); counted in an info issue.")
+
+
+class FullResolutionOptions(ResolutionOptions):
+    """Options of ``full_resolution_time``: the latest solve only, unless the fallback is asked for."""
+
+    closed_fallback: bool = Field(False, description="false (default): full resolution is the latest solve (METRICS.md E3), so a ticket closed "
+                                                      "without a solve time is an issue and left out; true: it ends at closed_at (counted in an info issue).")
 
 
 def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput:
@@ -340,7 +385,8 @@ def compute_full_resolution_time(ctx: MetricContext) -> MetricOutput:
 _RESOLUTION_RULES = (
     "A solve time before creation is an issue per row (solved_before_created) and left out, never a negative time.",
     "A ticket whose status is solved/closed but has no solve time is an issue (solved_without_time) and left out.",
-    "closed_fallback: a ticket closed without a solve time ends at closed_at (Zendesk), counted in an info issue.",
+    "closed_fallback: a ticket closed without a solve time ends at closed_at, counted in an info issue (closed_without_solve) that the "
+    "summary line shows; on by default for first_resolution_time (Zendesk's rule), off for full_resolution_time (the latest solve).",
     "Business time: the ticket's single schedule (Zendesk: the last one applied), holidays closed.",
     "period_by created: tickets created in P; those not solved yet are counted in unresolved.",
     "Precomputed durations: when the export's own minutes column is mapped (tickets.*_resolution_minutes, *_business_minutes), it is used as the vendor states it (measure_from: auto); the report's options say measured_from.",
@@ -359,7 +405,7 @@ register(MetricSpec(
     period_kind="FLOW",
     date_field="first_solved_at",
     compute=compute_first_resolution_time,
-    options=ResolutionOptions,
+    options=FirstResolutionOptions,
     shape="mean",
     extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
     edge_rules=("Period: tickets whose first solve is in [start, end) (variant period_by: created).", *_RESOLUTION_RULES),
@@ -379,7 +425,7 @@ register(MetricSpec(
     period_kind="FLOW",
     date_field="solved_at",
     compute=compute_full_resolution_time,
-    options=ResolutionOptions,
+    options=FullResolutionOptions,
     shape="mean",
     extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
     edge_rules=(
