@@ -146,3 +146,17 @@ def test_goal_progress_and_check_rules_show_beside_the_metric(survey_project):
     assert row.goal.text == "67% of 100" and abs(row.goal.progress - 2 / 3) < 1e-12
     text = first_screen_text(report, [row], None, 80)
     assert "! warn · 67% of 100" in text
+
+
+def test_a_tiny_change_never_reads_as_zero():
+    from crmmetrics.summary import Point, SummaryRow
+
+    def row(unit, prev, last):
+        pts = [Point("2026-09", "2026-09-01", "2026-10-01", prev, True), Point("2026-10", "2026-10-01", "2026-11-01", last, True)]
+        return SummaryRow("m", "M", "f", unit, "higher", "", "", pts, pts[1], pts[0])
+
+    assert fmt_change(row("percent", 0.9830, 0.9826)) == "▼ −0.04 pp"  # −0.04 pp, not "−0.0 pp"
+    assert fmt_change(row("points", 40.0, 42.5)) == "▲ +2.5"
+    assert fmt_change(row("count", 200, 201)) == "▲ +0.5 %"
+    assert fmt_change(row("count", 0, 5)) == "▲ +5.00"  # from zero: the absolute change
+    assert fmt_change(row("count", 5, 5)) == "= 0"

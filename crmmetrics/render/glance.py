@@ -29,13 +29,19 @@ def fmt_change(row: SummaryRow) -> str:
     arrow = ARROWS[ch > 0]
     sign = "+" if ch > 0 else "−"
     if row.unit == "percent":
-        return f"{arrow} {sign}{abs(ch) * 100:.1f} pp"
+        return f"{arrow} {sign}{_small(abs(ch) * 100)} pp"
     if row.unit in ("points", "score"):
-        return f"{arrow} {sign}{abs(ch):.1f}"
+        return f"{arrow} {sign}{_small(abs(ch))}"
     ratio = row.change_ratio
     if ratio is None:  # from zero: the absolute change is all there is
         return f"{arrow} {sign}{fmt_value(abs(ch), None)}"
-    return f"{arrow} {sign}{abs(ratio) * 100:.1f} %"
+    return f"{arrow} {sign}{_small(abs(ratio) * 100)} %"
+
+
+def _small(x: float) -> str:
+    """One decimal, or two significant digits when one decimal would read ``0.0``
+    (a change too small to show must not look like no change)."""
+    return f"{x:.1f}" if round(x, 1) != 0 else f"{x:.2g}"
 
 
 def spark_chars(points: list[Point]) -> list[str]:
