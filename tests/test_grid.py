@@ -220,3 +220,29 @@ def test_a_stale_export_is_a_warning_that_strict_lets_pass(tmp_path):
                                    "--as-of", "2020-12-31", "--strict", "-f", "csv"])
     assert res.exit_code == 0, res.stderr
     assert "newest deal is dated 2017-11-05" in res.stderr
+
+
+# ------------------------------------------------------------------ behaviour 4: -p all is one row per metric and segment
+
+
+def test_all_is_one_row_per_metric_and_segment_for_every_metric():
+    report = compute(load_config(ROOT / "config.example.yaml"), period="all", as_of="2026-10-31")
+    res = report.results
+    keys = ["metric", *[c for c in ("stage",) if c in res]]
+    counts = res.fillna({"stage": ""}).groupby(keys).size() if "stage" in res else res.groupby(keys).size()
+    assert (counts == 1).all(), counts[counts > 1]
+    assert res["period_start"].nunique() == 1  # one period for the whole run, whatever date column a metric buckets
+    # stage_duration: one (total) row and one per stage, no second empty total.
+    stages = res[res["metric"] == "stage_duration"]["stage"].tolist()
+    assert stages.count("(total)") == 1 and "" not in stages
+
+
+def test_lead_conversion_with_basis_period_over_all_is_one_ratio(tmp_path):
+    # Sample data: 2,500 leads created, 200 converted, both in the one period → 8 %
+    # (before: two rows, 0 ÷ 2,500 and 200 ÷ 0, because conversions were bucketed by their own first date).
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    text = (ROOT / "config.example.yaml").read_text(encoding="utf-8").replace("basis: cohort", "basis: period")
+    cfg = load_config(write(tmp_path / "crm.yaml", text))
+    rows = compute(cfg, ["lead_conversion_rate"], period="all", as_of="2026-10-31").results
+    assert len(rows) == 1 and (rows["numerator"].iloc[0], rows["denominator"].iloc[0]) == (200, 2500)
+    assert rows["value"].iloc[0] == pytest.approx(0.08)

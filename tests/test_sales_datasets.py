@@ -134,3 +134,13 @@ def test_salesforce_example_config_maps_salesforce_headers():
     assert len(flagged) == 15 and flagged[0].column == "CloseDate"
     by = compute(cfg, ["pipeline_value"], period="all", by=["forecast_category"], as_of="2024-12-31", inputs=inputs)
     assert dict(zip(by.results["forecast_category"], by.results["n"])) == {"Best Case": 17, "Pipeline": 18}
+
+
+@needs_dataset("crm_sales_opportunities")
+def test_maven_sales_velocity_over_all_is_one_row(tmp_path):
+    # -p all is one period for every column a metric buckets by (created_at and closed_at):
+    # 8,300 dated opportunities × 63.15 % win rate × 2,360.91 USD ÷ 51.78 days = 238,975.04 per day.
+    path, extra = MAVEN_VARIANTS["original"]
+    cfg = load_config(write(tmp_path / "maven.yaml", MAVEN_CONFIG.format(path=path.as_posix(), extra=extra)))
+    rows = _rows(compute(cfg, ["sales_velocity"], period="all", as_of="2018-01-31"), "sales_velocity")
+    assert len(rows) == 1 and round(rows["value"].iloc[0], 2) == 238975.04

@@ -12,11 +12,12 @@ from __future__ import annotations
 import pytest
 
 from crmmetrics import compute, load_config
+from crmmetrics.metrics.registry import get_metric
 from tests.conftest import DATASETS, ROOT, needs_dataset
 
 pytestmark = needs_dataset("telco_churn_ibm")
 TELCO = DATASETS / "telco_churn_ibm"
-METRICS = ["customer_churn_rate", "mrr", "arpa", "churned_mrr"]
+METRICS = ["ltv", "customer_churn_rate", "mrr", "arpa", "churned_mrr"]
 # contract → (customers at start, churned, MRR of those staying, churned MRR)
 BY_CONTRACT = {
     "Month-to-month": (3875, 1655, 136447.05, 120847.10),
@@ -91,3 +92,12 @@ def test_a_period_grain_is_refused_for_a_dateless_snapshot():
     cfg = load_config(ROOT / "examples" / "telco_csv.yaml")
     with pytest.raises((ConfigError, UsageError)):
         compute(cfg, ["mrr"], period="month", inputs={"customers": str(SOURCES["csv"][1])})
+
+
+def test_ltv_on_the_dateless_snapshot_is_arpa_over_monthly_churn(reports):
+    # The snapshot is one billing month: ARPA 316,530.15 ÷ 5,163 = 61.31 over churn
+    # 1,869 ÷ 7,032 = 26.58 % → 230.67 USD (before: the snapshot was one day, LTV 7.58).
+    _, overall, _ = reports
+    row = _value(overall, "ltv")
+    assert row["value"] == pytest.approx((316530.15 / 5163) / (1869 / 7032)) and round(row["value"], 1) == 230.7
+    assert "one billing month" in " ".join(get_metric("ltv").edge_rules)  # explain says what a snapshot means

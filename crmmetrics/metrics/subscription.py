@@ -37,6 +37,10 @@ COMMON_EDGE = (
     "MRR per subscription = (amount − discount_amount [− tax_amount when amount_includes_tax]) × fx rate ÷ billing_interval_months; "
     "active on [started_at, ended_at) (ended_at falls back to canceled_at; option churn_date). Without subscriptions: customers "
     "[first_paid_at, churned_at) at customers.mrr, paying only when that MRR is > 0 (as for subscriptions); without any start date: a snapshot (-p all only; status churned/canceled = churned in it).",
+    "A dateless snapshot (-p all without start dates) is one billing month ending at the export's moment: STOCK metrics (MRR, ARR, "
+    "ARPA, paying customers) are the values at that moment; BASE metrics (churn, retention, NRR, GRR) take every account of the export "
+    "as the population at the start and the churned ones as lost within the month; new, expansion, contraction and reactivation MRR "
+    "are not observable (0); LTV divides ARPA by that churn as a monthly rate.",
     "Movements are classified per customer (customer_id plus the --by dimensions): 0 → paying = new (first time) or reactivation, "
     "paying → 0 = churned, up = expansion, down = contraction; changes within merge_window_minutes (60) are one movement.",
     "--by a field that subscriptions carry (plan, or any extra subscriptions column) segments by each subscription's own value, "
@@ -428,7 +432,9 @@ def ltv_parts(run: Run, opts: LtvOptions, s: Summary) -> dict[str, Any]:
     num, den = churn_parts(f, opts.churn_formula)
     den = np.asarray(den, dtype=float)
     rate = np.where(den > 0, np.asarray(num, dtype=float) / np.where(den > 0, den, 1), np.nan)
-    months = months_in(s.grid, run.grain)
+    # A dateless snapshot is one billing month (its churn is "left within the last month",
+    # as IBM's telco file defines it), not the one-day span between its anchor and as-of.
+    months = np.ones(len(s.grid)) if s.timeline.segments.snapshot else months_in(s.grid, run.grain)
     k = f["k"].to_numpy()
     month_per_row = months[k] if len(months) else np.array([])
     if opts.churn == "trailing":
