@@ -360,7 +360,8 @@ td.num{text-align:right;white-space:nowrap}.scroll{overflow-x:auto}tr.inc th{col
 .heatmap td.heat{background:rgba(var(--heat),var(--a));color:var(--fg)}.heatmap td.inc{background-image:repeating-linear-gradient(45deg,transparent 0 3px,rgba(127,127,127,.35) 3px 4px)}
 .rfm td.barcell{width:320px}.bar{display:block;height:10px;background:var(--accent);border-radius:2px}
 footer{margin-top:28px}
-@media print{body{max-width:none;padding:0;font-size:11px;background:#fff;color:#000}details{display:none}
+@media print{:root{--bg:#fff;--fg:#000;--muted:#444;--card:#fff;--line:#999;--good:#0b6b4a;--bad:#b42318}
+body{max-width:none;padding:0;font-size:11px;background:#fff;color:#000}details{display:none}
 .tile,.card{border-color:#999;background:#fff}.tiles{grid-template-columns:repeat(4,1fr)}.cards{grid-template-columns:repeat(3,1fr)}
 section{break-inside:auto}h2{break-after:avoid}.scroll{overflow:visible}}
 """
