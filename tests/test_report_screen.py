@@ -160,3 +160,17 @@ def test_a_tiny_change_never_reads_as_zero():
     assert fmt_change(row("count", 200, 201)) == "▲ +0.5 %"
     assert fmt_change(row("count", 0, 5)) == "▲ +5.00"  # from zero: the absolute change
     assert fmt_change(row("count", 5, 5)) == "= 0"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_segments_with_by_fit_and_titles_are_whole_or_absent(width):
+    cfg = load_config(ROOT / "config.example.yaml")
+    report = compute(cfg, ["nps", "csat"], by=["plan"], as_of=AS_OF, now=NOW)
+    rows = summarise(report, cfg)
+    assert {r.segment for r in rows} == {"plan=Enterprise", "plan=Growth", "plan=Starter"}
+    text = first_screen_text(report, rows, None, width)
+    assert max(cell_len(line.rstrip()) for line in text.splitlines()) <= width
+    for title in ("Net Promoter Score", "Customer Satisfaction (CSAT)"):
+        assert (title in text) == (width == 120)  # whole when it fits, else the column is dropped
+    for r in rows:
+        assert f"· {r.segment.split('=')[1]}" in text and latest_value(r, None) in text

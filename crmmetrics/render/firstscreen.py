@@ -48,7 +48,9 @@ def _cells(rows: list[SummaryRow], currency: str | None) -> list[Column]:
         Column("period", "period", [r.latest.period if r.latest else "—" for r in rows]),
         Column("n", "n", [f"{r.latest.n:,}" if r.latest and r.latest.n is not None else "" for r in rows], "right"),
         Column("status", "check/goal", [" · ".join(v.text for v in r.verdicts) for r in rows]),
-        Column("title", "title", [r.title if not r.segment else "" for r in rows]),
+        # a segmented metric's title sits on its name line; counted here so the width fits it
+        Column("title", "title", [r.title if not r.segment or i == 0 or rows[i - 1].metric != r.metric else ""
+                                  for i, r in enumerate(rows)]),
     ]
     if not any(cols[6].cells):
         cols = [c for c in cols if c.key != "status"]
@@ -123,7 +125,7 @@ def renderables(report: Report, rows: list[SummaryRow], currency: str | None, wi
             i = index[id(r)]
             cells = []
             for c in keep:
-                text = c.cells[i]
+                text = "" if c.key == "title" and r.segment else c.cells[i]
                 style = ""
                 if c.key == "change":
                     style = STYLES.get(r.judgement or "", "")
