@@ -167,22 +167,28 @@ class Export:
 def peek(path: Path) -> list[Export]:
     """Headers of a CSV, or of every sheet of a workbook (one Export per sheet)."""
     from crmmetrics.io.detect import decode_text, detect_encoding, sniff_delimiter
-    from crmmetrics.io.readers import is_excel, read_bytes
+    from crmmetrics.io.readers import is_excel, open_calamine, read_bytes, read_sheet_rows, unpack_text
+    from crmmetrics.io.structure import normalise_newlines
+    from crmmetrics.io.workbook import inspect
 
     data = read_bytes(str(path))
     if is_excel(str(path), data, None):
-        import python_calamine as pc
-
-        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        # The same caps and error mapping as compute: a corrupt or hostile workbook is one
+        # line and exit 65, never a crash (issue #9 cause 19).
+        inspect(str(path), data, None)
+        wb = open_calamine(str(path), data)
         out = []
         for name in wb.sheet_names:
-            rows = wb.get_sheet_by_name(name).to_python(nrows=200)
+            inspect(str(path), data, name)
+            rows = read_sheet_rows(str(path), wb, name, nrows=200)
             headers = [str(h).strip() for h in (rows[0] if rows else [])]
             if len([h for h in headers if h]) >= 2:
                 out.append(Export(path, "xlsx", headers, sheet=name, sample=rows[1:]))
         return out
+    data = unpack_text(str(path), data)
     encoding = detect_encoding(data[:1 << 16])
     text, _, _ = decode_text(data[:1 << 16], encoding, pinned=False)
+    text = normalise_newlines(text)
     delimiter = sniff_delimiter(text)
     sample = list(csv.reader(io.StringIO(text), delimiter=delimiter))[:200]
     headers = sample[0] if sample else []

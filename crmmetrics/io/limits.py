@@ -23,7 +23,7 @@ RATIO_FLOOR_BYTES = 64 << 20
 MAX_RATIO = 200
 # Cells of the used range of one sheet (rows × columns): the Excel reader allocates the
 # whole rectangle, so one stray cell at XFD1048576 would ask for 17 billion cells.
-MAX_SHEET_CELLS = 50_000_000
+MAX_SHEET_CELLS = 30_000_000
 
 GZIP_MAGIC = b"\x1f\x8b"
 BZ2_MAGIC = b"BZh"

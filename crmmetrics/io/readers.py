@@ -24,6 +24,7 @@ from crmmetrics.io.header_rows import extra_header_rows
 from crmmetrics.io.header_rows import header_lines as count_header_lines
 from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
 from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
+from crmmetrics.io.workbook import inspect as inspect_workbook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -361,19 +362,19 @@ def _col_letter(index: int) -> str:
 
 
 def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | int], digest: str) -> RawTable:
-    """Read one sheet with python-calamine (Rust; fast), keeping typed cells."""
-    import pandas as pd
-    import python_calamine as pc
+    """Read one sheet with python-calamine (Rust; fast), keeping typed cells.
 
-    try:
-        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise DataError(f"{display}: not a readable Excel workbook ({type(exc).__name__}: {str(exc)[:120]})",
-                        hint="is it really .xlsx? a CSV saved with an .xlsx name needs format: csv") from None
+    :func:`crmmetrics.io.workbook.inspect` looks first: caps on size and used range,
+    the first visible sheet, merged ranges and formula cells without values.
+    """
+    import pandas as pd
+
+    facts = inspect_workbook(display, data, source.sheet)
+    wb = open_calamine(display, data)
     names = wb.sheet_names
     sheet = source.sheet
     if sheet is None:
-        sheet_name = names[0]
+        sheet_name = facts.name if facts and facts.name in names else names[0]
     elif isinstance(sheet, int):
         if not 0 <= sheet < len(names):
             raise DataError(f"{display}: sheet index {sheet} out of range; sheets: {names!r} (indexes from 0)")
@@ -383,8 +384,8 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
     else:
         close = difflib.get_close_matches(sheet, names, n=1, cutoff=0.5)
         raise DataError(f"{display}: no sheet {sheet!r}; sheets found: {names!r}", hint=f"closest match: {close[0]!r}" if close else "set sheet: to a name or 0-based index")
-    ws = wb.get_sheet_by_name(sheet_name)
-    rows = ws.to_python(skip_empty_area=False)
+    rows = read_sheet_rows(display, wb, sheet_name)
+    issues = _fill_merged(display, sheet_name, rows, facts) if facts else []
     # Trailing empty rows (sheets whose stated dimension is too large) are not data.
     while rows and all(v in ("", None) for v in rows[-1]):
         rows.pop()
@@ -398,6 +399,9 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         headers = [str(i + 1) for i in range(len(header_row))]
         body = rows
     resolved = _resolve_columns(f"{display} {sheet_name}!", headers, wanted, source.csv.header, "xlsx")
+    first_data_row = 1 + (1 + extra_header_rows(source) if source.csv.header else 0)  # Excel rows are 1-based
+    if facts:
+        issues += _formula_cells(display, sheet_name, facts, {headers.index(c): c for c in resolved.values()}, body, first_data_row)
     # Fully blank rows inside a sheet are spacing, not records (the CSV reader skips blank
     # lines too); ``kept`` maps a data row back to its sheet row for locations.
     kept = [i for i, r in enumerate(body) if any(v not in ("", None) for v in r)]
@@ -407,10 +411,82 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         idx = headers.index(col)
         columns[fname] = pd.Series([body[i][idx] if idx < len(body[i]) else None for i in kept], dtype=object)
         col_letters[fname] = _col_letter(idx)
-    first_data_row = 1 + (1 + extra_header_rows(source) if source.csv.header else 0)  # Excel rows are 1-based
 
     def locate(rows_: Any, field: str | None = None) -> list[str]:
         letter = col_letters.get(field or "", "A") if field else "A"
         return [f"{display} {sheet_name}!{letter}{first_data_row + kept[int(r)]}" for r in rows_]
 
-    return RawTable(display, "xlsx", columns, dict(resolved), len(kept), digest, locate, sheet=sheet_name)
+    if facts and facts.hidden_skipped:
+        issues.append(Issue(Level.INFO, "hidden_sheet_skipped", f"hidden sheet(s) {', '.join(repr(n) for n in facts.hidden_skipped)} "
+                            f"skipped; read the first visible sheet {sheet_name!r} (set sheet: to read another)", source=display,
+                            location=f"{display} {sheet_name}!A1"))
+    return RawTable(display, "xlsx", columns, dict(resolved), len(kept), digest, locate, sheet=sheet_name, issues=issues)
+
+
+def open_calamine(display: str, data: bytes) -> Any:
+    """The calamine workbook; its errors (corrupt zip or XML) are data errors naming the file."""
+    import python_calamine as pc
+
+    try:
+        return pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise DataError(f"{display}: not a readable Excel workbook ({type(exc).__name__}: {str(exc)[:120]})",
+                        hint="is it really .xlsx? a CSV saved with an .xlsx name needs format: csv") from None
+
+
+def read_sheet_rows(display: str, wb: Any, sheet_name: str, nrows: int | None = None) -> list[list[Any]]:
+    """All cells of a sheet from A1 (blank area kept, so positions are cell references)."""
+    try:
+        ws = wb.get_sheet_by_name(sheet_name)
+        return ws.to_python(skip_empty_area=False) if nrows is None else ws.to_python(skip_empty_area=False, nrows=nrows)
+    except Exception as exc:  # malformed sheet XML, bad shared strings, ...
+        raise DataError(f"{display} sheet {sheet_name!r}: cannot read the sheet ({type(exc).__name__}: {str(exc)[:120]})",
+                        hint="open and save it again in Excel, or export the sheet as CSV") from None
+
+
+def _fill_merged(display: str, sheet_name: str, rows: list[list[Any]], facts: Any) -> list[Issue]:
+    """Merged ranges hold their value in the top-left cell only: copy it into the range (and say so)."""
+    from crmmetrics.io.workbook import split_ref
+
+    filled = 0
+    for a, b in facts.merged:
+        c0, r0 = split_ref(a)
+        c1, r1 = split_ref(b)
+        if not (1 <= r0 <= len(rows)) or c0 >= len(rows[r0 - 1]):
+            continue
+        value = rows[r0 - 1][c0]
+        for r in range(r0, min(r1, len(rows)) + 1):  # clipped to the cells that exist
+            row = rows[r - 1]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                row[c] = value
+        filled += 1
+    if not filled:
+        return []
+    first = f"{facts.merged[0][0]}:{facts.merged[0][1]}"
+    return [Issue(Level.INFO, "merged_cells", f"{filled} merged range(s) filled with their top-left value (first {first})",
+                  source=display, location=f"{display} {sheet_name}!{facts.merged[0][0]}", count=filled)]
+
+
+def _formula_cells(display: str, sheet_name: str, facts: Any, mapped: dict[int, str], body: list[list[Any]],
+                   first_data_row: int) -> list[Issue]:
+    """Formula cells in mapped columns that carry no value (never calculated) or an error
+    value (#DIV/0!): warnings naming the cell, so --strict fails; the cell reads as blank."""
+    from crmmetrics.io.workbook import split_ref
+
+    issues = []
+    for ref, value, code, message in ([(r, None, "formula_no_value", "formula cell has no saved value (the workbook was never "
+                                        "calculated); read as blank (hint: open and save it in Excel, or export values)")
+                                       for r in facts.no_value]
+                                      + [(r, v, "formula_error", f"formula error {v} in the cell; read as blank (hint: fix the "
+                                          "formula in the workbook)") for r, v in facts.errors]):
+        col, row = split_ref(ref)
+        if col not in mapped or row < first_data_row:
+            continue
+        i = row - first_data_row
+        if 0 <= i < len(body) and col < len(body[i]):
+            body[i][col] = None  # an error text such as "#DIV/0!" is not data
+        issues.append(Issue(Level.WARNING, code, message, source=display, location=f"{display} {sheet_name}!{ref}",
+                            column=mapped[col], value=value))
+    return issues
+
+
