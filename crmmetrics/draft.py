@@ -24,9 +24,9 @@ from crmmetrics.schema import ENTITIES
 # Other names exports use for a canonical field, written normalised (see ``norm``).
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
-        "customer_id": ("customerid", "accountid", "clientid", "companyid", "musterino", "musteriid", "customer", "account"),
+        "customer_id": ("customerid", "accountid", "clientid", "companyid", "musterino", "musteriid", "customer", "account", "masterid"),
         "created_at": ("created", "createddate", "createdate", "signupdate", "signedup", "kayittarihi", "olusturmatarihi"),
-        "first_paid_at": ("firstpaid", "firstpaymentdate", "firstpaidat", "customersince", "becameacustomerdate"),
+        "first_paid_at": ("firstpaid", "firstpaymentdate", "firstpaidat", "customersince", "becameacustomerdate", "firstorderdate"),
         "churned_at": ("churned", "churndate", "churnedat", "canceledat", "cancelleddate", "cancellationdate"),
         "segment": ("segment", "customersegment", "tier"),
         "plan": ("plan", "planname", "contract", "package", "paket"),
@@ -56,7 +56,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "order_id": ("orderid", "invoiceno", "invoice", "invoiceid", "siparisno", "faturano", "ordernumber"),
         "customer_id": ("customerid", "customer", "musterino", "clientid", "accountid"),
         "order_date": ("orderdate", "invoicedate", "date", "siparistarihi", "faturatarihi", "purchasedate"),
-        "amount": ("amount", "total", "ordertotal", "revenue", "tutar", "sales", "price"),
+        "amount": ("amount", "total", "ordertotal", "revenue", "tutar", "sales", "price", "dollarvalue", "paymentvalue"),
         "status": ("status", "durum", "orderstatus", "paymentstatus"),
         "currency": ("currency", "parabirimi"),
         "category": ("category", "kategori", "productcategory"),
@@ -68,7 +68,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "customer_id": ("accountid", "account", "companyid", "customerid", "company"),
         "lead_id": ("leadid", "mqlid"),
         "created_at": ("createddate", "createdate", "created", "engagedate", "createdat"),
-        "closed_at": ("closedate", "closedat", "closeddate", "wonat"),
+        "closed_at": ("closedate", "closedat", "closeddate", "wonat", "wondate"),
         "stage": ("stage", "stagename", "dealstage", "dealstage"),
         "amount": ("amount", "value", "dealvalue", "closevalue", "dealamount", "tutar"),
         "probability": ("probability", "probabilitypercent", "dealprobability"),
@@ -96,14 +96,14 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "first_response_at": ("firstresponse", "firstresponseat", "firstcontacted"),
     },
     "tickets": {
-        "ticket_id": ("ticketid", "caseid", "id", "casenumber", "talepno"),
+        "ticket_id": ("ticketid", "caseid", "id", "casenumber", "talepno", "number", "incidentnumber", "incidentid"),
         "customer_id": ("customerid", "accountid", "requesterid", "organizationid"),
         "created_at": ("created", "createdat", "createddate", "opened", "openedat"),
-        "first_reply_at": ("firstreply", "firstreplyat", "firstresponse", "firstresponsetime"),
-        "first_solved_at": ("firstsolved", "firstsolvedat", "firstresolved"),
-        "solved_at": ("solved", "solvedat", "resolved", "resolvedat", "timetoresolution"),
+        "first_reply_at": ("firstreply", "firstreplyat", "firstresponse", "firstresponsetime", "firstresponseat"),
+        "first_solved_at": ("firstsolved", "firstsolvedat", "firstresolved", "firstresolvedat"),
+        "solved_at": ("solved", "solvedat", "resolved", "resolvedat", "timetoresolution", "lastresolvedat"),
         "closed_at": ("closed", "closedat", "closeddate"),
-        "status": ("status", "ticketstatus", "durum"),
+        "status": ("status", "ticketstatus", "durum", "incidentstate", "state"),
         "reopen_count": ("reopens", "reopencount", "reopened"),
         "agent_replies": ("agentreplies", "replies", "repliescount"),
         "channel": ("channel", "via", "origin", "ticketchannel"),
@@ -162,6 +162,8 @@ class Export:
     entity: str = ""
     fields: dict[str, str] = field(default_factory=dict)
     preset: Any = None  # a crmmetrics.presets.detect.PresetMatch when a vendor export was recognised
+    extra_lines: list[str] = field(default_factory=list)  # value maps, constants and guesses read from the values
+    values_done: set[str] = field(default_factory=set)  # fields whose values init already mapped
 
 
 def peek(path: Path) -> list[Export]:
@@ -252,7 +254,7 @@ def _hints(entity: str, ex: Export, q: Any) -> list[str]:
     templates = []
     for fname, header in ex.fields.items():
         f = ENTITIES[entity].field(fname)
-        if not f or not f.choices or header not in ex.headers:
+        if not f or not f.choices or header not in ex.headers or fname in ex.values_done:
             continue
         col = ex.headers.index(header)
         seen = dict.fromkeys(str(r[col]).strip() for r in ex.sample if col < len(r) and str(r[col]).strip())
@@ -261,7 +263,7 @@ def _hints(entity: str, ex: Export, q: Any) -> list[str]:
             templates.append(f"      #   {fname}: {{" + ", ".join(f"{q(v)}: ?" for v in odd) + f"}}   # to one of {', '.join(f.choices)}")
     if templates:
         out += ["      # values:   # map these raw values (seen in the first rows) to canonical ones:", *templates]
-    if entity == "surveys" and "survey_type" not in ex.fields:
+    if entity == "surveys" and "survey_type" not in ex.fields and "survey_type" not in ex.values_done:
         out.append("      # constants: {survey_type: nps}   # which survey this file holds (nps, csat or ces)")
     return out
 
@@ -309,6 +311,7 @@ def draft_yaml(exports: list[Export], config_path: Path, timezone: str) -> str:
             lines.append("      fields:")
             for fname, header in ex.fields.items():
                 lines.append(f"        {fname}: {q(header)}")
+            lines += ex.extra_lines
             lines += _hints(entity, ex, q)
             unmapped = [h for h in ex.headers if h not in ex.fields.values()]
             missing = [f for f in ENTITIES[entity].field_names if f not in ex.fields]
@@ -316,6 +319,8 @@ def draft_yaml(exports: list[Export], config_path: Path, timezone: str) -> str:
                 lines.append(f"        # not mapped (add as `name: \"column\"` to use as --by): {', '.join(unmapped[:30])}")
             if missing:
                 lines.append(f"        # canonical fields with no column found: {', '.join(missing)}")
+    if not groups:
+        lines[-1] = "sources: {}   # no file was recognised: map your exports here (see the comments below)"
     skipped = [ex for ex in exports if not ex.entity]
     for ex in skipped:
         lines.append(f"# {ex.path}{' sheet ' + ex.sheet if ex.sheet else ''}: no entity recognised (headers: {', '.join(ex.headers[:12])})")

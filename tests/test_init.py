@@ -40,7 +40,8 @@ def test_init_writes_a_loadable_draft_and_never_overwrites(tmp_path):
     assert res.exit_code == 0, res.stderr
     text = out.read_text(encoding="utf-8")
     assert 'score: "Puan"' in text and 'csv: {delimiter: ";", encoding: "cp1254", decimal: ",", thousands: "."}' in text
-    assert '#   status: {"Ödendi": ?, "İade Edildi": ?, "İptal": ?}' in text
+    # The values are read and mapped by their meaning (issue #12), not left as "?" templates.
+    assert 'status: {"Ödendi": paid, "İade Edildi": refunded, "İptal": canceled}' in text and 'amount: "Tutar"' in text
     cfg = load_config(out)
     assert cfg.sources("surveys")[0].fields.score == "Puan"
     again = runner.invoke(app, ["init", *files, "-o", str(out)])

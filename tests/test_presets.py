@@ -113,7 +113,7 @@ def test_hubspot_contacts_as_leads_and_tickets(tmp_path):
     assert got["full_resolution_time"]["value"] == pytest.approx(6.0) and got["full_resolution_time"]["n"] == 16
 
 
-@pytest.mark.parametrize("fixture, rows", [("hubspot-companies.csv", 24), ("stripe-customers.csv", 24)])
+@pytest.mark.parametrize("fixture, rows", [("hubspot-companies.csv", 24), ("stripe-customers.csv", 24), ("salesforce-accounts.csv", 22)])
 def test_customer_presets_read_every_row(tmp_path, fixture, rows):
     cfg = drafted(tmp_path, fixture)
     res = runner.invoke(app, ["validate", "-c", str(cfg)])

@@ -34,6 +34,7 @@ def init_cmd(
     """
     from crmmetrics.config import config_from_data
     from crmmetrics.draft import draft_yaml, guess
+    from crmmetrics.draft_values import check_encoding, complete, decide, metrics_block, undated
     from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
     from crmmetrics.errors import ConfigError, OutputError
     from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
@@ -45,14 +46,26 @@ def init_cmd(
     if output.exists() and not force:
         raise OutputError(f"{output} exists; not replacing it", hint="pass --force, or -o another name")
     exports = []
+    metric_options: dict[str, dict] = {}  # metric options the values called for (1-10 NPS, unit prices)
     for name, _, entity in specs:
         for ex in peek_any(Path(name)):
             drafted = None if entity else preset_exports(ex)
             note = None if drafted or entity else near_miss_note(ex)
             if note and not quiet:
                 sys.stderr.write(f"crmmetrics: {ex.path}: {note}\n")
-            exports.extend(drafted if drafted else [guess(ex, entity or None)])
+            if drafted:
+                exports.extend(drafted)
+                continue
+            check_encoding(ex)
+            ex = guess(ex, entity) if entity else decide(ex)
+            if ex.entity:
+                ex.extra_lines, opts = complete(ex)
+                metric_options.update(opts)
+            exports.append(ex)
     text = draft_yaml(exports, output, timezone)
+    text += "".join(line + "\n" for line in metrics_block(metric_options))
+    if undated(exports):
+        text += "report: {period: all}   # guessed: no file has a date column init could map, so metrics cover all rows at once\n"
     data, lines = load_yaml(text)
     try:
         config_from_data(data, lines, output)
