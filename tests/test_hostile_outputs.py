@@ -328,3 +328,25 @@ def test_check_output_over_an_input_is_refused(tmp_path):
     res = run("check", "-c", str(cfg), "-o", str(tmp_path / "surveys.csv"))
     assert res.exit_code == ExitCode.CANTCREAT and "is the input" in res.stderr and "surveys.csv" in res.stderr
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("args", [["metrics"], ["explain", "nps"], ["check"]])
+def test_any_command_printing_to_a_full_disk_is_exit_74(tmp_path, args):
+    cfg = project(tmp_path)
+    cfg.write_text(cfg.read_text() + "thresholds:\n  nps: {min: -100}\n")
+    with open("/dev/full", "wb") as full:
+        res = subprocess.run([sys.executable, "-m", "crmmetrics", *args, *(["-c", str(cfg), "--as-of", "2026-03-01"] if args == ["check"] else [])],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert res.returncode == ExitCode.IOERR, res.stderr
+    assert error_lines(res.stderr) == ["crmmetrics: error: cannot write stdout: No space left on device"]
+
+
+def test_report_output_over_an_input_is_refused(tmp_path):
+    cfg = project(tmp_path)
+    os.rename(tmp_path / "surveys.csv", tmp_path / "surveys.txt")  # exports named .txt exist
+    cfg.write_text(cfg.read_text().replace("path: surveys.csv", "path: surveys.txt\n    format: csv"))
+    before = snapshot(tmp_path)
+    res = run("report", "-c", str(cfg), "--as-of", "2026-03-01", "-o", str(tmp_path / "surveys.txt"))
+    assert res.exit_code == ExitCode.CANTCREAT, res.stderr
+    assert "is the input surveys.txt" in res.stderr or f"is the input {tmp_path / 'surveys.txt'}" in res.stderr
+    assert snapshot(tmp_path) == before

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import typer
 
 from crmmetrics.errors import ConfigError, CrmMetricsError, ExitCode
+from crmmetrics.io.output import PART_WAY, write_failed
 from crmmetrics.render.safe import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,12 @@ def guarded(func: F | None = None, *, on_error: ErrorHook | None = None) -> Any:
             sys.stderr.write("crmmetrics: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as exc:  # a bug: one line unless --debug
+            if isinstance(exc, OSError) and exc.errno in PART_WAY:
+                # Printing a listing or check lines to a full disk is exit 74, not a bug.
+                silence_stdout()
+                failed = write_failed("stdout", exc)
+                report_error(failed)
+                raise finish(int(failed.exit_code), failed.message, kwargs) from None
             if kwargs.get("debug") or os.environ.get("CRMMETRICS_DEBUG"):
                 raise
             error_line(f"internal error: {type(exc).__name__}: {exc} (a bug; re-run with --debug for the traceback)")

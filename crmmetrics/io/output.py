@@ -27,7 +27,7 @@ from pathlib import Path
 from crmmetrics.errors import CrmMetricsError, ExitCode, OutputError, WriteError
 
 # A write that started and could not finish is exit 74; one that could not start is 73.
-_PART_WAY = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+PART_WAY = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
 
 
 class Terminated(CrmMetricsError):
@@ -38,7 +38,7 @@ class Terminated(CrmMetricsError):
 
 def write_failed(what: str, exc: OSError) -> CrmMetricsError:
     """The error for an OSError while writing ``what`` (74 part-way, else 73)."""
-    cls = WriteError if exc.errno in _PART_WAY else OutputError
+    cls = WriteError if exc.errno in PART_WAY else OutputError
     return cls(f"cannot write {what}: {exc.strerror or exc}",
                hint="free some disk space and run again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None)
 
