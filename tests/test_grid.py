@@ -246,3 +246,19 @@ def test_lead_conversion_with_basis_period_over_all_is_one_ratio(tmp_path):
     rows = compute(cfg, ["lead_conversion_rate"], period="all", as_of="2026-10-31").results
     assert len(rows) == 1 and (rows["numerator"].iloc[0], rows["denominator"].iloc[0]) == (200, 2500)
     assert rows["value"].iloc[0] == pytest.approx(0.08)
+
+
+# ------------------------------------------------------------------ behaviour 5: one scoring instant for health
+
+
+@pytest.mark.parametrize("as_of", ["2026-10-20", "2026-11-25", None])
+def test_compute_health_score_and_analyze_health_score_at_the_same_instant(as_of):
+    from crmmetrics.engine import analyze
+
+    cfg = load_config(ROOT / "config.example.yaml")
+    metric = compute(cfg, ["health_score"], period="all", as_of=as_of).results.iloc[0]
+    table = analyze(cfg, "health", as_of=as_of).tables["customers"]
+    scored = table[table["score"].notna()]
+    assert metric["n"] == len(scored)
+    assert metric["value"] == pytest.approx(scored["score"].mean())
+    assert (metric["red"], metric["yellow"], metric["green"]) == tuple(int((scored["band"] == b).sum()) for b in ("red", "yellow", "green"))

@@ -18,7 +18,7 @@ from pydantic import Field
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import Level
 from crmmetrics.metrics.success import (ACTIVITY_FIELDS, COMPONENTS, RAW_MEANING, HealthOptions, data_end, merged_health_options,
-                                        score_customers)
+                                        score_customers, scoring_instant)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,12 +45,7 @@ def compute_health(ctx: AnalysisContext) -> AnalysisOutput:
     opts: HealthAnalysisOptions = ctx.options  # type: ignore[assignment]
     opts = HealthAnalysisOptions.model_validate(merged_health_options(ctx.config, opts, "analyses"))
     frames = dict(ctx.frames)
-    if ctx.as_of is not None:
-        moment = pd.Timestamp(ctx.grid.horizon)
-    else:
-        moment = data_end(ctx, frames)
-        if moment is None:
-            moment = pd.Timestamp(ctx.grid.horizon)
+    moment = scoring_instant(ctx.grid, data_end(ctx, frames))  # the same instant as compute health_score
 
     def report(code: str, message: str, count: int) -> None:
         ctx.issue(code, message, Level.INFO, count=count)

@@ -677,7 +677,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     if last is None:
         ctx.issue("no_data", "no dated customer data; no health score")
         return MetricOutput(_empty_health(ctx))
-    cap = min(last, pd.Timestamp(ctx.grid.horizon))
+    cap = scoring_instant(ctx.grid, last)
     created = ctx.local(ctx.frame["created_at"]).dropna() if "created_at" in ctx.frame else ()
     # Without --since the grid starts at the first signup; no dated signup at all: at the data's last day.
     first = pd.Timestamp(ctx.since) if ctx.since else created.min() if len(created) else cap - pd.Timedelta(days=1)
@@ -718,6 +718,22 @@ def _floor(values: list[Any], ctx: MetricContext) -> list[Any]:
     import pandas as pd
 
     return [pd.Timestamp(ctx.grid.floor(pd.Timestamp(v).to_pydatetime())) for v in values]
+
+
+def scoring_instant(grid: Grid, last: Any) -> Any:
+    """The instant health is scored at, shared by ``compute health_score`` and ``analyze health``.
+
+    --as-of given: the as-of instant (the end of that day), whatever the data holds.
+    Without it: the end of the last day with any dated record (the export's moment, so a
+    rerun on the same files gives the same scores), never after now. Each period of the
+    metric is scored at min(period end, this instant).
+    """
+    import pandas as pd
+
+    horizon = pd.Timestamp(grid.horizon)
+    if grid.as_of_given or last is None:
+        return horizon
+    return min(pd.Timestamp(last), horizon)
 
 
 def data_end(ctx: Any, frames: dict[str, pd.DataFrame]) -> Any:
