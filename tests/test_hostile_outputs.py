@@ -245,6 +245,13 @@ def test_table_cells_are_plain_text_without_escapes(tmp_path):
     assert "\x1b" not in res.stdout and "\x07" not in res.stdout
 
 
+def test_report_first_screen_segments_carry_no_escape_sequences(tmp_path):
+    cfg = project(tmp_path, ["\x1b[2J[red]Pro[/x]", "Basic"])
+    res = run("report", "-c", str(cfg), "-b", "plan", "--as-of", "2026-03-01")
+    assert res.exit_code == 0, res.stderr
+    assert "· [red]Pro[/x]" in res.stdout and "\x1b" not in res.stdout
+
+
 def test_stderr_issue_lines_carry_no_escape_sequences(tmp_path):
     cfg = project(tmp_path)
     (tmp_path / "surveys.csv").write_text(SURVEYS + "3,C1,nps,\x1b[2Jten,2026-01-07\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.render.glance import INCOMPLETE_MARK, fmt_change, latest_value, sparkline
+from crmmetrics.render.safe import terminal_text
 
 if TYPE_CHECKING:
     from crmmetrics.engine import Report
@@ -39,7 +40,9 @@ class Column:
 
 
 def _cells(rows: list[SummaryRow], currency: str | None) -> list[Column]:
-    name = [r.metric if not r.segment else f"  · {r.segment.split('=', 1)[-1] if r.segment.count('=') == 1 else r.segment}" for r in rows]
+    # A segment label is a value from the data: shown without escape sequences (render.safe).
+    name = [r.metric if not r.segment else f"  · {terminal_text(r.segment.split('=', 1)[-1] if r.segment.count('=') == 1 else r.segment)}"
+            for r in rows]
     cols = [
         Column("metric", "metric", name),
         Column("value", "value", [latest_value(r, currency) for r in rows], "right"),
