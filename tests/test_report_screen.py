@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 
 import pytest
 from rich.cells import cell_len
@@ -174,3 +176,21 @@ def test_segments_with_by_fit_and_titles_are_whole_or_absent(width):
         assert (title in text) == (width == 120)  # whole when it fits, else the column is dropped
     for r in rows:
         assert f"· {r.segment.split('=')[1]}" in text and latest_value(r, None) in text
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a pseudo-terminal")
+def test_metrics_listing_on_a_narrow_terminal_never_cuts_a_name():
+    import re
+    import subprocess
+    import sys
+
+    from crmmetrics.metrics.registry import all_metrics
+
+    cmd = f"stty cols 80; {sys.executable} -m crmmetrics metrics -c {ROOT / 'config.example.yaml'}"
+    out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TERM": "dumb", "NO_COLOR": "1"}).stdout
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rstrip("\r") for line in out.splitlines()]
+    table = [line for line in lines if line.startswith("│")]
+    assert table and max(cell_len(line) for line in table) <= 80
+    names = {line.split("│")[1].strip() for line in table}
+    assert set(all_metrics()) <= names  # every name whole on one line
