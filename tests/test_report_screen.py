@@ -188,7 +188,7 @@ def test_metrics_listing_on_a_narrow_terminal_never_cuts_a_name():
 
     cmd = f"stty cols 80; {sys.executable} -m crmmetrics metrics -c {ROOT / 'config.example.yaml'}"
     out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "TERM": "dumb", "NO_COLOR": "1"}).stdout
+                         env={**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "80"}).stdout
     lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rstrip("\r") for line in out.splitlines()]
     table = [line for line in lines if line.startswith("│")]
     assert table and max(cell_len(line) for line in table) <= 80
