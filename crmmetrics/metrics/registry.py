@@ -94,18 +94,22 @@ class MetricSpec:
 
 
 REGISTRY: dict[str, MetricSpec] = {}
-_FAMILY_OF: dict[str, str] = {}  # metric name → the family module that registered it
 
 
 def register(spec: MetricSpec) -> MetricSpec:
     """Add ``spec`` to the registry (a duplicate name is a programming error)."""
-    import sys
-
     if spec.name in REGISTRY:
         raise ValueError(f"metric {spec.name!r} registered twice")
     REGISTRY[spec.name] = spec
-    _FAMILY_OF[spec.name] = sys._getframe(1).f_globals.get("__name__", "").rsplit(".", 1)[-1]
     return spec
+
+
+def family_module(spec: MetricSpec) -> str:
+    """The family module a metric belongs to: the one defining its compute function.
+
+    Declared by the spec itself (no stack inspection of the caller of :func:`register`).
+    """
+    return getattr(spec.compute, "__module__", "").rsplit(".", 1)[-1]
 
 
 def all_metrics() -> dict[str, MetricSpec]:
@@ -113,7 +117,7 @@ def all_metrics() -> dict[str, MetricSpec]:
     order each module registers them (stable whatever was imported first)."""
     _load_families()
     rank = {m: i for i, m in enumerate(FAMILY_MODULES)}
-    return dict(sorted(REGISTRY.items(), key=lambda kv: rank.get(_FAMILY_OF.get(kv[0], ""), len(rank))))
+    return dict(sorted(REGISTRY.items(), key=lambda kv: rank.get(family_module(kv[1]), len(rank))))
 
 
 def get_metric(name: str) -> MetricSpec:
