@@ -144,3 +144,25 @@ def test_init_maps_reader_errors_to_one_line_and_exit_65(tmp_path, name, data, e
     assert res.exit_code == ExitCode.DATAERR, res.stderr
     assert expected in error_line(res) and not (tmp_path / "crm.yaml").exists()
     assert export.read_bytes() == data
+
+
+# ---------------------------------------------------------------- 9: an Excel date cell in 9999
+
+
+def test_an_excel_9999_date_cell_is_an_issue_naming_the_cell(tmp_path):
+    import datetime as dt
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    for row in (["id", "score", "date"], ["1", 10, dt.datetime(2026, 1, 1)], ["2", 0, dt.datetime(9999, 12, 31)]):
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    cfg, export = project(tmp_path, buf.getvalue())
+    res = run_on(cfg, export, "compute", "nps", "-f", "csv", "-p", "all")
+    assert res.exit_code == 0 and nps_value(res) == 100.0
+    assert "nps.xlsx Data!C3: column 'date': responded_at: date outside 1678–2261; value ignored" in res.stderr
