@@ -12,7 +12,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
@@ -229,6 +229,10 @@ def config_model() -> type[BaseModel]:
         version=(Literal[1], Field(..., description="Config format version.")),
         timezone=(str, Field("UTC", description="Reporting time zone (IANA name); naive timestamps are read in it.")),
         currency=(str | None, Field(None, description="Reporting currency label, e.g. TRY.")),
+        fx_rates=(dict[Literal["USD", "EUR", "GBP", "TRY", "JPY"], Annotated[float, Field(gt=0, allow_inf_nan=False)]],
+                  Field(default_factory=dict, description="Rates into the reporting currency, e.g. {EUR: 1.08, TRY: 0.029} with "
+                        "currency: USD. A money column that mixes currency markers ($ € £ ₺/TL ¥) is converted with them "
+                        "instead of failing; unmarked amounts are taken as the reporting currency.")),
         week_start=(Literal[WEEKDAYS], Field("monday", description="First day of a week period.")),  # type: ignore[valid-type]
         business_hours=(dict[str, BusinessHours], Field(default_factory=dict, description="Named business-hours schedules for duration metrics (option schedule).")),
         report=(ReportDefaults, Field(default_factory=ReportDefaults, description="Defaults for compute.")),

@@ -166,7 +166,8 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
         cleaned, fallen = map_values(cleaned, source.values.get(fname, {}), turkish=source.csv.locale == "tr" or table.encoding == "cp1254")
         if fallen:
             _report_default(ds, table, entity_name, fname, source.values[fname]["*"], fallen)
-        parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else (), open_end=fname in OPEN_END_FIELDS)
+        parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else (), open_end=fname in OPEN_END_FIELDS,
+                              fx=(config.model.fx_rates, config.model.currency))
         frame[fname] = parsed.values.to_numpy() if ftype not in (FieldType.DATETIME, FieldType.DATE) else parsed.values.reset_index(drop=True)
         bad = parsed.bad.to_numpy(dtype=bool)
         if bad.any():
@@ -189,7 +190,8 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     return frame
 
 
-def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: tuple[str, ...], open_end: bool = False) -> Any:
+def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: tuple[str, ...], open_end: bool = False,
+                 fx: tuple[dict[str, float], str | None] = ({}, None)) -> Any:
     """Parse one column; naive times in the source's own zone, durations into minutes."""
     if ftype is FieldType.DURATION:
         from crmmetrics.io.durations import parse_duration
@@ -198,7 +200,7 @@ def _parse_field(cleaned: Any, ftype: FieldType, source: Any, tz: str, choices: 
     source_tz = getattr(source, "timezone", None)
     parsed = parse(cleaned, ftype, decimal=source.csv.decimal, thousands=source.csv.thousands, dayfirst=source.dates.dayfirst,
                    date_format=source.dates.format, tz=source_tz or tz, choices=choices, serials=source.dates.excel_serials,
-                   open_end=open_end)
+                   open_end=open_end, fx=fx[0], currency=fx[1])
     if source_tz and source_tz != tz and ftype in (FieldType.DATETIME, FieldType.DATE):
         # Naive values were read in the export's zone; metrics work in the reporting zone.
         parsed.values = parsed.values.dt.tz_convert(tz)

@@ -136,7 +136,16 @@ def test_mixed_currency_markers_fail_the_run(tmp_path):
     assert res.exit_code == ExitCode.DATAERR
     line = error_line(res)
     assert "o.csv:2: column 'amount': amount: the column mixes currencies (EUR, GBP, TRY, USD)" in line
-    assert "'$100'" in line and "one currency per column" in line
+    assert "'$100'" in line and "set fx_rates for EUR, GBP, TRY, USD" in res.stderr
+
+
+def test_fx_rates_convert_mixed_currency_markers(tmp_path):
+    cfg, export = orders_project(tmp_path, ["$100", "€50", "20 TL", "10"])
+    cfg.write_text(cfg.read_text() + "currency: USD\nfx_rates: {EUR: 1.2, TRY: 0.05}\n")
+    res = run_on(cfg, export, "compute", "revenue", "-f", "csv", "-p", "all")
+    # 100 + 50 × 1.2 + 20 × 0.05 + 10 (unmarked: the reporting currency) = 171
+    assert res.exit_code == 0 and revenue(res) == pytest.approx(171.0)
+    assert "info: fx_converted 3" in res.stderr
 
 
 def test_spaces_percentages_and_ambiguous_groups(tmp_path):

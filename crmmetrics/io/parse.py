@@ -193,18 +193,20 @@ def _as_key(v: Any) -> str:
 
 def parse(values: pd.Series, ftype: FieldType, *, decimal: str = ".", thousands: str | None = None,
           dayfirst: bool | None = None, date_format: str | None = None, tz: str = "UTC",
-          choices: tuple[str, ...] = (), serials: bool = False, open_end: bool = False) -> Parsed:
+          choices: tuple[str, ...] = (), serials: bool = False, open_end: bool = False,
+          fx: dict[str, float] | None = None, currency: str | None = None) -> Parsed:
     """Parse cleaned values (None = absent) as ``ftype``.
 
     ``serials``: plain numbers in text are Excel serial days (config ``dates.excel_serials``);
-    ``open_end``: the column is an end date, where a far-future sentinel means "no end".
+    ``open_end``: the column is an end date, where a far-future sentinel means "no end";
+    ``fx``/``currency``: config ``fx_rates`` and ``currency`` for money columns mixing currencies.
     """
     if ftype in (FieldType.DATETIME, FieldType.DATE):
         return parse_datetime(values, tz=tz, dayfirst=dayfirst, fmt=date_format, date_only=ftype is FieldType.DATE,
                               serials=serials, open_end=open_end)
     if ftype in (FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER):
         return parse_number(values, decimal=decimal, thousands=thousands, integer=ftype is FieldType.INTEGER,
-                            money=ftype is FieldType.MONEY)
+                            money=ftype is FieldType.MONEY, fx=fx if ftype is FieldType.MONEY else None, currency=currency)
     if ftype is FieldType.BOOL:
         return parse_bool(values)
     if ftype is FieldType.ID:
@@ -282,7 +284,7 @@ def parse_bool(values: pd.Series) -> Parsed:
 
 
 def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None = None, integer: bool = False,
-                 money: bool = False) -> Parsed:
+                 money: bool = False, fx: dict[str, float] | None = None, currency: str | None = None) -> Parsed:
     """Numbers with locale separators, currency symbols and (parenthesised) negatives.
 
     Examples with decimal "," (thousands "."): ``"1.234,50"`` → 1234.5,
@@ -290,8 +292,8 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
     fails (1,5 is not a thousands group), so a wrong decimal setting is an issue,
     never a silently 10x number. Spaces only group thousands (``1 234``; ``1 2`` fails);
     ``50%`` is 0.5 (refused for money and whole numbers). Problems with their own
-    codes: overflow (``1e400``), mixed currency markers in one column (an error),
-    ambiguous grouping (``12,500`` in a column where ``12,5`` shows a decimal comma).
+    codes: overflow (``1e400``), mixed currency markers in one column (an error unless
+    ``fx`` has a rate for each, into ``currency``), ambiguous grouping (``12,500`` in a column where ``12,5`` shows a decimal comma).
     """
     import numpy as np
     import pandas as pd
@@ -319,12 +321,21 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
         s = values[text_mask].astype(str)
         markers = s.str.extract(_CURRENCY_MARK, expand=False).str.upper().map(_CURRENCY_OF)
         kinds = markers.dropna().unique()
+        rates = {**(fx or {}), **({_CURRENCY_OF.get(currency.upper(), currency.upper()): 1.0} if currency else {})}
+        convert = None
         if len(kinds) > 1:
-            mixed = markers.notna()
-            problems.append(Problem(_widen(mixed, values.index), "mixed_currency",
-                                    f"the column mixes currencies ({', '.join(sorted(kinds))}); summing them would be wrong; value ignored",
-                                    hint="export one currency per column or convert them first", level="error"))
-            refused |= _widen(mixed, values.index)
+            missing = sorted(k for k in kinds if k not in rates)
+            if not missing:
+                convert = markers.map(rates).fillna(1.0)  # unmarked amounts: the reporting currency
+                problems.append(Problem(_widen(markers.notna(), values.index), "fx_converted",
+                                        f"amounts in {', '.join(sorted(kinds))} converted with fx_rates", level="info"))
+            else:
+                mixed = markers.notna()
+                problems.append(Problem(_widen(mixed, values.index), "mixed_currency",
+                                        f"the column mixes currencies ({', '.join(sorted(kinds))}); summing them would be wrong; value ignored",
+                                        hint=f"set fx_rates for {', '.join(missing)} in the config (and currency:), or export one currency per column",
+                                        level="error"))
+                refused |= _widen(mixed, values.index)
         s = s.str.replace(_CURRENCY, "", regex=True).str.strip()
         pct = s.str.endswith("%")
         s = s.str.replace(r"\s*%$", "", regex=True)
@@ -345,6 +356,8 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
         cleaned = cleaned.str.replace(decimal, ".", regex=False)
         nums = pd.to_numeric(cleaned, errors="coerce").astype("float64")
         nums[neg.fillna(False).astype(bool)] *= -1
+        if convert is not None:
+            nums = nums * convert
         pct = pct.fillna(False).astype(bool)
         if pct.any():
             if money or integer:
