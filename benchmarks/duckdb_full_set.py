@@ -23,8 +23,8 @@ Writes metric, period, segment, n, value as CSV. The rules follow docs/metrics.m
   over won deals; pipeline Σ amount of deals open at the period end (created before
   it, not yet closed, or still open); reply and resolution medians in hours (reply
   by creation month, resolution by solve month; a reply before creation is left out);
-  churn: customers counting at the month start (from created_at, mrr 0 included, as
-  crmmetrics does) who churned in the month ÷ those counting at the month start.
+  churn: customers paying (mrr > 0) at the month start who churned in the month ÷
+  customers paying at the month start.
 """
 import sys
 from pathlib import Path
@@ -96,12 +96,11 @@ TICKETS_ALL = """
   SELECT 'ticket_volume', {period_created}, NULL, count(*), count(*) FROM t GROUP BY ALL
 """
 
-# Customers count on [first_paid_at, churned_at), first_paid_at being created_at in
-# synthetic.yaml. crmmetrics counts every such customer, those at mrr 0 (the Free plan)
-# included, so the reference does too. A month's base is who counts at its start; its
-# churn is those of them whose churned_at falls inside the month.
+# Paying customers: mrr > 0 (the Free plan pays nothing), paying on [first_paid_at,
+# churned_at), first_paid_at being created_at in synthetic.yaml. A month's base is who
+# pays at its start; its churn is those of them whose churned_at falls inside the month.
 CHURN = """
-  WITH c AS (SELECT created_at AS s, churned_at AS e, mrr FROM read_csv('{dir}/customers.csv') WHERE created_at IS NOT NULL),
+  WITH c AS (SELECT created_at AS s, churned_at AS e, mrr FROM read_csv('{dir}/customers.csv') WHERE created_at IS NOT NULL AND mrr > 0),
   months AS (SELECT m FROM generate_series((SELECT date_trunc('month', min(s)) FROM c),
              TIMESTAMP '2025-12-01', INTERVAL 1 MONTH) AS g(m))
   SELECT 'customer_churn_rate' AS metric, strftime(m, '%Y-%m') AS period, NULL AS segment,

@@ -89,17 +89,14 @@ def duck_cmd(case: str, out: str) -> list[str]:
     return [sys.executable, str(DUCKDB), case, ".", out]
 
 
-def load(path: Path, segmented: bool) -> dict[tuple, tuple[float | None, int]]:
-    """(metric, period, segment) → (value, n); rows with n = 0 dropped (empty periods:
+def load(path: Path, by: str | None) -> dict[tuple, tuple[float | None, int]]:
+    """(metric, period, segment) → (value, n) of a crmmetrics (segment: the ``by`` column)
+    or DuckDB (segment: ``segment``) result; rows with n = 0 dropped (empty periods:
     crmmetrics reports them, a GROUP BY has no row for them)."""
     out = {}
     with open(path, newline="", encoding="utf-8") as f:
         r = csv.DictReader(f)
-        if "segment" in r.fieldnames:
-            seg_col = "segment"
-        else:  # crmmetrics: the --by column sits between period_end and value
-            cols = r.fieldnames
-            seg_col = cols[cols.index("period_end") + 1] if segmented and cols[cols.index("period_end") + 1] != "value" else None
+        seg_col = "segment" if "segment" in (r.fieldnames or []) else by
         for row in r:
             n = int(float(row["n"])) if row["n"] else 0
             if n:
@@ -132,8 +129,9 @@ def time_work(name: str, data: Path, cases: dict, rounds: int, check: list[str])
             print(f"  {name} round {r + 1} {side}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rss:.0f} MB", file=sys.stderr)
         if r == 0:
             for case, (args, _) in cases.items():
-                problems = compare(load(data / f"out_crm_{case}.csv", "-b" in args), load(data / f"out_duck_{case}.csv", True))
-                agreed = len(load(data / f"out_duck_{case}.csv", True))
+                by = args[args.index("-b") + 1] if "-b" in args else None
+                problems = compare(load(data / f"out_crm_{case}.csv", by), load(data / f"out_duck_{case}.csv", None))
+                agreed = len(load(data / f"out_duck_{case}.csv", None))
                 if problems:
                     sys.exit(f"error: {name}/{case}: crmmetrics and DuckDB disagree on {len(problems)} values:\n  "
                              + "\n  ".join(problems[:20]))
