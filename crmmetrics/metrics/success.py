@@ -556,80 +556,165 @@ def score_customers(frames: dict[str, pd.DataFrame], opts: HealthOptions, moment
     Returns one row per scored customer: customer_id, a ``<component>`` score and
     ``<component>_raw`` value for each configured component (NaN when the customer has
     no data for it), ``components`` (how many were available), ``score`` and ``band``.
-    ``report(code, message, count)`` receives data problems (optional).
+    ``report(code, message, count)`` receives data problems (optional). To score many
+    moments, build one :class:`HealthScorer` and call its ``score``.
     """
-    import numpy as np
-    import pandas as pd
+    return HealthScorer(frames, opts, tz).score(moment, report)
 
-    def local(col: pd.Series) -> pd.Series:
-        return col.dt.tz_convert(tz).dt.tz_localize(None)
 
-    moment = pd.Timestamp(moment)
-    customers = frames["customers"]
-    customers = customers[customers["customer_id"].notna()].drop_duplicates("customer_id")
-    if opts.population != "all":
-        keep = pd.Series(True, index=customers.index)
-        began = "first_paid_at" if opts.population == "paying" and "first_paid_at" in customers else "created_at"
-        if began in customers:
-            # A blank first_paid_at means never paid: not in the paying population.
-            keep &= local(customers[began]) < moment
-        if "churned_at" in customers:
-            churned = local(customers["churned_at"])
-            keep &= churned.isna() | (churned >= moment)
-        customers = customers[keep]
-    ids = customers["customer_id"]
-    table = pd.DataFrame({"customer_id": ids.to_numpy()}, index=customers.index)
+class HealthScorer:
+    """:func:`score_customers` for many moments of one data set.
 
-    def window(frame: pd.DataFrame, date_col: str, days: float) -> pd.DataFrame:
+    Every source is filtered, converted to local time, keyed by customer and sorted by
+    time once; a moment then costs a binary search per window and a count over the rows
+    inside it, instead of a pass over every row of every source (the health score of a
+    monthly report scores each month end: 72 passes over millions of rows before).
+    """
+
+    def __init__(self, frames: dict[str, pd.DataFrame], opts: HealthOptions, tz: str) -> None:
+        import numpy as np
+        import pandas as pd
+
+        def local(col: pd.Series) -> np.ndarray:
+            return col.dt.tz_convert(tz).dt.tz_localize(None).to_numpy()
+
+        self.opts = opts
+        customers = frames["customers"]
+        self.customers = customers[customers["customer_id"].notna()].drop_duplicates("customer_id")
+        # Every other source is keyed by the position of its customer_id in this table
+        # (-1: not a known customer, never scored, so ignored as ids.map ignored it).
+        self.keys = pd.Index(self.customers["customer_id"])
+        self.began = self.churned = None
+        if opts.population != "all":
+            began = "first_paid_at" if opts.population == "paying" and "first_paid_at" in self.customers else "created_at"
+            if began in self.customers:
+                self.began = local(self.customers[began])
+            if "churned_at" in self.customers:
+                self.churned = local(self.customers["churned_at"])
+        self.sources: dict[str, Any] = {}
+        for name in opts.components:
+            if name == "usage" and _has(frames, "activities", ("customer_id", "occurred_at")):
+                acts = qualifying(frames["activities"], opts)
+                self.sources[name] = self._timeline(acts[acts["customer_id"].notna()], "occurred_at", local)
+            elif name in ("nps", "csat") and _has(frames, "surveys", ("customer_id", "survey_type", "score", "responded_at")):
+                s = frames["surveys"]
+                s = s[(s["survey_type"] == name) & s["score"].notna() & s["customer_id"].notna()]
+                if name == "nps":
+                    s = s[(s["score"] >= 0) & (s["score"] <= 10) & (s["score"] % 1 == 0)]
+                self.sources[name] = self._timeline(s, "responded_at", local, values="score")
+            elif name == "tickets" and _has(frames, "tickets", ("customer_id", "created_at")):
+                t = frames["tickets"]
+                self.sources[name] = self._timeline(t[t["customer_id"].notna() & t["created_at"].notna()], "created_at", local)
+            elif name == "payments" and _has(frames, "subscriptions", ("customer_id", "status", "started_at")):
+                sub = frames["subscriptions"]
+                sub = sub[sub["customer_id"].notna()]
+                self.sources[name] = {
+                    "codes": self.keys.get_indexer(sub["customer_id"]), "started": local(sub["started_at"]),
+                    "ended": local(sub["ended_at"]) if "ended_at" in sub else None,
+                    "past_due": (sub["status"] == "past_due").to_numpy(dtype="float64")}
+
+    def _timeline(self, frame: pd.DataFrame, date_col: str, local: Any, values: str | None = None) -> dict[str, Any]:
+        """The rows with a date, sorted by local time (stable), with customer positions.
+
+        ``rank`` is each row's place in a stable sort by the original (UTC) time, which
+        is what "latest answer" means; local time only decides the window (it can run
+        backwards for an hour at a DST fall-back, so it does not replace it).
+        """
+        import numpy as np
+        import pandas as pd
+
         when = local(frame[date_col])
-        return frame[(when < moment) & (when >= moment - pd.Timedelta(days=days))]
+        dated = ~pd.isna(when)
+        frame, when = frame[dated], when[dated]
+        order = np.argsort(when, kind="stable")
+        out = {"times": pd.DatetimeIndex(when[order]), "codes": self.keys.get_indexer(frame["customer_id"])[order]}
+        if values is not None:
+            out["values"] = frame[values].to_numpy(dtype="float64")[order]
+            utc_rank = np.empty(len(frame), dtype=np.int64)
+            # As naive UTC datetime64: a tz-aware column's to_numpy() is Timestamp objects.
+            utc = frame[date_col].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+            utc_rank[np.argsort(utc, kind="stable")] = np.arange(len(frame))
+            out["rank"] = utc_rank[order]
+        return out
 
-    for name, comp in opts.components.items():
-        cfg = comp.resolved(name)
-        raw = pd.Series(np.nan, index=customers.index)
-        if name == "usage" and _has(frames, "activities", ("customer_id", "occurred_at")):
-            acts = qualifying(frames["activities"], opts)
-            acts = window(acts[acts["customer_id"].notna()], "occurred_at", cfg["window_days"])
-            raw = ids.map(acts.groupby("customer_id").size()).fillna(0)
-        elif name in ("nps", "csat") and _has(frames, "surveys", ("customer_id", "survey_type", "score", "responded_at")):
-            s = frames["surveys"]
-            s = window(s[(s["survey_type"] == name) & s["score"].notna() & s["customer_id"].notna()], "responded_at", cfg["window_days"])
-            if name == "nps":
-                s = s[(s["score"] >= 0) & (s["score"] <= 10) & (s["score"] % 1 == 0)]
-                raw = ids.map(s.sort_values("responded_at", kind="stable").groupby("customer_id")["score"].last())
-            else:
-                raw = ids.map(s.groupby("customer_id")["score"].mean())
-        elif name == "tickets" and _has(frames, "tickets", ("customer_id", "created_at")):
-            t = frames["tickets"]
-            t = window(t[t["customer_id"].notna() & t["created_at"].notna()], "created_at", cfg["window_days"])
-            raw = ids.map(t.groupby("customer_id").size()).fillna(0)
-        elif name == "payments" and _has(frames, "subscriptions", ("customer_id", "status", "started_at")):
-            sub = frames["subscriptions"]
-            started = local(sub["started_at"])
-            active = started < moment
-            if "ended_at" in sub:
-                ended = local(sub["ended_at"])
-                active &= ended.isna() | (ended >= moment)
-            sub = sub[active & sub["customer_id"].notna()]
-            raw = ids.map(sub.assign(_pd=(sub["status"] == "past_due").astype("float64")).groupby("customer_id")["_pd"].mean())
-        table[f"{name}_raw"] = raw.to_numpy(dtype="float64")
-        table[name] = normalise(table[f"{name}_raw"], cfg["zero_at"], cfg["full_at"])
-    weights = {n: c.resolved(n)["weight"] for n, c in opts.components.items()}
-    scores = table[list(weights)]
-    w = pd.Series(weights, dtype="float64")
-    if opts.missing == "zero":
-        total = (scores.fillna(0.0) * w).sum(axis=1) / w.sum()
-        total = total.where(scores.notna().any(axis=1))
-    else:
-        avail = scores.notna() * w
-        total = (scores.fillna(0.0) * w).sum(axis=1) / avail.sum(axis=1).where(avail.sum(axis=1) > 0)
-    table["components"] = scores.notna().sum(axis=1).astype("int64")
-    table["score"] = total
-    table["band"] = band_of(total, opts.bands)
-    unscored = int(total.isna().sum())
-    if unscored and report:
-        report("unscored", f"{unscored} customers have no data for any health component; no score", unscored)
-    return table
+    @staticmethod
+    def _window(src: dict[str, Any], moment: Any, days: float) -> slice:
+        """Rows dated in [moment - days, moment)."""
+        import pandas as pd
+
+        times = src["times"]
+        return slice(times.searchsorted(moment - pd.Timedelta(days=days), side="left"), times.searchsorted(moment, side="left"))
+
+    def _raw(self, name: str, days: float, moment: Any) -> Any:
+        """The raw component value of every customer of the table (NaN: no data)."""
+        import numpy as np
+        import pandas as pd
+
+        n = len(self.keys)
+        src = self.sources.get(name)
+        if src is None:
+            return np.full(n, np.nan)
+        if name == "payments":
+            active = src["started"] < moment
+            if src["ended"] is not None:
+                active &= pd.isna(src["ended"]) | (src["ended"] >= moment)
+            keep = active & (src["codes"] >= 0)
+            mean = pd.Series(src["past_due"][keep]).groupby(src["codes"][keep]).mean()
+            raw = np.full(n, np.nan)
+            raw[mean.index.to_numpy()] = mean.to_numpy()
+            return raw
+        win = self._window(src, moment, days)
+        codes = src["codes"][win]
+        known = codes >= 0
+        codes = codes[known]
+        if name in ("usage", "tickets"):  # counts: no row in the window is 0, not missing
+            return np.bincount(codes, minlength=n).astype("float64")
+        values = src["values"][win][known]
+        raw = np.full(n, np.nan)
+        if name == "nps":  # the latest answer: the highest UTC rank per customer
+            by_time = np.argsort(src["rank"][win][known], kind="stable")[::-1]
+            seen, first = np.unique(codes[by_time], return_index=True)
+            raw[seen] = values[by_time][first]
+        else:  # csat: the mean, with pandas' own summation
+            mean = pd.Series(values).groupby(codes).mean()
+            raw[mean.index.to_numpy()] = mean.to_numpy()
+        return raw
+
+    def score(self, moment: Any, report: Any = None) -> pd.DataFrame:
+        """The table of :func:`score_customers` at ``moment``."""
+        import numpy as np
+        import pandas as pd
+
+        opts = self.opts
+        moment = pd.Timestamp(moment)
+        keep = np.ones(len(self.keys), dtype=bool)
+        if self.began is not None:
+            # A blank first_paid_at means never paid: not in the paying population.
+            keep &= self.began < moment
+        if self.churned is not None:
+            keep &= pd.isna(self.churned) | (self.churned >= moment)
+        customers = self.customers[keep]
+        table = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()}, index=customers.index)
+        for name, comp in opts.components.items():
+            cfg = comp.resolved(name)
+            table[f"{name}_raw"] = self._raw(name, cfg["window_days"], moment)[keep]
+            table[name] = normalise(table[f"{name}_raw"], cfg["zero_at"], cfg["full_at"])
+        weights = {n: c.resolved(n)["weight"] for n, c in opts.components.items()}
+        scores = table[list(weights)]
+        w = pd.Series(weights, dtype="float64")
+        if opts.missing == "zero":
+            total = (scores.fillna(0.0) * w).sum(axis=1) / w.sum()
+            total = total.where(scores.notna().any(axis=1))
+        else:
+            avail = scores.notna() * w
+            total = (scores.fillna(0.0) * w).sum(axis=1) / avail.sum(axis=1).where(avail.sum(axis=1) > 0)
+        table["components"] = scores.notna().sum(axis=1).astype("int64")
+        table["score"] = total
+        table["band"] = band_of(total, opts.bands)
+        unscored = int(total.isna().sum())
+        if unscored and report:
+            report("unscored", f"{unscored} customers have no data for any health component; no score", unscored)
+        return table
 
 
 def _has(frames: dict[str, Any], entity: str, fields: tuple[str, ...]) -> bool:
@@ -689,14 +774,16 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
         ctx.issue(code, message, Level.INFO, count=count)
 
     dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")[ctx.by]  # the --by value of each customer
+    scorer = HealthScorer(frames, opts, ctx.timezone)
     for start in period_starts(ctx, marker):
         if pd.Timestamp(start) >= cap:
             continue  # after the data's last day: nothing to score (the grid shows a null)
         moment = min(pd.Timestamp(ctx.grid.end(start)), cap)
-        table = score_customers(frames, opts, moment, ctx.timezone, report if start == marker[PERIOD_COL].max() else None)
+        table = scorer.score(moment, report if start == marker[PERIOD_COL].max() else None)
         for d in ctx.by:
             table[d] = table["customer_id"].map(dims[d]).fillna("(blank)")
-        parts.append(table.assign(**{PERIOD_COL: pd.Timestamp(start)}))
+        # Only what the ratio below reads: a row per customer per period adds up.
+        parts.append(table[["score", "band", *ctx.by]].assign(**{PERIOD_COL: pd.Timestamp(start)}))
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         {PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "score": pd.Series(dtype="float64"), "band": pd.Series(dtype=object),
          **{d: pd.Series(dtype=object) for d in ctx.by}})
