@@ -438,6 +438,13 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
     if is_text(values):
         text_mask = present.copy()
         if not fmt:
+            # Whole-column Arrow parse of the common layouts; only what it cannot vouch
+            # for (other layouts, impossible dates, years outside MIN_YEAR-MAX_YEAR) takes
+            # the paths below, which decide as they always did.
+            parsed, exact = _arrow_layouts(values)
+            if exact.any():
+                local = pd.Series(parsed, index=values.index)
+                text_mask &= ~exact
             # Fast paths for the common unambiguous layouts: one vectorised match and one
             # fixed-format conversion each, instead of the general regex per value.
             for pattern, layout in _FAST_DATE_LAYOUTS:
@@ -484,6 +491,57 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
                                 hint="fix the year in the export (a typo such as 0206 or 20260?)"))
     bad = present & result.isna() & ~low & ~high
     return Parsed(result, bad, reason="not a date" if date_only else "not a date/time", hint=_DATE_HINT, note=note, problems=problems)
+
+
+# The layouts of _FAST_DATE_LAYOUTS as two full-match patterns: ISO dates and date-times,
+# and dd.mm.yyyy with an optional time (rewritten to ISO for Arrow's parser).
+_ARROW_ISO = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?"
+_ARROW_DOTTED = r"\d{2}\.\d{2}\.\d{4}(?: \d{2}:\d{2}(?::\d{2})?)?"
+
+
+def _arrow_layouts(values: pd.Series) -> tuple[Any, Any]:
+    """(naive datetime64[ns] array, mask of the values it parsed) for a text column.
+
+    Arrow's ISO-8601 cast parses the matching values of a whole column in C++ and is
+    strict (2023-02-30, 24:00 and 23:59:60 are errors). When a layout's values include
+    one it refuses, or a year outside MIN_YEAR-MAX_YEAR, none of that layout is taken
+    here: the general rules decide them (and report the problems) as they always did.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    done = np.zeros(n, dtype=bool)
+    arr = pa.array(values)
+    todo = n - arr.null_count
+    first = int(np.datetime64(f"{MIN_YEAR:04d}-01-01T00:00:00", "s").astype("int64"))
+    after = int(np.datetime64(f"{MAX_YEAR + 1:04d}-01-01T00:00:00", "s").astype("int64"))
+    for pattern, dotted in ((_ARROW_ISO, False), (_ARROW_DOTTED, True)):
+        if todo == 0:
+            break
+        hit = pc.fill_null(pc.match_substring_regex(arr, f"^(?:{pattern})$"), False)
+        count = pc.sum(hit).as_py() or 0
+        if not count:
+            continue
+        text = pc.filter(arr, hit)
+        if dotted:  # dd.mm.yyyy[ HH:MM[:SS]] → yyyy-mm-dd[ HH:MM[:SS]]
+            cut = lambda a, b=None: pc.utf8_slice_codeunits(text, a, b) if b is not None else pc.utf8_slice_codeunits(text, a)  # noqa: E731
+            dash, empty = pa.scalar("-", text.type), pa.scalar("", text.type)
+            text = pc.binary_join_element_wise(cut(6, 10), dash, cut(3, 5), dash, cut(0, 2), cut(10), empty)
+        try:
+            stamps = pc.cast(text, pa.timestamp("s")).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            continue  # an impossible date among them: leave the layout to the general rules
+        secs = stamps.view("int64")  # compared as integers: numpy would overflow converting to ns
+        if not ((secs >= first) & (secs < after)).all():
+            continue
+        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        out[rows] = stamps.astype("datetime64[ns]")
+        done[rows] = True
+        todo -= count
+    return out, done
 
 
 def _fit_ns(stamps: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -628,6 +686,8 @@ def _localise(local: pd.Series, offset_min: pd.Series, tz: str) -> pd.Series:
     import pandas as pd
 
     has_off = offset_min.notna()
+    if not has_off.any():  # the common case: one conversion of the whole column (NaT stays NaT)
+        return local.dt.tz_localize(tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
     result = pd.Series(pd.NaT, index=local.index, dtype=f"datetime64[ns, {tz}]")
     naive = ~has_off & local.notna()
     if naive.any():

@@ -1,0 +1,79 @@
+"""The whole-column fast paths of io/parse.py decide exactly what the general rules decide.
+
+Each fast path is checked against the same parser with the fast path switched off, on
+columns mixing valid values, impossible ones (Feb 30, 24:00, 23:59:60, month 13), far
+years and other layouts (issue #15: speed must not change a number or an issue).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmmetrics.io import parse
+
+two = st.integers(0, 99).map(lambda v: f"{v:02d}")
+year = st.sampled_from(["0001", "1677", "1970", "1999", "2023", "2024", "2262", "9999"])
+iso = st.tuples(year, two, two, st.sampled_from(["", " ", "T"]), two, two, st.sampled_from(["", ":00", ":59", ":60", ":61"])).map(
+    lambda p: f"{p[0]}-{p[1]}-{p[2]}" + (f"{p[3]}{p[4]}:{p[5]}{p[6]}" if p[3] else ""))
+dotted = st.tuples(two, two, year, st.booleans(), two, two, st.sampled_from(["", ":00", ":30", ":60"])).map(
+    lambda p: f"{p[0]}.{p[1]}.{p[2]}" + (f" {p[4]}:{p[5]}{p[6]}" if p[3] else ""))
+realistic = st.builds(lambda y, m, d, h, mi: f"{y}-{m:02d}-{d:02d} {h:02d}:{mi:02d}:00", st.integers(1990, 2030),
+                      st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59))
+other = st.sampled_from(["", "1/2/2023", "13/01/2023", "20230105", "2023-01-05T10:00:00+03:00", "2023-01-05 10:00Z",
+                         "2023-1-5", "45000", "yesterday", "2023-03-26 02:30:00", "2023-10-29 02:30:00", " 2023-01-05 "])
+cell = st.one_of(iso, dotted, realistic, realistic, other, st.none())
+
+
+def _both(values: list, tz: str, monkeypatch) -> tuple:
+    def run():
+        try:
+            r = parse.parse_datetime(pd.Series(values, dtype="str"), tz=tz)
+            return r.values.tolist(), r.bad.tolist(), r.note
+        except Exception as exc:  # the slow path's own failures must stay the same failures
+            return type(exc).__name__
+    fast = run()
+    with monkeypatch.context() as m:
+        m.setattr(parse, "_arrow_layouts", lambda v: (pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]").to_numpy(),
+                                                      pd.Series(False, index=v.index).to_numpy()))
+        slow = run()
+    return fast, slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(cell, min_size=1, max_size=25), tz=st.sampled_from(["UTC", "Europe/Istanbul", "Europe/Berlin", "America/New_York"]))
+def test_arrow_dates_equal_the_general_rules(values, tz):
+    with pytest.MonkeyPatch.context() as mp:
+        fast, slow = _both(values, tz, mp)
+    assert fast == slow
+
+
+def test_arrow_dates_take_a_clean_column_and_leave_an_impossible_date(monkeypatch):
+    good = pd.Series(["2023-01-05 10:00:00", "2023-01-05T11:30", "05.01.2023 09:15", None], dtype="str")
+    local, done = parse._arrow_layouts(good)
+    assert done.tolist() == [True, True, True, False]
+    assert [str(v) for v in local[:3]] == ["2023-01-05T10:00:00.000000000", "2023-01-05T11:30:00.000000000",
+                                           "2023-01-05T09:15:00.000000000"]
+    # One Feb 30 among ISO values: that layout is left to the general rules entirely.
+    _, done = parse._arrow_layouts(pd.Series(["2023-02-28", "2023-02-30", "05.01.2023"], dtype="str"))
+    assert done.tolist() == [False, False, True]
+    r = parse.parse_datetime(pd.Series(["2023-02-28", "2023-02-30"], dtype="str"), tz="UTC")
+    assert r.bad.tolist() == [False, True] and str(r.values[0]) == "2023-02-28 00:00:00+00:00"
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_localise_whole_column_equals_the_masked_conversion(tz):
+    """_localise converts an offset-free column in one call; the rows must come out as the
+    row-masked conversion made them: an ambiguous fall-back time is its first (DST)
+    reading, a skipped spring-forward time moves forward, NaT stays NaT."""
+    import numpy as np
+
+    local = pd.Series(pd.to_datetime(["2023-10-29 02:30", "2023-11-05 01:30", "2023-03-26 02:30", "2023-03-12 02:30", None,
+                                      "2023-06-01 12:00"]).as_unit("ns"))
+    got = parse._localise(local, pd.Series(np.nan, index=local.index), tz)
+    naive = local.notna()
+    want = pd.Series(pd.NaT, index=local.index, dtype=f"datetime64[ns, {tz}]")
+    want[naive] = local[naive].dt.tz_localize(tz, ambiguous=np.ones(int(naive.sum()), dtype=bool), nonexistent="shift_forward")
+    pd.testing.assert_series_equal(got, want)
