@@ -299,10 +299,11 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
         issues.append(stale)  # only snapshots would have been padded up to the as-of day
     sink = current()
     sink.metrics_start(len(plan.metrics))
+    joined: dict[Any, pd.DataFrame] = {}  # one --by join per entity and dimensions, shared by its metrics
     for mp in plan.metrics:
         sink.metric_start(mp.spec.name)
         try:
-            out, metric_issues, opts = run_metric(mp, dataset, config, grid, by, as_of_dt)
+            out, metric_issues, opts = run_metric(mp, dataset, config, grid, by, as_of_dt, joined)
         except ConfigError as exc:
             # A need only the metric itself can see (another entity, one of two fields):
             # fatal when the user asked for the metric, a note when it was implied.
@@ -323,15 +324,37 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
 
 
 def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by: list[str],
-               as_of: dt.datetime) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
+               as_of: dt.datetime, joined: dict[Any, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
     """Run one metric on its entity frame (with --by dimensions joined).
 
     Every row is labelled by the run's grid: period, period_start, period_end and
     ``complete`` (false when the period ends after the as-of instant or is cut by
-    --since/--until).
+    --since/--until). ``joined`` caches the frame with its --by columns per (entity,
+    joins), so the metrics of one entity share one join instead of each redoing it
+    (metrics never modify ctx.frame; without joins they already shared the dataset's).
     """
     from crmmetrics.metrics.context import PERIOD_COL, MetricContext
 
+    spec = mp.spec
+    key = (spec.entity, tuple(mp.joined_dims), tuple(by))
+    shared = joined is not None and spec.entity in dataset.frames
+    frame = joined.get(key) if shared else None
+    if frame is None:
+        frame = _with_dimensions(mp, dataset, by)
+        if shared:
+            joined[key] = frame
+    ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
+                        dataset, config, grid=grid)
+    out = spec.compute(ctx)
+    rows = label_rows(out.rows, grid)
+    rows.insert(0, "metric", spec.name)
+    opts = mp.options.model_dump(mode="json")
+    opts.update(out.options_in_force)
+    return rows, ctx.issues, opts
+
+
+def _with_dimensions(mp: MetricPlan, dataset: Dataset, by: list[str]) -> pd.DataFrame:
+    """The metric's entity frame with the --by columns joined in and blanks labelled."""
     import pandas as pd
 
     spec = mp.spec
@@ -344,14 +367,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by:
         frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
     for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
         frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
-    ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
-                        dataset, config, grid=grid)
-    out = spec.compute(ctx)
-    rows = label_rows(out.rows, grid)
-    rows.insert(0, "metric", spec.name)
-    opts = mp.options.model_dump(mode="json")
-    opts.update(out.options_in_force)
-    return rows, ctx.issues, opts
+    return frame
 
 
 def _integral(col: pd.Series) -> bool:
