@@ -77,3 +77,27 @@ def test_localise_whole_column_equals_the_masked_conversion(tz):
     want = pd.Series(pd.NaT, index=local.index, dtype=f"datetime64[ns, {tz}]")
     want[naive] = local[naive].dt.tz_localize(tz, ambiguous=np.ones(int(naive.sum()), dtype=bool), nonexistent="shift_forward")
     pd.testing.assert_series_equal(got, want)
+
+
+number_cell = st.one_of(
+    st.from_regex(r"[+-]?[0-9]{1,18}", fullmatch=True),
+    st.from_regex(r"[+-]?[0-9]{1,10}[.,][0-9]{1,9}", fullmatch=True),
+    st.sampled_from(["-0", "-0.0", "+0", "007", "5.", ".5", "1,234.50", "1.234,50", "(12.00)", "$7", "1e5", "abc", "", "12 TL"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(number_cell, min_size=1, max_size=25), decimal=st.sampled_from([".", ","]), integer=st.booleans())
+def test_arrow_numbers_equal_the_general_rules(values, decimal, integer):
+    def run():
+        r = parse.parse_number(pd.Series(values, dtype="str"), decimal=decimal, integer=integer)
+        # repr keeps the sign of zero apart: "-0.0" must stay -0.0 and "-0" read as 0.0
+        return [repr(v) for v in r.values.tolist()], r.bad.tolist()
+
+    fast = run()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parse, "_arrow_plain_numbers", lambda v, d: (pd.Series(float("nan"), index=v.index).to_numpy(),
+                                                                pd.Series(False, index=v.index).to_numpy()))
+        slow = run()
+    assert fast == slow
