@@ -680,8 +680,10 @@ class HealthScorer:
             raw[mean.index.to_numpy()] = mean.to_numpy()
         return raw
 
-    def score(self, moment: Any, report: Any = None) -> pd.DataFrame:
-        """The table of :func:`score_customers` at ``moment``."""
+    def score(self, moment: Any, report: Any = None, ids: bool = True) -> pd.DataFrame:
+        """The table of :func:`score_customers` at ``moment``; ``ids=False`` leaves out the
+        customer_id column (rows keep the customers frame's index labels), which the
+        period loop of health_score does not need and would rebuild as text every time."""
         import numpy as np
         import pandas as pd
 
@@ -694,11 +696,13 @@ class HealthScorer:
         if self.churned is not None:
             keep &= pd.isna(self.churned) | (self.churned >= moment)
         customers = self.customers[keep]
-        table = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()}, index=customers.index)
+        table = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()} if ids else {}, index=customers.index)
         for name, comp in opts.components.items():
             cfg = comp.resolved(name)
-            table[f"{name}_raw"] = self._raw(name, cfg["window_days"], moment)[keep]
-            table[name] = normalise(table[f"{name}_raw"], cfg["zero_at"], cfg["full_at"])
+            raw = self._raw(name, cfg["window_days"], moment)[keep]
+            table[f"{name}_raw"] = raw
+            # normalise() on the array: the same operations, without a Series per step.
+            table[name] = np.clip((raw - cfg["zero_at"]) / (cfg["full_at"] - cfg["zero_at"]) * 100.0, 0.0, 100.0) + 0.0
         weights = {n: c.resolved(n)["weight"] for n, c in opts.components.items()}
         scores = table[list(weights)]
         w = pd.Series(weights, dtype="float64")
@@ -775,13 +779,15 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
 
     dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")[ctx.by]  # the --by value of each customer
     scorer = HealthScorer(frames, opts, ctx.timezone)
+    # The --by value of each scored customer, by the scorer's row labels (looked up once).
+    segment = {d: scorer.customers["customer_id"].map(dims[d]).fillna("(blank)") for d in ctx.by}
     for start in period_starts(ctx, marker):
         if pd.Timestamp(start) >= cap:
             continue  # after the data's last day: nothing to score (the grid shows a null)
         moment = min(pd.Timestamp(ctx.grid.end(start)), cap)
-        table = scorer.score(moment, report if start == marker[PERIOD_COL].max() else None)
+        table = scorer.score(moment, report if start == marker[PERIOD_COL].max() else None, ids=False)
         for d in ctx.by:
-            table[d] = table["customer_id"].map(dims[d]).fillna("(blank)")
+            table[d] = segment[d].loc[table.index].to_numpy()
         # Only what the ratio below reads: a row per customer per period adds up.
         parts.append(table[["score", "band", *ctx.by]].assign(**{PERIOD_COL: pd.Timestamp(start)}))
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
