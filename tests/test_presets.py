@@ -82,6 +82,8 @@ def test_zendesk_csv_csat_is_good_over_good_plus_bad_and_reply_time_uses_the_min
     assert got["_options"]["first_reply_time"]["measured_from"] == "precomputed durations (tickets.first_reply_business_minutes)"
     # business resolution 480 + i for the solved tickets i = 0..26 → median 493.
     assert got["full_resolution_time"]["value"] == pytest.approx(493.0)
+    explained = runner.invoke(app, ["explain", "first_reply_time", "-c", str(cfg)]).stdout
+    assert "With this config: measured from precomputed durations (tickets.first_reply_business_minutes, business time" in explained
 
 
 def test_zendesk_ticket_metrics_json_and_ndjson_from_stdin(tmp_path):
@@ -230,3 +232,18 @@ def test_unknown_preset_and_entity_the_preset_lacks_are_config_errors(tmp_path):
     cfg = write(tmp_path / "crm.yaml", "version: 1\nsources:\n  orders: {preset: hubspot-deals, path: x.csv}\n")
     res = runner.invoke(app, ["validate", "-c", str(cfg)])
     assert res.exit_code == ExitCode.CONFIG and "preset hubspot-deals has no orders mapping" in res.stderr
+
+
+def test_example_configs_ship_in_the_package_and_init_writes_them(tmp_path):
+    # crmmetrics/examples links to examples/, and package-data ships it, so a plain
+    # `pip install` carries the examples (a wheel built from this tree holds the files).
+    assert (ROOT / "crmmetrics" / "examples").resolve() == (ROOT / "examples").resolve()
+    assert '"examples/*.yaml"' in (ROOT / "pyproject.toml").read_text()
+    listed = runner.invoke(app, ["init", "--example", "list"])
+    assert "sales_maven" in listed.stdout.split()
+    out = tmp_path / "crm.yaml"
+    res = runner.invoke(app, ["init", "--example", "sales_maven", "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    assert out.read_text().endswith((ROOT / "examples" / "sales_maven.yaml").read_text())
+    bad = runner.invoke(app, ["init", "--example", "sales_mavn", "-o", str(tmp_path / "x.yaml")])
+    assert bad.exit_code == ExitCode.USAGE and "did you mean 'sales_maven'" in bad.stderr

@@ -82,3 +82,9 @@ def explain_cmd(
         opts = cfg.metric_options(spec.name)
         in_force = (opts if opts is not None else spec.options()).model_dump(mode="json")
     sys.stdout.write(explain_text(spec, in_force))
+    if config is not None:
+        from crmmetrics.metrics.support import measured_from_note
+
+        note = measured_from_note(spec.name, cfg)
+        if note:
+            sys.stdout.write(f"\nWith this config: {note}\n")

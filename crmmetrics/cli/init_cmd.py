@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,10 +16,11 @@ from crmmetrics.cli.options import DebugOpt, QuietOpt
 @app.command("init")
 @guarded
 def init_cmd(
-    files: Annotated[list[str], typer.Argument(help="Export files (CSV, TSV, xlsx). FILE:ENTITY forces the entity, e.g. export.csv:deals.")],
+    files: Annotated[Optional[list[str]], typer.Argument(help="Export files (CSV, TSV, xlsx, JSON). FILE:ENTITY forces the entity, e.g. export.csv:deals.", show_default=False)] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The config file to write.")] = Path("crmmetrics.yaml"),
     timezone: Annotated[str, typer.Option("--timezone", help="Reporting time zone for the draft.")] = "UTC",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+    example: Annotated[Optional[str], typer.Option("--example", help="Write a shipped example config instead (sales_maven, telco_csv, ...); 'list' lists them.", show_default=False)] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -40,6 +41,9 @@ def init_cmd(
     from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
     from crmmetrics.yamlload import load_yaml
 
+    if example is not None or not files:
+        _write_example(example, output, force, quiet)
+        return
     specs = [spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "") for spec in files]
     # --force replaces an old config, never one of the exports the draft is made from.
     refuse_overwriting_inputs(output, [name for name, _, _ in specs])
@@ -80,3 +84,22 @@ def init_cmd(
                 what = f"{ex.entity} via preset {ex.preset.preset.name}"
             sys.stderr.write(f"crmmetrics: {where}: {what}\n")
         sys.stderr.write(f"crmmetrics: wrote {output}; check it, then: crmmetrics validate -c {output}\n")
+
+
+def _write_example(name: str | None, output: Path, force: bool, quiet: bool) -> None:
+    """`init --example NAME`: the packaged example config, written like a draft."""
+    from crmmetrics.errors import OutputError, UsageError
+    from crmmetrics.example_configs import example_names, example_text
+    from crmmetrics.io.output import atomic_write
+
+    if name is None:
+        raise UsageError("init needs export files, or --example NAME", hint="e.g. crmmetrics init exports/deals.csv -o crm.yaml")
+    if name == "list":
+        sys.stdout.write("".join(n + "\n" for n in example_names()))
+        return
+    text = example_text(name)
+    if output.exists() and not force:
+        raise OutputError(f"{output} exists; not replacing it", hint="pass --force, or -o another name")
+    atomic_write(output, text.encode("utf-8"))
+    if not quiet:
+        sys.stderr.write(f"crmmetrics: wrote {output} from example {name}; point its paths at your exports, then: crmmetrics validate -c {output}\n")

@@ -11,7 +11,7 @@ time is an issue too, not a silent gap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -83,6 +83,29 @@ def duration_column(frame_columns: set[str] | list[str], opts: DurationOptions, 
     if opts.measure_from == "durations":
         raise ConfigError(f"measure_from: durations needs tickets.{wanted} mapped", hint=f"map the export's {'business-hours ' if opts.business() else ''}duration column under sources.tickets.fields.{wanted}")
     return None
+
+
+MEASURE_OF = {"first_reply_time": "first_reply", "first_resolution_time": "first_resolution", "full_resolution_time": "full_resolution"}
+
+
+def measured_from_note(metric: str, config: Any) -> str | None:
+    """For `explain -c`: whether ``metric`` reads the export's durations or timestamps."""
+    if metric not in MEASURE_OF:
+        return None
+    from crmmetrics.engine import mapped_fields
+
+    spec_opts = config.metric_options(metric)
+    from crmmetrics.metrics.registry import get_metric
+
+    opts = spec_opts if spec_opts is not None else get_metric(metric).options()
+    try:
+        column = duration_column(mapped_fields(config, "tickets"), opts, MEASURE_OF[metric])
+    except ConfigError as exc:
+        return f"not computable: {exc}"
+    clock = "business" if opts.business() else "calendar"
+    if column:
+        return f"measured from precomputed durations (tickets.{column}, {clock} time as the export states it), not timestamps"
+    return f"measured from timestamps ({clock} time{', schedule ' + repr(opts.schedule) if opts.schedule else ''})"
 
 
 def _check_business(opts: DurationOptions) -> None:
