@@ -166,3 +166,15 @@ def test_an_excel_9999_date_cell_is_an_issue_naming_the_cell(tmp_path):
     res = run_on(cfg, export, "compute", "nps", "-f", "csv", "-p", "all")
     assert res.exit_code == 0 and nps_value(res) == 100.0
     assert "nps.xlsx Data!C3: column 'date': responded_at: date outside 1678–2261; value ignored" in res.stderr
+
+
+def test_a_gzip_bomb_named_csv_is_refused_within_1_gib(tmp_path):
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    block = b"0" * (1 << 20)
+    bomb = b"".join(packer.compress(block) for _ in range(256)) + packer.flush()  # 256 MB of zeros in ~250 KB
+    cfg, export = project(tmp_path, bomb, name="nps.csv")
+    res = run_limited(["compute", "nps", "-c", str(cfg), "-f", "csv"], tmp_path)
+    assert res.returncode == ExitCode.DATAERR, res.stderr
+    assert "nps.csv: the gzip data expands" in res.stderr and "refused as a decompression bomb" in res.stderr
