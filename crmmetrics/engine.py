@@ -189,27 +189,52 @@ def nothing_to_do(skipped: dict[str, str]) -> ConfigError:
 
 
 def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], need_dates: bool, needs: dict[str, set[str]]) -> MetricPlan:
-    where = config.where("sources")
+    """One metric's plan: its source and fields checked, options resolved, --by placed, reads recorded in ``needs``."""
+    standalone = _check_source(config, spec)
+    have = mapped_fields(config, spec.entity)
+    _check_fields(config, spec, have, standalone, need_dates or period != "all")
+    options = _resolve_options(config, spec)
+    joined = _place_by(config, spec, by, have, needs)
+    _record_needs(config, spec, by, have, standalone, options, joined, needs)
+    return MetricPlan(spec, options, joined)
+
+
+def _check_source(config: Config, spec: MetricSpec) -> bool:
+    """True when the metric runs without a source of its own entity (entity_optional); ConfigError when it cannot run."""
     standalone = not config.sources(spec.entity)
     if standalone:
         others = [e for e in spec.optional if e != spec.entity and config.sources(e)]
         if not (spec.entity_optional and others):
             alt = f" or {' or '.join(e for e in spec.optional if e != spec.entity)}" if spec.entity_optional else ""
-            raise ConfigError(f"{spec.name} needs a {spec.entity}{alt} source; the config has none ({where})")
-    have = mapped_fields(config, spec.entity)
+            raise ConfigError(f"{spec.name} needs a {spec.entity}{alt} source; the config has none ({config.where('sources')})")
+    return standalone
+
+
+def _check_fields(config: Config, spec: MetricSpec, have: set[str], standalone: bool, dated: bool) -> None:
+    """ConfigError naming every required field of the metric's entity the config does not map."""
     required = [] if standalone else list(spec.needs)
     # A metric dated by something else (dated_by: subscription start/end dates) does not
     # need its entity's own date field.
-    if (need_dates or period != "all") and not standalone and not spec.dated_by:
+    if dated and not standalone and not spec.dated_by:
         required.append(spec.date_field)
     missing = list(dict.fromkeys(f for f in required if f not in have))
     if missing:
-        raise ConfigError(f"{spec.name} needs {', '.join(f'{spec.entity}.{m}' for m in missing)}; map it under sources.{spec.entity}.fields ({where})")
+        raise ConfigError(f"{spec.name} needs {', '.join(f'{spec.entity}.{m}' for m in missing)}; "
+                          f"map it under sources.{spec.entity}.fields ({config.where('sources')})")
+
+
+def _resolve_options(config: Config, spec: MetricSpec) -> Any:
+    """The metric's options from the config (defaults otherwise); ConfigError for an option with no safe default."""
     user_opts = config.metric_options(spec.name)
     options = user_opts if user_opts is not None else spec.options()
     unset = [o for o in spec.requires_options if getattr(options, o) is None]
     if unset:
         raise ConfigError(f"{spec.name} needs metrics.{spec.name}.{' and .'.join(unset)} in the config (no safe default)")
+    return options
+
+
+def _place_by(config: Config, spec: MetricSpec, by: list[str], have: set[str], needs: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+    """Where each --by dimension comes from: the entity itself, a per-row entity (by_from) or a join."""
     joined: list[tuple[str, str, str]] = []  # (dimension, link field, entity it comes from)
     for dim in by:
         # A field of an entity the metric reads per row (subscriptions.plan) segments by
@@ -221,15 +246,25 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
             continue
         path = next(((link, target) for link, target in JOIN_PATHS
                      if link in have and target != spec.entity and dim in mapped_fields(config, target)), None)
-        if path:
-            joined.append((dim, *path))
-            continue
-        candidates = sorted(have.union(*(mapped_fields(config, t) for link, t in JOIN_PATHS if link in have)))
-        close = difflib.get_close_matches(dim, candidates, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else (f"available: {', '.join(candidates)}" if candidates else
-                                                              f"map a {spec.entity} source with that field")
-        through = " or ".join(f"{t} through {link}" for link, t in JOIN_PATHS if link in have and t != spec.entity)
-        raise UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity}" + (f" (nor in {through})" if through else ""), hint=hint)
+        if path is None:
+            raise _unknown_dimension(config, spec, dim, have)
+        joined.append((dim, *path))
+    return joined
+
+
+def _unknown_dimension(config: Config, spec: MetricSpec, dim: str, have: set[str]) -> UsageError:
+    """The usage error for a --by field found neither on the entity nor through a join, with a close match."""
+    candidates = sorted(have.union(*(mapped_fields(config, t) for link, t in JOIN_PATHS if link in have)))
+    close = difflib.get_close_matches(dim, candidates, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else (f"available: {', '.join(candidates)}" if candidates else
+                                                          f"map a {spec.entity} source with that field")
+    through = " or ".join(f"{t} through {link}" for link, t in JOIN_PATHS if link in have and t != spec.entity)
+    return UsageError(f"--by {dim!r}: {spec.name} has no such field in {spec.entity}" + (f" (nor in {through})" if through else ""), hint=hint)
+
+
+def _record_needs(config: Config, spec: MetricSpec, by: list[str], have: set[str], standalone: bool, options: Any,
+                  joined: list[tuple[str, str, str]], needs: dict[str, set[str]]) -> None:
+    """Add every field the metric reads (own entity, optional entities, join lookups) to ``needs``."""
     # The entity key is read whenever mapped, so duplicate ids are always reported.
     key = ENTITIES[spec.entity].key
     wanted = set(spec.needs) | {spec.date_field} | (set(by) - {j[0] for j in joined}) | ({key} if key else set())
@@ -244,7 +279,6 @@ def _plan_metric(config: Config, spec: MetricSpec, period: str, by: list[str], n
             needs.setdefault(entity, set()).update(f for f in fields if f in have_other)
     for dim, link, target in joined:
         needs.setdefault(target, set()).update({link, dim})
-    return MetricPlan(spec, options, joined)
 
 
 def parse_day(text: str | None, what: str) -> dt.datetime | None:
