@@ -180,66 +180,78 @@ def complete(ex: Export) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Value maps, constants and metric options the sample values call for.
 
     Returns the YAML lines to put under the source (after ``fields:``) and metric
-    options (metric → options, each value a (value, comment) pair).
+    options (metric → options).
     """
     prof = profile(ex)
     lines: list[str] = []
     values: dict[str, list[str]] = {}
     constants: dict[str, tuple[Any, str]] = {}
     metrics: dict[str, dict[str, Any]] = {}
-    entity = ex.entity
-    if entity == "deals":
-        col = ex.fields.get("status") or _won_lost_column(ex, prof)
-        if col is None and "stage" in ex.fields and _won_lost_column(ex, prof) == ex.fields["stage"]:
-            col = ex.fields["stage"]
-        if col and col in prof:
-            ex.fields["status"] = col
-            won = [v for v in prof[col].distinct if WON.search(norm(v))]
-            lost = [v for v in prof[col].distinct if LOST.search(norm(v))]
-            rest = [v for v in prof[col].distinct if v not in won and v not in lost]
-            values["status"] = [*(f"{_q(v)}: won" for v in won), *(f"{_q(v)}: lost" for v in lost), '"*": open']
-            lines.append(f"      # guessed: status from {_q(col)}: {', '.join(won) or '-'} → won; {', '.join(lost) or '-'} → lost;"
-                         f" every other value → open ({', '.join(rest[:12]) or 'none seen'})")
-        elif "closed_at" in ex.fields and "won" in ex.fields["closed_at"].casefold():
-            constants["status"] = ("won", f"guessed: the only close date is {_q(ex.fields['closed_at'])}, so every row is a won deal")
-        if "deal_id" not in ex.fields and "lead_id" in ex.fields:
-            ex.fields = {"deal_id": ex.fields["lead_id"], **ex.fields}
-            lines.append(f"      # guessed: each {_q(ex.fields['lead_id'])} is one deal (no deal id column)")
-    if entity == "customers":
-        churn = _has_bool_churn(ex, prof)
-        if churn and "status" not in ex.fields:
-            ex.fields["status"] = churn
-            yes = [v for v in prof[churn].distinct if v.casefold() in TRUE_WORDS]
-            no = [v for v in prof[churn].distinct if v.casefold() in FALSE_WORDS]
-            values["status"] = [*(f"{_q(v)}: churned" for v in yes), '"*": active']
-            lines.append(f"      # guessed: {_q(churn)} holds {'/'.join(prof[churn].distinct)} in the first rows: {'/'.join(yes)} → churned,"
-                         " every other value (No, 0, blank) → active")
-    if entity in ("orders", "subscriptions") and "status" in ex.fields:
-        vocab = ORDER_STATUS if entity == "orders" else SUB_STATUS
-        col = ex.fields["status"]
-        seen = prof[col].distinct if col in prof else []
-        placed = {v: vocab.get(norm(v)) for v in seen}
-        unknown = [v for v, c in placed.items() if c is None]
-        if unknown:
-            del ex.fields["status"]  # an unmapped status would reject rows; leave it to the user
-            lines.append(f"      # status: {_q(col)}   # not mapped: values {', '.join(_q(v) for v in unknown[:12])} have no canonical meaning yet;"
-                         f" map them under values.status to one of {', '.join(ENTITIES[entity].field('status').choices)}")
-        elif any(norm(v) != c for v, c in placed.items()):
-            values["status"] = [f"{_q(v)}: {c}" for v, c in placed.items() if norm(v) != c]
-            lines.append(f"      # guessed: status values {', '.join(_q(v) for v in seen)} read by their meaning")
-    if entity == "orders":
+    if ex.entity == "deals":
+        _deal_status(ex, prof, lines, values, constants)
+    elif ex.entity == "customers":
+        _churn_status(ex, prof, lines, values)
+    if ex.entity in ("orders", "subscriptions") and "status" in ex.fields:
+        _vocab_status(ex, prof, lines, values)
+    if ex.entity == "orders":
         _order_amount(ex, prof, lines, metrics)
-    if entity == "surveys":
+    elif ex.entity == "surveys":
         _survey_scale(ex, prof, lines, constants, metrics)
     if constants:
         lines.append("      constants: {" + ", ".join(f"{k}: {v}" for k, (v, _) in constants.items()) + "}   # "
                      + "; ".join(c for _, c in constants.values()))
     if values:
         lines.append("      values:")
-        for fname, items in values.items():
-            lines.append(f"        {fname}: {{{', '.join(items)}}}")
-    ex.values_done = set(values) | set(constants)  # type: ignore[attr-defined]
+        lines += [f"        {fname}: {{{', '.join(items)}}}" for fname, items in values.items()]
+    ex.values_done = set(values) | set(constants)
     return lines, metrics
+
+
+def _deal_status(ex: Export, prof: dict[str, Profile], lines: list[str], values: dict[str, list[str]],
+                 constants: dict[str, tuple[Any, str]]) -> None:
+    """Won/lost labels of the status (or stage) column; a won-only file's constant status."""
+    col = ex.fields.get("status") or _won_lost_column(ex, prof)
+    if col and col in prof:
+        ex.fields["status"] = col
+        won = [v for v in prof[col].distinct if WON.search(norm(v))]
+        lost = [v for v in prof[col].distinct if LOST.search(norm(v))]
+        rest = [v for v in prof[col].distinct if v not in won and v not in lost]
+        values["status"] = [*(f"{_q(v)}: won" for v in won), *(f"{_q(v)}: lost" for v in lost), '"*": open']
+        lines.append(f"      # guessed: status from {_q(col)}: {', '.join(won) or '-'} → won; {', '.join(lost) or '-'} → lost;"
+                     f" every other value → open ({', '.join(rest[:12]) or 'none seen'})")
+    elif "closed_at" in ex.fields and "won" in ex.fields["closed_at"].casefold():
+        constants["status"] = ("won", f"guessed: the only close date is {_q(ex.fields['closed_at'])}, so every row is a won deal")
+    if "deal_id" not in ex.fields and "lead_id" in ex.fields:
+        ex.fields = {"deal_id": ex.fields["lead_id"], **ex.fields}
+        lines.append(f"      # guessed: each {_q(ex.fields['lead_id'])} is one deal (no deal id column)")
+
+
+def _churn_status(ex: Export, prof: dict[str, Profile], lines: list[str], values: dict[str, list[str]]) -> None:
+    """A Yes/No churn column as the customer status (yes → churned, anything else → active)."""
+    churn = _has_bool_churn(ex, prof)
+    if not churn or "status" in ex.fields:
+        return
+    ex.fields["status"] = churn
+    yes = [v for v in prof[churn].distinct if v.casefold() in TRUE_WORDS]
+    values["status"] = [*(f"{_q(v)}: churned" for v in yes), '"*": active']
+    lines.append(f"      # guessed: {_q(churn)} holds {'/'.join(prof[churn].distinct)} in the first rows: {'/'.join(yes)} → churned,"
+                 " every other value (No, 0, blank) → active")
+
+
+def _vocab_status(ex: Export, prof: dict[str, Profile], lines: list[str], values: dict[str, list[str]]) -> None:
+    """Order / subscription statuses by their meaning; unplaceable ones leave status unmapped."""
+    vocab = ORDER_STATUS if ex.entity == "orders" else SUB_STATUS
+    col = ex.fields["status"]
+    seen = prof[col].distinct if col in prof else []
+    placed = {v: vocab.get(norm(v)) for v in seen}
+    unknown = [v for v, c in placed.items() if c is None]
+    if unknown:
+        del ex.fields["status"]  # an unmapped status would reject rows; leave it to the user
+        lines.append(f"      # status: {_q(col)}   # not mapped: values {', '.join(_q(v) for v in unknown[:12])} have no canonical meaning yet;"
+                     f" map them under values.status to one of {', '.join(ENTITIES[ex.entity].field('status').choices)}")
+    elif any(norm(v) != c for v, c in placed.items()):
+        values["status"] = [f"{_q(v)}: {c}" for v, c in placed.items() if norm(v) != c]
+        lines.append(f"      # guessed: status values {', '.join(_q(v) for v in seen)} read by their meaning")
 
 
 def _order_amount(ex: Export, prof: dict[str, Profile], lines: list[str], metrics: dict[str, dict[str, Any]]) -> None:
