@@ -326,3 +326,27 @@ def undated(exports: list[Export]) -> bool:
     so the draft reports over all time (report.period: all)."""
     seen = [ex for ex in exports if ex.entity and ex.preset is None]
     return bool(seen) and all(ENTITIES[ex.entity].date_field not in ex.fields for ex in seen)
+
+
+def satisfaction_survey(ex: Export) -> Export | None:
+    """A tickets file that carries a satisfaction rating per ticket (Zendesk-like, the Kaggle
+    support set) also feeds CSAT: a surveys source on the same file, dated by the solve."""
+    import copy
+
+    if ex.entity != "tickets" or "ticket_id" not in ex.fields:
+        return None
+    prof = profile(ex)
+    col = next((h for h in ex.headers if re.search(r"satisf|csat|rating", h, re.IGNORECASE) and h in prof
+                and prof[h].values and prof[h].number_share >= MIN_SHARE), None)
+    date = next((ex.fields[f] for f in ("solved_at", "closed_at", "created_at", "first_reply_at") if f in ex.fields), None)
+    if col is None or date is None:
+        return None
+    nums = prof[col].numbers
+    if not nums or min(nums) < 1 or max(nums) > 5:
+        return None  # only a 1-5 rating is read as CSAT without asking
+    survey = copy.copy(ex)
+    survey.entity = "surveys"
+    survey.fields = {"response_id": ex.fields["ticket_id"], "ticket_id": ex.fields["ticket_id"], "score": col, "responded_at": date}
+    survey.extra_lines = [f"      constants: {{survey_type: csat}}   # guessed: {_q(col)} holds 1-5 ratings on the tickets; dated by {_q(date)}"]
+    survey.values_done = {"survey_type"}
+    return survey

@@ -25,6 +25,8 @@ CASES = [
     ("olist/marketing_funnel/olist_closed_deals_dataset.csv", "win_rate", 1.0, 842, "constants: {status: won}"),
     ("nps_field_service/nps.csv", "nps", None, None, "constants: {survey_type: nps}"),
     ("nps_botanic/nps.csv", "nps", None, 13612, "scale_min: 1"),
+    # Ratings on the ticket rows feed CSAT (a second, surveys source on the same file): 1,087 of 2,769 rated 4-5.
+    ("support_tickets_kaggle/customer_support_tickets.csv", "csat", 1087 / 2769, 2769, "constants: {survey_type: csat}"),
     ("itsm_incident_log/derived/incidents_last_state.csv", "ticket_volume", 890, 890, 'ticket_id: "number"'),
     ("helpdesk_event_log/derived/helpdesk_tickets.csv", "ticket_volume", 4580, 4580, 'first_reply_at: "first_response_at"'),
     ("cdnow_lifetimes/derived/CDNOW_master.csv", "revenue", 2500315.63, None, 'amount: "dollar_value"'),

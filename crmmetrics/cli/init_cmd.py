@@ -35,7 +35,7 @@ def init_cmd(
     """
     from crmmetrics.config import config_from_data
     from crmmetrics.draft import draft_yaml, guess
-    from crmmetrics.draft_values import check_encoding, complete, decide, metrics_block, undated
+    from crmmetrics.draft_values import check_encoding, complete, decide, metrics_block, satisfaction_survey, undated
     from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
     from crmmetrics.errors import ConfigError, OutputError
     from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
@@ -66,6 +66,9 @@ def init_cmd(
                 ex.extra_lines, opts = complete(ex)
                 metric_options.update(opts)
             exports.append(ex)
+            survey = satisfaction_survey(ex) if not entity else None
+            if survey is not None:
+                exports.append(survey)
     text = draft_yaml(exports, output, timezone)
     text += "".join(line + "\n" for line in metrics_block(metric_options))
     if undated(exports):
