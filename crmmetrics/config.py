@@ -193,6 +193,8 @@ class ReportDefaults(_Strict):
     period: Literal["day", "week", "month", "quarter", "year", "all"] = Field("month", description="Period grain.")
     by: list[str] = Field(default_factory=list, description="Dimensions to group by.")
     metrics: list[str] = Field(default_factory=list, description="Metrics computed when none are named (default: every computable one).")
+    csv_bom: bool = Field(False, description="CSV output starts with a UTF-8 byte-order mark (as --bom), so Excel on Turkish "
+                          "Windows opens it as UTF-8 directly.")
 
 
 @lru_cache(maxsize=1)

@@ -124,3 +124,16 @@ def test_bom_flag_makes_csv_excel_ready_and_is_refused_elsewhere(survey_project,
     assert out.read_bytes().startswith(b"\xef\xbb\xbfcustomer_id,")
     bad = runner.invoke(app, ["compute", "nps", "-c", str(path), "-f", "json", "--bom", "-q"])
     assert bad.exit_code == 2 and "--bom applies to CSV output" in bad.output
+
+
+def test_config_csv_bom_applies_to_csv_output_only(survey_project):
+    """`report: {csv_bom: true}` is the config form of --bom: CSV gains the mark, and other
+    formats are not refused (the setting is a default, not a request for those formats)."""
+    from tests.conftest import SURVEY_CONFIG
+
+    path = survey_project([("NPS", 10, "2026-09-02"), ("NPS", 3, "2026-09-03")],
+                          config=SURVEY_CONFIG + "report:\n  csv_bom: true\n")
+    res = runner.invoke(app, ["compute", "nps", "-c", str(path), "-p", "all", "-f", "csv", "--as-of", AS_OF, "-q"])
+    assert res.exit_code == 0 and res.stdout_bytes.startswith(b"\xef\xbb\xbfmetric,period,")
+    as_json = runner.invoke(app, ["compute", "nps", "-c", str(path), "-p", "all", "-f", "json", "--as-of", AS_OF, "-q"])
+    assert as_json.exit_code == 0 and as_json.stdout_bytes.startswith(b"{")

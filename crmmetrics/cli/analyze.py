@@ -60,5 +60,5 @@ def analyze_cmd(
     with reporting(progress_for(quiet)):
         report = analyze(cfg, name, period=period, since=since, until=until, as_of=as_of, table=table,
                          inputs=parse_inputs(input_), stdin=sys.stdin)
-    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom or (cfg.model.report.csv_bom and chosen == "csv"),
             protect=[cfg.path])

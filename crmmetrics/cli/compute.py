@@ -61,5 +61,5 @@ def compute_cmd(
             from crmmetrics.checks.goals import goals_for_report
 
             report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
-    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom,
+    deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom or (cfg.model.report.csv_bom and chosen == "csv"),
             protect=[cfg.path])
