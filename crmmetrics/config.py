@@ -114,7 +114,7 @@ def _source_model(entity_name: str) -> type[BaseModel]:
         path=(str, Field(..., description='File path relative to this config, a glob, or "-" for stdin.')),
         preset=(str | None, Field(None, description="A vendor export preset (`crmmetrics presets` lists them): its column mapping, value maps and options, under what you write here.")),
         sheet=(str | int | None, Field(None, description="Excel sheet name, or 0-based index. Default: the first sheet.")),
-        format=(Literal["csv", "xlsx", "json", "ndjson"] | None, Field(None, description="Force the reader (stdin is detected: Excel by its bytes, JSON by a leading [ or {).")),
+        format=(Literal["csv", "xlsx", "json", "ndjson", "parquet"] | None, Field(None, description="Force the reader (stdin is detected: Excel by its bytes, JSON by a leading [ or {; Parquet on stdin needs format: parquet).")),
         **_source_extras(),
         csv=(CsvOptions, Field(default_factory=CsvOptions, description="Delimited-text options.")),
         dates=(DateOptions, Field(default_factory=DateOptions, description="Date parsing options.")),

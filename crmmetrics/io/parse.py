@@ -94,6 +94,11 @@ def is_text(values: pd.Series) -> bool:
     return values.dtype != object and pd.api.types.is_string_dtype(values.dtype)
 
 
+def is_typed(values: pd.Series) -> bool:
+    """True for a typed numeric or timestamp column (Parquet input): parsed without text."""
+    return values.dtype.kind in "fiuM"
+
+
 def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
     """Strip text and turn the null tokens ("", "NA", "?", ...) into missing values.
 
@@ -105,6 +110,8 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
     if is_text(raw):
         stripped = raw.str.strip()
         return stripped.mask(stripped.isin(null_values))
+    if is_typed(raw):
+        return raw  # Parquet timestamps and numbers: no text to strip, NaN/NaT are the missing values
     obj = raw.astype(object)
     is_str = obj.map(lambda v: isinstance(v, str))
     out = obj.copy()
@@ -266,7 +273,7 @@ def parse_bool(values: pd.Series) -> Parsed:
                       hint="use true/false, yes/no, evet/hayır, 1/0, or a values: map")
 
     def one(v: Any) -> Any:
-        if v is None:
+        if _missing(v):  # None, or NaN in a typed 0/1 column (Parquet)
             return None
         if isinstance(v, bool):
             return v
@@ -318,6 +325,9 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
                 out[more] = pd.to_numeric(txt, errors="coerce").astype("float64")
                 plain |= more
         text_mask = present & ~plain
+    elif values.dtype.kind in "fiu":
+        out = values.astype("float64")  # typed numbers (Parquet): no parse, so no text round trip
+        text_mask = pd.Series(False, index=values.index)
     else:
         is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if is_num.any():
@@ -499,6 +509,16 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
                     put(hit, pd.to_datetime(values[hit], format=layout, errors="coerce"))
                     text_mask &= ~hit
         s = values[text_mask].astype(object)
+    elif values.dtype.kind == "M":
+        # Typed timestamps (Parquet): naive ones are wall clock in ``tz`` like naive text;
+        # tz-aware ones are instants, converted (offset 0 from their UTC reading).
+        if getattr(values.dtype, "tz", None) is not None:
+            utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            put(present, utc[present])
+            offset_min[present] = 0.0
+        else:
+            put(present, values[present])
+        text_mask = pd.Series(False, index=values.index)
     else:
         typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
         if typed.any():

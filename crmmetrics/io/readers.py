@@ -127,6 +127,10 @@ def _zip_is_workbook(data: bytes) -> bool:
 
 def read_source(path: str, display: str, source: Any, wanted: dict[str, str | int], stdin: Any = None) -> RawTable:
     """Read the ``wanted`` columns (canonical field → column name or 1-based position)."""
+    from crmmetrics.io.parquet_reader import is_parquet, read_parquet
+
+    if is_parquet(path, source.format):  # before reading bytes: a folder of part files is one source
+        return read_parquet(path, display, wanted, stdin)
     data = read_bytes(path, stdin)
     digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
     from crmmetrics.io.json_reader import looks_like_json, read_json
