@@ -197,6 +197,13 @@ class ReportDefaults(_Strict):
                           "Windows opens it as UTF-8 directly.")
 
 
+class EngineSettings(_Strict):
+    """Which engine computes (`compute --engine` overrides the name)."""
+
+    name: Literal["pandas", "dask"] = Field("pandas", description="pandas: one machine, every metric (the reference). dask: the survey and ticket metrics on a Dask cluster (pip install 'crmmetrics[dask]').")
+    scheduler: str | None = Field(None, description="Dask scheduler address (tcp://HOST:8786); unset: a local cluster with one worker per core.")
+
+
 @lru_cache(maxsize=1)
 def config_model() -> type[BaseModel]:
     """The top-level pydantic model; metric options and thresholds come from the registry."""
@@ -238,6 +245,7 @@ def config_model() -> type[BaseModel]:
         week_start=(Literal[WEEKDAYS], Field("monday", description="First day of a week period.")),  # type: ignore[valid-type]
         business_hours=(dict[str, BusinessHours], Field(default_factory=dict, description="Named business-hours schedules for duration metrics (option schedule).")),
         report=(ReportDefaults, Field(default_factory=ReportDefaults, description="Defaults for compute.")),
+        engine=(EngineSettings | None, Field(None, description="The compute engine: pandas (default) or dask with a scheduler address.")),
         sources=(sources_model, Field(..., description="Where each entity's data comes from.")),
         metrics=(metrics_model, Field(default_factory=metrics_model, description="Per-metric options.")),
         analyses=(analyses_model, Field(default_factory=analyses_model, description="Per-analysis options (crmmetrics analyze).")),

@@ -298,6 +298,18 @@ def parse_day(text: str | None, what: str) -> dt.datetime | None:
     return day
 
 
+def run_settings(config: Config, period: str | None, by: list[str] | None, since: str | None,
+                 until: str | None) -> tuple[str, list[str], dt.datetime | None, dt.datetime | None]:
+    """(period, by, since, until) of a run: the flags, else the config's report defaults;
+    ``by=None`` takes ``report.by``, ``by=[]`` means no grouping (shared with the Dask engine)."""
+    period = period or config.model.report.period
+    by = list(by) if by is not None else list(config.model.report.by)
+    since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
+    if since_dt and until_dt and until_dt <= since_dt:
+        raise UsageError(f"--until {until} is not after --since {since}")
+    return period, by, since_dt, until_dt
+
+
 def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
             since: str | None = None, until: str | None = None, as_of: str | None = None,
             inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None,
@@ -312,11 +324,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     from crmmetrics.dataset import load_dataset
 
     tz = config.timezone
-    period = period or config.model.report.period
-    by = list(by) if by is not None else list(config.model.report.by)
-    since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
-    if since_dt and until_dt and until_dt <= since_dt:
-        raise UsageError(f"--until {until} is not after --since {since}")
+    period, by, since_dt, until_dt = run_settings(config, period, by, since, until)
     now = now or dt.datetime.now(ZoneInfo(tz))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     for name in (inputs or {}):
@@ -358,8 +366,12 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
 
 
 def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by: list[str],
-               as_of: dt.datetime, joined: dict[Any, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
+               as_of: dt.datetime, joined: dict[Any, pd.DataFrame] | None = None,
+               partial: Any = None) -> tuple[pd.DataFrame, list[Issue], dict[str, Any]]:
     """Run one metric on its entity frame (with --by dimensions joined).
+
+    ``partial`` (a :class:`crmmetrics.metrics.partial.Partials`) is for the Dask engine
+    only: the shapes then exchange per-partition aggregates instead of finishing alone.
 
     Every row is labelled by the run's grid: period, period_start, period_end and
     ``complete`` (false when the period ends after the as-of instant or is cut by
@@ -378,7 +390,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by:
         if shared:
             joined[key] = frame
     ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
-                        dataset, config, grid=grid)
+                        dataset, config, grid=grid, partial=partial)
     out = spec.compute(ctx)
     rows = label_rows(out.rows, grid)
     rows.insert(0, "metric", spec.name)

@@ -9,7 +9,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
+from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, EngineOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
                                     SinceOpt, StrictOpt, UntilOpt, VerboseOpt)
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (see `crmmetrics metrics`). None: every metric the config can feed.", show_default=False)]
@@ -33,6 +33,7 @@ def compute_cmd(
     strict: StrictOpt = False,
     csv_guard: CsvGuardOpt = True,
     bom: BomOpt = False,
+    engine: EngineOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Compute metrics per period (and segment) and print or write the results.
@@ -42,6 +43,7 @@ def compute_cmd(
       crmmetrics compute nps csat ces -c crm.yaml -p month
       crmmetrics compute nps -c crm.yaml -b plan -f csv | column -t -s,
       crmmetrics compute -c crm.yaml -p quarter -o report.xlsx -q
+      crmmetrics compute nps csat -c crm.yaml --engine dask
     """
     from crmmetrics.cli.output import choose_format, deliver, parse_inputs
     from crmmetrics.cli.progress import progress_for
@@ -54,12 +56,35 @@ def compute_cmd(
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
     stdin = ReplayStdin(sys.stdin)  # goals may compute a second time from the same piped export
+    engine_name, scheduler = chosen_engine(engine, cfg)
     with reporting(progress_for(quiet)):
-        report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
-                         inputs=parse_inputs(input_), stdin=stdin)
+        if engine_name == "dask":
+            from crmmetrics.dask_engine import compute_dask
+
+            report = compute_dask(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
+                                  inputs=parse_inputs(input_), scheduler=scheduler)
+        else:
+            report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
+                             inputs=parse_inputs(input_), stdin=stdin)
         if cfg.goals:
             from crmmetrics.checks.goals import goals_for_report
 
             report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom or (cfg.model.report.csv_bom and chosen == "csv"),
             protect=[cfg.path])
+
+
+def chosen_engine(flag: str | None, cfg: object) -> tuple[str, str | None]:
+    """(engine name, scheduler address): --engine, else the config's engine:, else pandas.
+    Dask's absence is a usage error with the install line, before anything is read."""
+    from crmmetrics.errors import UsageError
+
+    conf = getattr(getattr(cfg, "model", None), "engine", None)
+    name = flag or (conf.name if conf is not None else "pandas")
+    if name not in ("pandas", "dask"):
+        raise UsageError(f"--engine {name!r} is not an engine", hint="use pandas (the default) or dask")
+    if name == "dask":
+        from crmmetrics.dask_engine import require_dask
+
+        require_dask()
+    return name, (conf.scheduler if conf is not None else None)

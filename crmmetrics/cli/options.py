@@ -25,3 +25,4 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 65) on any
 CsvGuardOpt = Annotated[bool, typer.Option("--csv-guard/--no-csv-guard", help="In CSV output, prefix text fields starting with = + - @ TAB or CR with ' so spreadsheets do not run them as formulas. --no-csv-guard writes them raw, for pipelines.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
 BomOpt = Annotated[bool, typer.Option("--bom", help="CSV output starts with a UTF-8 byte-order mark, so Excel (e.g. Turkish Windows) opens it as UTF-8 directly.")]
+EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="pandas (default: one machine, every metric) or dask (the survey and ticket metrics on a Dask cluster; needs pip install 'crmmetrics[dask]'). Default: engine.name in the config, else pandas.", show_default=False)]

@@ -47,6 +47,7 @@ class MetricContext:
     config: Config | None = None
     issues: list[Issue] = field(default_factory=list)
     grid: Grid = None  # type: ignore[assignment]  # set by the engine; built from the fields above when absent
+    partial: Any = None  # a metrics.partial.Partials on the Dask engine; None on the pandas engine
 
     def __post_init__(self) -> None:
         if self.grid is None:

@@ -32,6 +32,8 @@ def ratio(ctx: MetricContext, rows: pd.DataFrame, numerator: str, denominator: s
     agg = {"numerator": (numerator, "sum"), "denominator": (denominator, "sum"), "n": (numerator, "size")}
     agg.update({name: (col, "sum") for name, col in extras.items()})
     grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
+    if ctx.partial is not None:  # Dask engine: the sums are merged across partitions (metrics/partial.py)
+        grouped = rows = ctx.partial.exchange("sums", grouped)
     grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
     grouped["value"] = (grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] != 0)) * scale
     grouped["unit"] = unit or ctx.spec.unit
@@ -46,6 +48,8 @@ def mean_quantiles(ctx: MetricContext, rows: pd.DataFrame, column: str, *, headl
 
     keys = group_keys(ctx)
     extras = extras or {}
+    if ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
+        rows = ctx.partial.exchange("rows", rows[list(dict.fromkeys([*keys, column, *extras.values()]))])
     agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
            "mean": (column, "mean"), "median": (column, "median")}
     agg.update({name: (col, "sum") for name, col in extras.items()})

@@ -641,6 +641,8 @@ def _count_output(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataF
         import pandas as pd
 
         grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "n"]})
+    if ctx.partial is not None:  # Dask engine: counts are summed across partitions (metrics/partial.py)
+        grouped = rows = ctx.partial.exchange("sums", grouped)
     grouped = complete_grid(ctx, grouped, rows)
     grouped["value"] = grouped["n"].astype("float64")
     grouped["numerator"] = grouped["n"]
