@@ -67,12 +67,13 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     """:func:`crmmetrics.engine.compute` on Dask; ``client`` (tests) or ``scheduler`` (an address), else a local cluster."""
     from zoneinfo import ZoneInfo
 
-    from crmmetrics.engine import Report, _finish, make_plan, nothing_to_do, parse_day, run_settings
+    from crmmetrics.engine import Report, _finish, check_inputs, make_plan, nothing_to_do, parse_day, run_settings
     from crmmetrics.grid import build_grid
 
     require_dask()
     tz = config.timezone
     period, by, since_dt, until_dt = run_settings(config, period, by, since, until)
+    check_inputs(config, inputs)
     if "-" in (inputs or {}).values():
         raise UsageError("--engine dask cannot read stdin (the workers read the files)", hint="write the export to a file, or use --engine pandas")
     now = now or dt.datetime.now(ZoneInfo(tz))

@@ -310,6 +310,13 @@ def run_settings(config: Config, period: str | None, by: list[str] | None, since
     return period, by, since_dt, until_dt
 
 
+def check_inputs(config: Config, inputs: dict[str, str] | None) -> None:
+    """Each ``--input ENTITY=PATH`` names an entity the config maps (its columns are reused)."""
+    for name in (inputs or {}):
+        if name not in config.configured_entities():
+            raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
+
+
 def compute(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
             since: str | None = None, until: str | None = None, as_of: str | None = None,
             inputs: dict[str, str] | None = None, stdin: Any = None, now: dt.datetime | None = None,
@@ -327,9 +334,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     period, by, since_dt, until_dt = run_settings(config, period, by, since, until)
     now = now or dt.datetime.now(ZoneInfo(tz))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
-    for name in (inputs or {}):
-        if name not in config.configured_entities():
-            raise UsageError(f"--input {name}=...: the config has no {name} source to take the column mapping from")
+    check_inputs(config, inputs)
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     for entity, fields in (extra_needs or {}).items():
         plan.needs.setdefault(entity, set()).update(fields)

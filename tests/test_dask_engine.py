@@ -170,3 +170,13 @@ def test_without_names_unsupported_metrics_are_skipped_with_a_note(client, tmp_p
     assert set(got.results["metric"]) <= set(SAMPLE_METRICS) and "nps" in set(got.results["metric"])
     skipped = [i.message for i in got.issues if i.code == "metric_skipped"]
     assert any(m.startswith("mrr not computed: mrr is not supported on the Dask engine") for m in skipped)
+
+
+def test_input_overrides_are_checked_and_stdin_is_refused(client):
+    from crmmetrics.dask_engine import compute_dask
+
+    cfg = load_config(ROOT / "config.example.yaml")
+    with pytest.raises(UsageError, match="--input nosuch=...: the config has no nosuch source"):
+        compute_dask(cfg, ["nps"], inputs={"nosuch": "x.csv"}, client=client)
+    with pytest.raises(UsageError, match="cannot read stdin"):
+        compute_dask(cfg, ["nps"], inputs={"surveys": "-"}, client=client)

@@ -139,3 +139,19 @@ def test_not_parquet_and_missing_column_are_one_line_errors(tmp_path: Path) -> N
     with pytest.raises(DataError, match="holds no .parquet files"):
         read_parquet(str(empty), "empty", {"response_id": "id"})
     shutil.rmtree(empty)
+
+
+def test_parquet_on_stdin_with_format_parquet(tmp_path: Path) -> None:
+    """A pipe cannot be sniffed by name: format: parquet reads it, with the same numbers."""
+    import io
+
+    frames = typed_frames()
+    buf = io.BytesIO()
+    frames["surveys"].to_parquet(buf, index=False)
+    cfg = yaml.safe_load(write_config(tmp_path, {}).read_text(encoding="utf-8"))
+    cfg["sources"]["surveys"]["format"] = "parquet"
+    cfg["sources"]["surveys"].pop("csv", None)
+    (tmp_path / "stdin.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    got = compute(load_config(tmp_path / "stdin.yaml"), ["nps", "csat"], as_of=AS_OF, inputs={"surveys": "-"},
+                  stdin=io.BytesIO(buf.getvalue())).results
+    pd.testing.assert_frame_equal(got, compute(load_config(ROOT / "config.example.yaml"), ["nps", "csat"], as_of=AS_OF).results)
