@@ -283,6 +283,7 @@ class Config:
         self.rules: list[Any] = []
         self.goals: list[Any] = []
         self.freshness: list[Any] = []
+        self.data: Any = None  # the parsed YAML, set by config_from_data
 
     @property
     def timezone(self) -> str:
@@ -365,8 +366,13 @@ def load_config(path: str | Path) -> Config:
     return config_from_data(data, lines, p)
 
 
-def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | None = None) -> Config:
-    """Validate already-parsed config data (used by load_config and by tests)."""
+def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | None = None,
+                     read_headers_of: dict[str, tuple[list[str], str]] | None = None) -> Config:
+    """Validate already-parsed config data (used by load_config and by tests).
+
+    ``read_headers_of`` (entity → headers, shown name): match that entity's preset against
+    these headers, not its config path's (crmmetrics.presets.inputs, for --input and stdin).
+    """
     name = str(path) if path else "<config>"
     if not isinstance(data, dict):
         raise ConfigError(f"{name}:1: the config must be a mapping with version, sources, ...")
@@ -376,7 +382,7 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
     if isinstance(data.get("sources"), dict):
         from crmmetrics.presets import expand_sources
 
-        expanded = expand_sources(data["sources"], base_dir(path))
+        expanded = expand_sources(data["sources"], base_dir(path), read_headers_of)
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
     model_cls = config_model()
     problems: list[str] = []
@@ -390,6 +396,7 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
             problems.append(_format_problem(name, loc, err, lines, model_cls))
         raise ConfigError("\n".join(problems)) from None
     cfg = Config(model, path, lines)
+    cfg.data = data  # kept so a run can match presets again against its --input (presets.inputs)
     problems = _domain_checks(cfg, single)
     if problems:
         raise ConfigError("\n".join(problems))

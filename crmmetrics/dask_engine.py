@@ -67,7 +67,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     """:func:`crmmetrics.engine.compute` on Dask; ``client`` (tests) or ``scheduler`` (an address), else a local cluster."""
     from zoneinfo import ZoneInfo
 
-    from crmmetrics.engine import Report, _finish, check_inputs, make_plan, nothing_to_do, parse_day, run_settings
+    from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, nothing_to_do, parse_day, run_settings
     from crmmetrics.grid import build_grid
 
     require_dask()
@@ -76,6 +76,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     check_inputs(config, inputs)
     if "-" in (inputs or {}).values():
         raise UsageError("--engine dask cannot read stdin (the workers read the files)", hint="write the export to a file, or use --engine pandas")
+    config, _ = config_for_inputs(config, inputs, None)  # presets match the --input's headers, as in the pandas engine
     now = now or dt.datetime.now(ZoneInfo(tz))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))

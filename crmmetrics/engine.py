@@ -310,6 +310,13 @@ def run_settings(config: Config, period: str | None, by: list[str] | None, since
     return period, by, since_dt, until_dt
 
 
+def config_for_inputs(config: Config, inputs: dict[str, str] | None, stdin: Any) -> tuple[Config, Any]:
+    """crmmetrics.presets.inputs.config_for_inputs (imported late: presets import the config)."""
+    from crmmetrics.presets.inputs import config_for_inputs as match
+
+    return match(config, inputs, stdin)
+
+
 def check_inputs(config: Config, inputs: dict[str, str] | None) -> None:
     """Each ``--input ENTITY=PATH`` names an entity the config maps (its columns are reused)."""
     for name in (inputs or {}):
@@ -335,6 +342,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     now = now or dt.datetime.now(ZoneInfo(tz))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     check_inputs(config, inputs)
+    config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers, not the config path's
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     for entity, fields in (extra_needs or {}).items():
         plan.needs.setdefault(entity, set()).update(fields)
@@ -471,6 +479,7 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     from crmmetrics.dataset import load_dataset
 
     spec = get_analysis(name)
+    config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers, not the config path's
     where = config.where("sources")
     needs: dict[str, set[str]] = {}
     for entity, fields in spec.needs.items():

@@ -82,6 +82,9 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
         from crmmetrics.io.readers import ReplayStdin
 
         stdin = ReplayStdin(stdin)
+    from crmmetrics.engine import config_for_inputs
+
+    config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers (freshness reads too)
     now = now or dt.datetime.now(ZoneInfo(config.timezone))
     grain, instant, judge_at, judged = _judgement(config, period, as_of, now)
     run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)

@@ -163,21 +163,37 @@ def file_headers(path: str, base_dir: Path, source: dict[str, Any]) -> tuple[lis
     return read_headers(full, source), str(path)
 
 
-def expand_sources(sources: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+def expand_sources(sources: dict[str, Any], base_dir: Path,
+                   read_headers_of: dict[str, tuple[list[str], str]] | None = None) -> dict[str, Any]:
     """``sources`` (entity → source or list) with every ``preset:`` source expanded.
 
+    ``read_headers_of`` (entity → headers, shown name) are the headers of what a run really
+    reads instead of the config's path (``--input ENTITY=PATH`` or stdin): that entity's
+    first source, the one --input replaces, is matched against them.
     Raises ConfigError for an unknown preset or one without the entity, DataError when
     the export lacks a column the preset requires.
     """
     out: dict[str, Any] = {}
+    given = read_headers_of or {}
     for entity, value in sources.items():
         items = value if isinstance(value, list) else [value]
-        expanded = [_expand_one(entity, s, base_dir) if isinstance(s, dict) and s.get("preset") else s for s in items]
+        expanded = [_expand_one(entity, s, base_dir, given.get(entity) if i == 0 else None) if isinstance(s, dict) and s.get("preset") else s
+                    for i, s in enumerate(items)]
         out[entity] = expanded if isinstance(value, list) else expanded[0]
     return out
 
 
-def _expand_one(entity: str, source: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+def preset_entities(sources: Any) -> set[str]:
+    """The entities whose first source (the one --input replaces) uses a preset."""
+    if not isinstance(sources, dict):
+        return set()
+    firsts = {e: (v[0] if isinstance(v, list) and v else v) for e, v in sources.items()}
+    return {e for e, s in firsts.items() if isinstance(s, dict) and s.get("preset")}
+
+
+def merged_block(entity: str, source: dict[str, Any]) -> tuple[Preset, dict[str, Any]]:
+    """The preset of a ``preset:`` source and its block with the user's keys laid over it
+    (columns not yet matched against any header)."""
     preset = get_preset(str(source["preset"]))
     if entity not in preset.entities:
         raise ConfigError(f"sources.{entity}: preset {preset.name} has no {entity} mapping",
@@ -187,9 +203,15 @@ def _expand_one(entity: str, source: dict[str, Any], base_dir: Path) -> dict[str
     if preset.format and "format" not in user:
         block["format"] = preset.format
     block.setdefault("fields", {})
+    return preset, block
+
+
+def _expand_one(entity: str, source: dict[str, Any], base_dir: Path,
+                given: tuple[list[str], str] | None = None) -> dict[str, Any]:
+    preset, block = merged_block(entity, source)
     path = source.get("path")
-    if isinstance(path, str):
-        found = file_headers(path, base_dir, block)
+    if given is not None or isinstance(path, str):
+        found = given or file_headers(str(path), base_dir, block)
         if found is not None:
             headers, shown = found
             block = resolve_columns(preset, entity, block, dict(source.get("fields") or {}), headers, shown)

@@ -13,26 +13,34 @@ HEAD_BYTES = 1 << 16
 
 def read_headers(path: Path, source: dict[str, Any] | None = None) -> list[str]:
     """Column names of ``path``: the first row of a CSV or sheet, the dotted keys of JSON."""
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    return headers_of(str(path), head, source, whole=path.read_bytes)
+
+
+def headers_of(name: str, head: bytes, source: dict[str, Any] | None = None, whole: Any = None) -> list[str]:
+    """Column names from an export's first bytes ``head`` (all of it for stdin, where
+    ``whole`` is None); JSON and workbooks need the whole export, got from ``whole()``."""
     from crmmetrics.io.detect import decode_text, detect_encoding, sniff_delimiter
     from crmmetrics.io.json_reader import looks_like_json, parse_records, record_keys
     from crmmetrics.io.readers import is_excel
 
     source = source or {}
     forced = source.get("format")
-    if looks_like_json(str(path), path.read_bytes()[:64], forced):
-        records, _ = parse_records(str(path), path.read_bytes())
+    data = whole if whole is not None else (lambda: head)
+    if looks_like_json(name, head[:64], forced):
+        records, _ = parse_records(name, data())
         return record_keys(records)
-    with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    if is_excel(str(path), head, forced):
+    if is_excel(name, head, forced):
         import python_calamine as pc
 
-        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data()))
         sheet = source.get("sheet")
-        name = wb.sheet_names[sheet] if isinstance(sheet, int) and sheet < len(wb.sheet_names) else (
+        sheet_name = wb.sheet_names[sheet] if isinstance(sheet, int) and sheet < len(wb.sheet_names) else (
             sheet if sheet in wb.sheet_names else wb.sheet_names[0])
-        rows = wb.get_sheet_by_name(name).to_python(nrows=1)
+        rows = wb.get_sheet_by_name(sheet_name).to_python(nrows=1)
         return [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
+    head = head[:HEAD_BYTES]
     opts = source.get("csv") or {}
     encoding = opts.get("encoding") or detect_encoding(head)
     text, _, _ = decode_text(head, encoding, pinned=False)
