@@ -55,6 +55,7 @@ class SummaryRow:
     previous: Point | None  # the complete period before ``latest`` with a value
     status: Status | None = None  # the worst check verdict
     goal: Status | None = None  # goal progress
+    measured: str | None = None  # durations: from the export's own column or timestamps (render.display.measured_note)
 
     @property
     def verdicts(self) -> list[Status]:
@@ -123,6 +124,7 @@ def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
     """
     from crmmetrics.engine import result_records
     from crmmetrics.metrics.registry import all_metrics
+    from crmmetrics.render.display import measured_note
 
     specs = all_metrics()
     records = result_records(report.results)
@@ -142,7 +144,8 @@ def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
         done = [p for p in points if p.complete and p.value is not None]
         row = SummaryRow(metric, spec.title if spec else metric, spec.family if spec else "", recs[0].get("unit") or "",
                          spec.better if spec else "none", spec.formula if spec else "", seg, points,
-                         done[-1] if done else None, done[-2] if len(done) > 1 else None)
+                         done[-1] if done else None, done[-2] if len(done) > 1 else None,
+                         measured=measured_note(metric, report.options.get(metric)))
         rows.append(row)
     if config is not None:
         attach_status(rows, config, report)

@@ -13,6 +13,19 @@ INCOMPLETE_MARK = " *"
 INCOMPLETE_NOTE = "* incomplete period: it ends after the as-of day or is cut by --since/--until; its values cover only part of it"
 
 
+def measured_note(metric: str, options: dict[str, Any] | None) -> str | None:
+    """Which input a duration metric was measured from, for the table and the dashboard
+    (issue #12: say whether the export's own durations or timestamps were used)."""
+    source = (options or {}).get("measured_from")
+    if not source:
+        return None
+    unit = (options or {}).get("measured_in") or ""
+    if source.startswith("precomputed durations"):
+        column = source[source.find("(") + 1: source.rfind(")")] if "(" in source else source
+        return f"{metric}: from the export's own durations ({column}{', ' + unit if unit else ''})"
+    return f"{metric}: from {source}{' (' + unit + ')' if unit else ''}"
+
+
 def has_incomplete(records: list[dict[str, Any]]) -> bool:
     """True when some result row is of an incomplete period (``complete`` is false)."""
     return any(r.get("complete") is False for r in records)

@@ -142,6 +142,8 @@ def renderables(report: Report, rows: list[SummaryRow], currency: str | None, wi
     note = incomplete_note(report, rows)
     if note:
         out.append(Text(note, style="dim"))
+    # what each duration was measured from (the export's own column or timestamps), once per metric
+    out.extend(Text(m, style="dim") for m in dict.fromkeys(r.measured for r in rows if r.measured))
     return out
 
 

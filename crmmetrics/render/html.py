@@ -60,7 +60,8 @@ def how(row: SummaryRow, p: Point | None, currency: str | None, formula: bool = 
         return f"{row.metric}: no value for this period" + (f"\nformula: {row.formula}" if formula else "")
     lines = [f"{row.metric}{' [' + row.segment + ']' if row.segment else ''} {p.period}: {fmt_value(p.value, row.unit, currency)}",
              *([f"formula: {row.formula}"] if formula else []),
-             f"n = {fmt_plain(p.n)}, numerator = {fmt_plain(p.numerator)}, denominator = {fmt_plain(p.denominator)}"]
+             f"n = {fmt_plain(p.n)}, numerator = {fmt_plain(p.numerator)}, denominator = {fmt_plain(p.denominator)}",
+             *([row.measured] if formula and row.measured else [])]
     if not p.complete:
         lines.append("incomplete: the period is not over at the report's as-of; the value is partial")
     return "\n".join(lines)
@@ -90,7 +91,8 @@ def tile(row: SummaryRow, currency: str | None) -> str:
     details = ""
     if p is not None:
         details = (f'<details><summary>how</summary><div class="how">{escape(row.formula)}<br>n = {escape(fmt_plain(p.n))} · '
-                   f'numerator = {escape(fmt_plain(p.numerator))} · denominator = {escape(fmt_plain(p.denominator))}</div></details>')
+                   f'numerator = {escape(fmt_plain(p.numerator))} · denominator = {escape(fmt_plain(p.denominator))}'
+                   f'{"<br>" + escape(row.measured) if row.measured else ""}</div></details>')
     return (f'<div class="tile" title="{attr(tip)}" data-metric="{attr(row.metric)}" data-period="{attr(p.period if p else "")}" '
             f'data-value="{attr(raw(p.value if p else None))}" data-n="{attr(raw(p.n if p else None))}">'
             f'<div class="name">{escape(row.title)}{escape(" · " + row.segment) if row.segment else ""} <code>{escape(row.metric)}</code></div>'

@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from crmmetrics.render.display import INCOMPLETE_NOTE, has_incomplete, table_rows
+from crmmetrics.render.display import INCOMPLETE_NOTE, has_incomplete, measured_note, table_rows
 from crmmetrics.render.safe import terminal_text
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ def _fit(header: list[str], rows: list[list[str]], keep: set[str], width: int | 
     return shown
 
 
-# (title, header, right-aligned flags, never-cut columns, rows, has incomplete periods)
-Block = tuple[str | None, list[str], list[bool], set[str], list[list[str]], bool]
+# (title, header, right-aligned flags, never-cut columns, rows, has incomplete periods,
+#  what the values were measured from or None)
+Block = tuple[str | None, list[str], list[bool], set[str], list[list[str]], bool, str | None]
 
 
 def _blocks(report: Report, currency: str | None) -> Iterator[Block]:
@@ -56,7 +57,7 @@ def _blocks(report: Report, currency: str | None) -> Iterator[Block]:
     if records and "metric" not in records[0]:
         header, rows = table_rows(records, currency)
         right = [isinstance(records[0].get(h), (int, float)) for h in header]
-        yield None, header, right, set(header[:1]), [[terminal_text(c) for c in row] for row in rows], False
+        yield None, header, right, set(header[:1]), [[terminal_text(c) for c in row] for row in rows], False, None
         return
     for metric in dict.fromkeys(r["metric"] for r in records):
         mine = [r for r in records if r["metric"] == metric]
@@ -67,7 +68,7 @@ def _blocks(report: Report, currency: str | None) -> Iterator[Block]:
         right = [h not in ("period", *report.by, "stage") for h in shown]
         never_cut = {"period", "value", "n", *report.by, "stage"}
         yield (f"{metric} ({unit})", shown, right, never_cut, [[terminal_text(row[i]) for i in keep_idx] for row in rows],
-               has_incomplete(mine))
+               has_incomplete(mine), measured_note(metric, report.options.get(metric)))
 
 
 def row_count(report: Report) -> int:
@@ -85,11 +86,12 @@ def tables(report: Report, currency: str | None = None, width: int | None = None
     from rich.text import Text
 
     out = []
-    for title, header, right, keep, rows, incomplete in _blocks(report, currency):
+    for title, header, right, keep, rows, incomplete, measured in _blocks(report, currency):
         shown = _fit(header, rows, keep, width)
         hidden = len(header) - len(shown)
+        caption = _caption(hidden, incomplete, measured)
         table = Table(title=Text(title) if title else None, title_justify="left", header_style="bold",
-                      caption=_caption(hidden, incomplete), caption_justify="left")
+                      caption=Text(caption) if caption else None, caption_justify="left")
         for h in shown:
             r = right[header.index(h)]
             table.add_column(Text(terminal_text(h)), justify="right" if r else "left", no_wrap=h in keep,
@@ -109,7 +111,7 @@ def _goal_block(goals: list[dict[str, Any]]) -> Block:
 
     header, rows = goal_cells(goals)
     right = [h not in ("goal", "status", "due", "period") for h in header]
-    return "goals", header, right, set(header), [[terminal_text(c) for c in row] for row in rows], False
+    return "goals", header, right, set(header), [[terminal_text(c) for c in row] for row in rows], False, None
 
 
 def goals_table(goals: list[dict[str, Any]]) -> Any:
@@ -117,7 +119,7 @@ def goals_table(goals: list[dict[str, Any]]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    _, header, right, _, rows, _ = _goal_block(goals)
+    _, header, right, _, rows, _, _ = _goal_block(goals)
     table = Table(title="goals", title_justify="left", header_style="bold")
     for h, r in zip(header, right):
         table.add_column(h, justify="right" if r else "left", no_wrap=True)
@@ -129,7 +131,7 @@ def goals_table(goals: list[dict[str, Any]]) -> Any:
 def plain_lines(report: Report, currency: str | None = None) -> Iterator[str]:
     """The tables as aligned plain-text lines (for results too long for Rich)."""
     blocks = list(_blocks(report, currency)) + ([_goal_block(report.goals)] if report.goals else [])
-    for title, header, right, _keep, rows, incomplete in blocks:
+    for title, header, right, _keep, rows, incomplete, measured in blocks:
         head = [terminal_text(h) for h in header]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head)]
 
@@ -144,6 +146,8 @@ def plain_lines(report: Report, currency: str | None = None) -> Iterator[str]:
             yield line(r)
         if incomplete:
             yield INCOMPLETE_NOTE + "\n"
+        if measured:
+            yield measured + "\n"
         yield "\n"
 
 
@@ -160,7 +164,9 @@ def table_text(report: Report, currency: str | None = None, width: int = 160) ->
     return buf.getvalue()
 
 
-def _caption(hidden: int, incomplete: bool) -> str | None:
-    """The footnotes under a metric's table: hidden columns, the incomplete-period mark."""
-    lines = ([f"{hidden} more column(s) in -f csv / json / xlsx"] if hidden else []) + ([INCOMPLETE_NOTE] if incomplete else [])
+def _caption(hidden: int, incomplete: bool, measured: str | None = None) -> str | None:
+    """The footnotes under a metric's table: hidden columns, the incomplete-period mark,
+    what a duration was measured from (the export's own column or timestamps)."""
+    lines = (([f"{hidden} more column(s) in -f csv / json / xlsx"] if hidden else []) + ([INCOMPLETE_NOTE] if incomplete else [])
+             + ([measured] if measured else []))
     return "\n".join(lines) or None
