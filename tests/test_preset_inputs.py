@@ -65,3 +65,13 @@ def test_stdin_missing_a_required_column_names_the_preset_and_closest_header(set
     res = runner.invoke(app, ["compute", "ticket_volume", "-c", str(cfg), "--input", "tickets=-"], input=broken)
     assert res.exit_code != 0 and res.exit_code != 70
     assert "<stdin>:1: not a zendesk-tickets export: column 'Created at' (tickets.created_at) not found; closest header: 'Created'" in res.stderr
+
+
+def test_gzipped_stdin_is_matched_after_unpacking(setup):
+    import gzip
+
+    cfg, data = setup
+    plain = _run(["-c", str(cfg), "--input", "tickets=-"], stdin=data)
+    packed = _run(["-c", str(cfg), "--input", "tickets=-"], stdin=gzip.compress(data))
+    assert packed["first_reply_time"]["value"] == pytest.approx((82.5 + 600) / 60)
+    assert (packed["ticket_volume"]["value"], packed["first_reply_time"]["n"]) == (plain["ticket_volume"]["value"], plain["first_reply_time"]["n"]) == (30, 30)

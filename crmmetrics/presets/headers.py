@@ -25,8 +25,13 @@ def headers_of(name: str, head: bytes, source: dict[str, Any] | None = None, who
     from crmmetrics.io.json_reader import looks_like_json, parse_records, record_keys
     from crmmetrics.io.readers import is_excel
 
+    from crmmetrics.io.limits import compression_of, decompress
+
     source = source or {}
     forced = source.get("format")
+    if kind := compression_of(head):  # a .gz/.bz2/.xz export, read transparently like the reader does
+        head = decompress(name, whole() if whole is not None else head, kind)
+        whole = None
     data = whole if whole is not None else (lambda: head)
     if looks_like_json(name, head[:64], forced):
         records, _ = parse_records(name, data())
