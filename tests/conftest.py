@@ -1,8 +1,10 @@
 """Shared test helpers: tiny configs and exports written to tmp_path, the CLI runner,
-and the shared datasets folder (tests that need it skip cleanly without it)."""
+the demo project (generated once per run) and the shared datasets folder (tests that
+need it skip cleanly without it)."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -55,3 +57,26 @@ def survey_project(tmp_path: Path):
         return write(tmp_path / "crm.yaml", config)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project, built once per run: config.example.yaml beside a freshly generated
+    sample_data/ (test_sampledata proves it equals the committed copy).
+
+    Shared by every test of the session, so read it and never write into it; a test that
+    writes next to it takes `sample_project_copy`.
+    """
+    # Imported here so that collecting the suite does not import the generator.
+    from crmmetrics.sampledata import write_sample_data
+
+    root = tmp_path_factory.mktemp("sample_project")
+    write_sample_data(root / "sample_data")
+    shutil.copy2(ROOT / "config.example.yaml", root / "config.example.yaml")
+    return root
+
+
+@pytest.fixture
+def sample_project_copy(sample_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo project (2 MB, milliseconds) for a test that writes in it."""
+    return Path(shutil.copytree(sample_project, tmp_path / "sample_project"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from crmmetrics.errors import ConfigError
 from tests.test_subscription_metrics import at, codes, make, run, sub
 
 SPEND_SOURCE = """  spend:
@@ -103,16 +104,15 @@ def test_referral_rate_variants(tmp_path):
     assert at(run(cfg, ["referral_rate"], since="2026-03-01", until="2026-04-01"), "referral_rate", "2026-03")["value"] == pytest.approx(1 / 2)
 
 
-def test_sample_data_acquisition_metrics():
+def test_sample_data_acquisition_metrics(sample_project):
     import pandas as pd
 
     from crmmetrics import compute, load_config
-    from tests.conftest import ROOT
 
     names = ["cac", "ltv_to_cac", "cac_payback_months", "retention_cost"]
-    rep = compute(load_config(ROOT / "config.example.yaml"), names, since="2026-10-01", as_of="2026-10-31", by=["channel"])
-    cust = pd.read_csv(ROOT / "sample_data" / "customers.csv", parse_dates=["First Paid"])
-    spend = pd.read_csv(ROOT / "sample_data" / "spend.csv")
+    rep = compute(load_config(sample_project / "config.example.yaml"), names, since="2026-10-01", as_of="2026-10-31", by=["channel"])
+    cust = pd.read_csv(sample_project / "sample_data" / "customers.csv", parse_dates=["First Paid"])
+    spend = pd.read_csv(sample_project / "sample_data" / "spend.csv")
     octo = cust[(cust["First Paid"] >= "2026-10-01") & (cust["First Paid"] < "2026-11-01")]
     for channel, group in octo.groupby("Channel"):
         paid = spend[(spend["Month"] == "2026-10-01") & (spend["Category"] == "acquisition") & (spend["Channel"] == channel)]["Amount"].sum()
@@ -120,5 +120,36 @@ def test_sample_data_acquisition_metrics():
     for name in names:
         assert rep.results.loc[rep.results["metric"] == name, "value"].notna().all(), name
     referred = octo["Referred"].eq("yes").sum()
-    rep = compute(load_config(ROOT / "config.example.yaml"), ["referral_rate"], since="2026-10-01", as_of="2026-10-31")
+    rep = compute(load_config(sample_project / "config.example.yaml"), ["referral_rate"], since="2026-10-01", as_of="2026-10-31")
     assert at(rep, "referral_rate", "2026-10")["value"] == pytest.approx(referred / len(octo))
+
+
+# ------------------------------------------------------------------ CAC lag_periods
+
+
+def test_cac_lag_matches_only_the_period_lag_periods_earlier(tmp_path):
+    # March's two new customers are matched with February's 800 only: January's 5,000
+    # (two periods earlier) used to be lumped into the first requested period too.
+    subs = [sub("OLD", "2025-06-01"), sub("A", "2026-03-10"), sub("B", "2026-03-11"), sub("C", "2026-04-02")]
+    spend = [("2026-01-15", 5000, "acquisition", "ads"), ("2026-02-01", 800, "acquisition", "ads"),
+             ("2026-03-31", 300, "acquisition", "ads")]
+    cfg = project(tmp_path, subs, spend, metrics="  cac: {lag_periods: 1}")
+    rep = run(cfg, ["cac"], since="2026-03-01", until="2026-05-01")
+    march, april = at(rep, "cac", "2026-03"), at(rep, "cac", "2026-04")
+    assert (march["numerator"], march["denominator"], march["value"]) == (800, 2, pytest.approx(400))
+    assert (april["numerator"], april["denominator"], april["value"]) == (300, 1, pytest.approx(300))
+
+
+def test_cac_lag_two_quarters_and_weeks(tmp_path):
+    subs = [sub("OLD", "2025-01-01"), sub("A", "2026-07-10"), sub("B", "2026-07-20")]
+    spend = [("2025-12-31", 900, "acquisition", "ads"), ("2026-01-01", 600, "acquisition", "ads"), ("2026-04-01", 70, "acquisition", "ads")]
+    cfg = project(tmp_path, subs, spend, metrics="  cac: {lag_periods: 2}")
+    # Q3 2026 customers ← Q1 2026 spend (600); Q4 2025's 900 belongs to Q2.
+    row = at(run(cfg, ["cac"], period="quarter", since="2026-07-01", until="2026-10-01"), "cac", "2026-Q3")
+    assert (row["numerator"], row["value"]) == (600, pytest.approx(300))
+
+
+def test_cac_lag_with_a_single_period_is_refused(tmp_path):
+    cfg = project(tmp_path, [sub("A", "2026-03-10")], [("2026-02-01", 800, "acquisition", "ads")], metrics="  cac: {lag_periods: 1}")
+    with pytest.raises(ConfigError, match="lag_periods"):
+        run(cfg, ["cac"], period="all", since="2026-03-01", until="2026-04-01")

@@ -473,3 +473,17 @@ def test_the_readme_check_example_is_a_valid_config():
     assert cfg.rules[1].crit.min == pytest.approx(0.8) and cfg.rules[5].crit.change == pytest.approx(-0.05)
     assert [(g.metric, g.target, g.baseline) for g in cfg.goals] == [("nps", 45.0, 32.0)]
     assert [(f.entity, f.max_age) for f in cfg.freshness] == [("surveys", 7 * 86400)]
+
+
+def test_check_uses_the_overall_value_not_the_last_segment_of_report_by(survey_project):
+    # March: C1 (plan Pro) 10, 10; C2 (plan Basic) 0, 0 → overall NPS 100 × (2 − 2) ÷ 4 = 0,
+    # a breach of min 10. The Pro segment alone (100) sorted last and hid it.
+    config = SURVEY_CONFIG + "report: {by: [plan]}\nthresholds:\n  nps: {min: 10}\n"
+    cfg = survey_project([("nps", 10, "2026-03-05", "C1"), ("nps", 0, "2026-03-05", "C2"),
+                          ("nps", 0, "2026-03-06", "C2"), ("nps", 10, "2026-03-06", "C1")], config=config)
+    res = CliRunner().invoke(app, ["check", "-c", str(cfg), "-q", "--as-of", "2026-04-01"])
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert res.stdout == "CRIT nps 2026-03 = 0.0 (min 10, n=4)\n"
+    # compute without -b still applies report.by.
+    res = CliRunner().invoke(app, ["compute", "nps", "-c", str(cfg), "-f", "csv", "-q", "--as-of", "2026-04-01"])
+    assert res.exit_code == 0 and "plan" in res.stdout.splitlines()[0]

@@ -7,10 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from typer.testing import CliRunner
+
+from crmmetrics.cli import app
 from crmmetrics.config import load_config
 from crmmetrics.engine import analyze
 from crmmetrics.errors import UsageError
 from tests.conftest import write
+from tests.test_order_metrics import _orders
 
 # Jan cohort: A (Jan, Mar), B (Jan, Feb, Feb), C (Jan only). Feb cohort: D (Feb, Apr 2).
 # E's Apr order is after the observation end given below; X's credit is not an order.
@@ -103,3 +107,10 @@ def test_revenue_with_or_after_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="return_on only"):
         load_config(_project(tmp_path, "{value: revenue, variant: return_on_or_after}"))
+
+
+def test_cohorts_without_identified_customers_is_an_empty_matrix_not_a_crash(tmp_path):
+    _orders(tmp_path, "1,,2026-01-05,100\n")
+    res = CliRunner().invoke(app, ["analyze", "cohorts", "-c", str(tmp_path / "crm.yaml"), "-f", "csv"])
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.strip() == "cohort,size,incomplete_k,p0"

@@ -89,8 +89,8 @@ def test_rows_after_the_as_of_day_are_one_info_issue_and_never_counted(survey_pr
     assert later[0].location.endswith("surveys.csv:5")
 
 
-def test_sample_data_as_of_mid_2025_has_no_later_period_in_any_metric():
-    report = compute(load_config(ROOT / "config.example.yaml"), period="month", as_of="2025-06-30")
+def test_sample_data_as_of_mid_2025_has_no_later_period_in_any_metric(sample_project):
+    report = compute(load_config(sample_project / "config.example.yaml"), period="month", as_of="2025-06-30")
     res = report.results
     assert len(res) and (res["period_start"] <= "2025-06-30").all()
     last = res.groupby("metric")["period"].max()
@@ -225,8 +225,8 @@ def test_a_stale_export_is_a_warning_that_strict_lets_pass(tmp_path):
 # ------------------------------------------------------------------ behaviour 4: -p all is one row per metric and segment
 
 
-def test_all_is_one_row_per_metric_and_segment_for_every_metric():
-    report = compute(load_config(ROOT / "config.example.yaml"), period="all", as_of="2026-10-31")
+def test_all_is_one_row_per_metric_and_segment_for_every_metric(sample_project):
+    report = compute(load_config(sample_project / "config.example.yaml"), period="all", as_of="2026-10-31")
     res = report.results
     keys = ["metric", *[c for c in ("stage",) if c in res]]
     counts = res.fillna({"stage": ""}).groupby(keys).size() if "stage" in res else res.groupby(keys).size()
@@ -237,12 +237,11 @@ def test_all_is_one_row_per_metric_and_segment_for_every_metric():
     assert stages.count("(total)") == 1 and "" not in stages
 
 
-def test_lead_conversion_with_basis_period_over_all_is_one_ratio(tmp_path):
+def test_lead_conversion_with_basis_period_over_all_is_one_ratio(sample_project_copy):
     # Sample data: 2,500 leads created, 200 converted, both in the one period → 8 %
     # (before: two rows, 0 ÷ 2,500 and 200 ÷ 0, because conversions were bucketed by their own first date).
-    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
-    text = (ROOT / "config.example.yaml").read_text(encoding="utf-8").replace("basis: cohort", "basis: period")
-    cfg = load_config(write(tmp_path / "crm.yaml", text))
+    text = (sample_project_copy / "config.example.yaml").read_text(encoding="utf-8").replace("basis: cohort", "basis: period")
+    cfg = load_config(write(sample_project_copy / "crm.yaml", text))
     rows = compute(cfg, ["lead_conversion_rate"], period="all", as_of="2026-10-31").results
     assert len(rows) == 1 and (rows["numerator"].iloc[0], rows["denominator"].iloc[0]) == (200, 2500)
     assert rows["value"].iloc[0] == pytest.approx(0.08)
@@ -252,10 +251,10 @@ def test_lead_conversion_with_basis_period_over_all_is_one_ratio(tmp_path):
 
 
 @pytest.mark.parametrize("as_of", ["2026-10-20", "2026-11-25", None])
-def test_compute_health_score_and_analyze_health_score_at_the_same_instant(as_of):
+def test_compute_health_score_and_analyze_health_score_at_the_same_instant(as_of, sample_project):
     from crmmetrics.engine import analyze
 
-    cfg = load_config(ROOT / "config.example.yaml")
+    cfg = load_config(sample_project / "config.example.yaml")
     metric = compute(cfg, ["health_score"], period="all", as_of=as_of).results.iloc[0]
     table = analyze(cfg, "health", as_of=as_of).tables["customers"]
     scored = table[table["score"].notna()]

@@ -11,6 +11,7 @@ import pytest
 from crmmetrics import compute, load_config
 from crmmetrics.errors import ConfigError
 from tests.conftest import write
+from tests.test_subscription_metrics import at
 
 LEAD_COLUMNS = ["id", "created", "source", "status", "mql", "sql", "converted", "response"]
 
@@ -246,3 +247,36 @@ def test_lead_response_in_business_hours(leads):
     assert (row["mean"], row["median"], row["n"]) == ((120 + 15) / 2, (120 + 15) / 2, 2)
     assert (row["within_sla"], row["unanswered"], row["sla_rate"]) == (1, 1, pytest.approx(1 / 3))  # 2 business hours miss a 1-hour SLA
     assert report.options["lead_response_time"]["measured_in"] == "business minutes (office)"
+
+
+# ------------------------------------------------------------------ 5. a milestone before the lead's creation still counts
+
+LEADS = """
+version: 1
+timezone: UTC
+sources:
+  leads:
+    path: leads.csv
+    fields: {lead_id: id, created_at: created, mql_at: mql, sql_at: sql, converted_at: converted, first_response_at: response}
+"""
+
+
+def test_won_before_created_counts_in_rates_and_leaves_durations_only(tmp_path):
+    # L1 is clean; L2's MQL, SQL, conversion and first response are all stamped before
+    # it was created (an import); L3 and L4 never moved.
+    (tmp_path / "leads.csv").write_text(
+        "id,created,mql,sql,converted,response\n"
+        "L1,2026-03-02 09:00,2026-03-03,2026-03-04,2026-03-10,2026-03-02 11:00\n"
+        "L2,2026-03-05 09:00,2026-03-01,2026-03-01,2026-03-02,2026-03-05 08:00\n"
+        "L3,2026-03-06 09:00,,,,\n"
+        "L4,2026-03-07 09:00,,,,\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path / "crm.yaml", LEADS))
+    rep = compute(cfg, ["lead_conversion_rate", "mql_rate", "sql_rate", "lead_response_time"], period="all", as_of="2026-03-31")
+    conv = at(rep, "lead_conversion_rate", "all")
+    assert (conv["converted"], conv["leads"], conv["value"]) == (2, 4, 0.5)  # was 1 / 3
+    assert at(rep, "mql_rate", "all")["value"] == 0.5  # 2 of 4, was 1 of 3
+    assert at(rep, "sql_rate", "all")["value"] == 1.0  # both MQLs reached SQL
+    response = at(rep, "lead_response_time", "all")
+    assert (response["n"], response["value"]) == (1, 2.0)  # L1 only: a negative time is no duration
+    warned = {i.code for i in rep.issues if i.level.value == "warning"}
+    assert {"conversion_before_created", "mql_before_created", "sql_before_created", "response_before_created"} <= warned

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from crmmetrics import compute, load_config
 from crmmetrics.metrics.orders import clv_value
-from tests.conftest import write
+from tests.conftest import DATASETS, needs_dataset, write
+from tests.test_subscription_metrics import at
 
 CONFIG = """
 version: 1
@@ -262,3 +264,124 @@ def test_line_level_export_with_unit_prices_and_cancellation_invoices(tmp_path):
     assert codes["unparseable_quantity"].location.endswith("lines.csv:4")
     assert codes["zero_amount"].location.endswith("lines.csv:7")
     assert "missing_amount" not in codes
+
+
+ORDERS_CONFIG = """
+version: 1
+timezone: UTC
+sources:
+  orders:
+    path: orders.csv
+    fields: {order_id: id, customer_id: customer, order_date: date, amount: amount}
+"""
+
+
+def _orders(tmp_path, body: str):
+    (tmp_path / "orders.csv").write_text("id,customer,date,amount\n" + body, encoding="utf-8")
+    return load_config(write(tmp_path / "crm.yaml", ORDERS_CONFIG))
+
+
+def test_empty_period_extras_of_a_ratio_are_zero_not_null(tmp_path):
+    # APV: January 100 + credit −20, March 50; February has no orders. The ratio shape's
+    # extras (gross_revenue, credits) are sums: 0 in the empty February row, like n.
+    cfg = _orders(tmp_path, "1,A,2026-01-05,100\nR1,A,2026-01-20,-20\n2,B,2026-03-05,50\n")
+    res = compute(cfg, ["average_purchase_value"], period="month", as_of="2026-04-01").results
+    feb = res[res["period"] == "2026-02"].iloc[0]
+    assert pd.isna(feb["value"]) and feb["n"] == 0
+    assert feb["gross_revenue"] == 0 and feb["credits"] == 0
+    jan = res[res["period"] == "2026-01"].iloc[0]
+    assert (jan["value"], jan["gross_revenue"], jan["credits"]) == (80.0, 100, 20)
+
+
+def test_new_customer_revenue_with_only_guest_orders_does_not_crash(tmp_path):
+    # One guest order of 100 in January: total revenue 100, new-customer revenue 0.
+    cfg = _orders(tmp_path, "1,,2026-01-05,100\n")
+    row = compute(cfg, ["new_customer_revenue"], period="month", as_of="2026-02-01").results.iloc[0]
+    assert (row["period"], row["value"], row["total_revenue"], row["new_customers"]) == ("2026-01", 0.0, 100, 0)
+
+
+# ------------------------------------------------------------------ 3. a gap of exactly inactive_days is no churn
+
+ORDERS = ORDERS_CONFIG + """metrics:
+  customer_lifespan: {inactive_days: 30, unit: months}
+"""
+
+
+def test_an_order_exactly_inactive_days_later_is_not_churn(tmp_path):
+    # A orders on 5 Jan and again exactly 30 days later (4 Feb); B only on 5 Jan, so B
+    # is lost on 4 Feb. Churn in February is 1 of 2 → lifespan 2 months. Counting A's
+    # 30-day gap as churn and re-acquisition read 2 of 2 → 1 month.
+    (tmp_path / "orders.csv").write_text(
+        "id,customer,date,amount\n1,A,2026-01-05,10\n2,A,2026-02-04,10\n3,A,2026-02-20,10\n4,B,2026-01-05,10\n", encoding="utf-8")
+    rep = compute(load_config(write(tmp_path / "crm.yaml", ORDERS)), ["customer_lifespan"], as_of="2026-02-28")
+    feb = at(rep, "customer_lifespan", "2026-02")
+    assert (feb["customers_at_start"], feb["churned"], feb["value"]) == (2, 1, 2.0)
+
+
+def test_sample_data_february_2026_lifespan_7_78_years_and_clv_616091(sample_project):
+    # The sample has 16 annual renewals exactly 365 days after the previous order;
+    # read as churn they gave 4.67 years and CLV 369,655.
+    rep = compute(load_config(sample_project / "config.example.yaml"), ["customer_lifespan", "clv"],
+                  since="2026-02-01", until="2026-03-01", as_of="2026-10-31")
+    life = at(rep, "customer_lifespan", "2026-02")
+    assert (life["customers_at_start"], life["churned"]) == (280, 3)
+    assert life["value"] == pytest.approx(7.78, abs=0.005)
+    assert at(rep, "clv", "2026-02")["value"] == pytest.approx(616_091, abs=0.5)
+
+
+# ------------------------------------------------------------------ 4. zero-amount orders are kept by default
+
+CDNOW_MASTER = DATASETS / "cdnow_lifetimes" / "CDNOW_master.txt"
+
+
+def test_zero_amount_orders_count_by_default_with_one_info_issue(tmp_path):
+    (tmp_path / "orders.csv").write_text(
+        "id,customer,date,amount\n1,A,2026-03-01,100\n2,A,2026-03-05,0\n3,B,2026-03-09,50\n4,C,2026-03-10,0\n", encoding="utf-8")
+    cfg = write(tmp_path / "crm.yaml", ORDERS)
+    rep = compute(load_config(cfg), ["average_purchase_value", "repeat_purchase_rate"], period="all", as_of="2026-03-31")
+    apv = at(rep, "average_purchase_value", "all")
+    assert (apv["value"], apv["denominator"]) == (37.5, 4)  # 150 ÷ 4 orders
+    assert at(rep, "repeat_purchase_rate", "all")["value"] == pytest.approx(1 / 3)  # A of A, B, C
+    zero = [i for i in rep.issues if i.code == "zero_amount"]
+    assert len(zero) == 1 and zero[0].count == 2 and zero[0].level.value == "info"
+    # exclude stays an option: then the two are issues with their lines and left out.
+    cfg = write(tmp_path / "crm.yaml", ORDERS.replace("customer_lifespan:", "average_purchase_value: {zero_amount: exclude}\n  customer_lifespan:"))
+    rep = compute(load_config(cfg), ["average_purchase_value"], period="all", as_of="2026-03-31")
+    assert at(rep, "average_purchase_value", "all")["value"] == 75
+    assert [i.location.rsplit(":", 1)[1] for i in rep.issues if i.code == "zero_amount"] == ["3", "5"]
+
+
+@needs_dataset("cdnow_lifetimes", "CDNOW_master.txt")
+def test_cdnow_master_apv_35_89_repeat_rate_0_4948_and_btyd_as_lifetimes(tmp_path):
+    import pandas as pd
+
+    from crmmetrics.engine import analyze
+
+    cfg = load_config(write(tmp_path / "cdnow.yaml", f"""
+        version: 1
+        sources:
+          orders:
+            path: {CDNOW_MASTER}
+            csv: {{delimiter: whitespace}}
+            fields: {{customer_id: customer_id, order_date: date, amount: dollar_value}}
+        """))
+    rep = compute(cfg, ["average_purchase_value", "repeat_purchase_rate"], period="all", as_of="1998-06-30")
+    assert at(rep, "average_purchase_value", "all")["value"] == pytest.approx(35.89, abs=0.005)  # not 35.93
+    assert at(rep, "repeat_purchase_rate", "all")["value"] == pytest.approx(0.4948, abs=0.00005)  # not 0.4961
+    zero = [i for i in rep.issues if i.code == "zero_amount"]
+    assert len(zero) == 1 and zero[0].count == 80  # one info issue, not 80 warnings
+    # BTYD equals lifetimes' summary_data_from_transaction_data for every customer,
+    # recomputed here from the raw file with its rules (daily periods, end = last day).
+    ours = analyze(cfg, "btyd").results.set_index("customer_id").sort_index()
+    raw = pd.read_csv(CDNOW_MASTER, sep=r"\s+", dtype={"customer_id": str})
+    raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    days = raw.groupby(["customer_id", "date"])["dollar_value"].sum().reset_index()
+    g = days.groupby("customer_id")
+    first, last = g["date"].min(), g["date"].max()
+    ref = pd.DataFrame({"frequency": g.size() - 1.0, "recency": (last - first).dt.days.astype(float),
+                        "T": (days["date"].max() - first).dt.days.astype(float)})
+    repeat = days[days["date"] != days["customer_id"].map(first)]
+    ref["monetary_value"] = repeat.groupby("customer_id")["dollar_value"].mean().reindex(ref.index).fillna(0.0)
+    assert len(ours) == len(ref) == 23_570
+    for col in ref.columns:
+        assert (ours[col] - ref[col]).abs().max() < 1e-9, col

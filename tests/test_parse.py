@@ -128,3 +128,12 @@ def test_value_maps_with_default():
 
 def test_null_tokens_and_whitespace():
     assert clean_text(S(" a ", "NA", "", "?", None, 3.0), ["", "NA", "?"]).tolist() == ["a", None, None, None, None, 3.0]
+
+
+def test_ambiguous_wall_clock_time_at_dst_end_is_read_not_rejected():
+    # 2026-10-25 02:30 happens twice in Berlin (clocks go back at 03:00 CEST): read as
+    # the first occurrence (CEST, UTC+2) = 00:30 UTC, never rejected as "not a date".
+    p = parse_datetime(pd.Series(["2026-10-25 02:30", "25.10.2026 02:30", "2026-10-25 03:30"], dtype="str"), tz="Europe/Berlin")
+    assert not p.bad.any()
+    utc = p.values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M").tolist()
+    assert utc == ["2026-10-25 00:30", "2026-10-25 00:30", "2026-10-25 02:30"]

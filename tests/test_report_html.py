@@ -13,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from crmmetrics.cli import app
-from tests.conftest import ROOT
 
 AS_OF = "2026-11-15"
 runner = CliRunner()
@@ -25,10 +24,10 @@ def run(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
+def sample(tmp_path_factory, sample_project):
     """The sample report as HTML and the same run as the JSON report."""
     out = tmp_path_factory.mktemp("html")
-    cfg = str(ROOT / "config.example.yaml")
+    cfg = str(sample_project / "config.example.yaml")
     run("report", "-c", cfg, "--as-of", AS_OF, "-q", "-o", str(out / "report.html"))
     run("compute", "-c", cfg, "--as-of", AS_OF, "-q", "-o", str(out / "report.json"))
     return (out / "report.html").read_text(encoding="utf-8"), json.loads((out / "report.json").read_text(encoding="utf-8")), out

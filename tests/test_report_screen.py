@@ -14,16 +14,15 @@ from crmmetrics.engine import compute
 from crmmetrics.render.firstscreen import first_screen_text
 from crmmetrics.render.glance import INCOMPLETE_MARK, fmt_change, latest_value, sparkline
 from crmmetrics.summary import summarise
-from tests.conftest import ROOT
 
 AS_OF = "2026-11-15"
 NOW = dt.datetime(2026, 11, 15, 12, 0)
 
 
 @pytest.fixture(scope="module")
-def sample():
+def sample(sample_project):
     """The demo exports' full report as of 2026-11-15 (November is not over)."""
-    cfg = load_config(ROOT / "config.example.yaml")
+    cfg = load_config(sample_project / "config.example.yaml")
     report = compute(cfg, None, by=[], as_of=AS_OF, now=NOW)
     return report, summarise(report, cfg), cfg.model.currency
 
@@ -118,18 +117,18 @@ def test_compute_table_never_cuts_values_at_80(sample):
     assert max(cell_len(line) for line in text.splitlines()) <= 80
 
 
-def test_report_cli_writes_text_and_rejects_other_extensions(tmp_path):
+def test_report_cli_writes_text_and_rejects_other_extensions(tmp_path, sample_project):
     from typer.testing import CliRunner
 
     from crmmetrics.cli import app
 
     out = tmp_path / "screen.txt"
-    res = CliRunner().invoke(app, ["report", "nps", "csat", "-c", str(ROOT / "config.example.yaml"), "--as-of", AS_OF, "-q", "-o", str(out)])
+    res = CliRunner().invoke(app, ["report", "nps", "csat", "-c", str(sample_project / "config.example.yaml"), "--as-of", AS_OF, "-q", "-o", str(out)])
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert text.startswith("crmmetrics report · as of 2026-11-15 · month")
     assert "nps" in text and "csat" in text
-    bad = CliRunner().invoke(app, ["report", "-c", str(ROOT / "config.example.yaml"), "-o", str(tmp_path / "r.csv")])
+    bad = CliRunner().invoke(app, ["report", "-c", str(sample_project / "config.example.yaml"), "-o", str(tmp_path / "r.csv")])
     assert bad.exit_code == 2
 
 
@@ -165,8 +164,8 @@ def test_a_tiny_change_never_reads_as_zero():
 
 
 @pytest.mark.parametrize("width", [80, 120])
-def test_segments_with_by_fit_and_titles_are_whole_or_absent(width):
-    cfg = load_config(ROOT / "config.example.yaml")
+def test_segments_with_by_fit_and_titles_are_whole_or_absent(width, sample_project):
+    cfg = load_config(sample_project / "config.example.yaml")
     report = compute(cfg, ["nps", "csat"], by=["plan"], as_of=AS_OF, now=NOW)
     rows = summarise(report, cfg)
     assert {r.segment for r in rows} == {"plan=Enterprise", "plan=Growth", "plan=Starter"}
@@ -179,14 +178,14 @@ def test_segments_with_by_fit_and_titles_are_whole_or_absent(width):
 
 
 @pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a pseudo-terminal")
-def test_metrics_listing_on_a_narrow_terminal_never_cuts_a_name():
+def test_metrics_listing_on_a_narrow_terminal_never_cuts_a_name(sample_project):
     import re
     import subprocess
     import sys
 
     from crmmetrics.metrics.registry import all_metrics
 
-    cmd = f"stty cols 80; {sys.executable} -m crmmetrics metrics -c {ROOT / 'config.example.yaml'}"
+    cmd = f"stty cols 80; {sys.executable} -m crmmetrics metrics -c {sample_project / 'config.example.yaml'}"
     out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "80"}).stdout
     lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rstrip("\r") for line in out.splitlines()]

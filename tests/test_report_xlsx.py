@@ -10,7 +10,6 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from crmmetrics.cli import app
-from tests.conftest import ROOT
 
 AS_OF = "2026-11-15"
 runner = CliRunner()
@@ -22,9 +21,9 @@ def run(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
+def sample(tmp_path_factory, sample_project):
     out = tmp_path_factory.mktemp("xlsx")
-    cfg = str(ROOT / "config.example.yaml")
+    cfg = str(sample_project / "config.example.yaml")
     metrics = ["nps", "csat", "mrr", "first_reply_time", "new_leads"]
     run("compute", *metrics, "-c", cfg, "--as-of", AS_OF, "-q", "-o", str(out / "r.xlsx"))
     run("compute", *metrics, "-c", cfg, "--as-of", AS_OF, "-q", "-o", str(out / "r.json"))
@@ -97,9 +96,9 @@ def test_text_is_never_a_formula(survey_project, tmp_path):
     assert '=HYPERLINK("http://x","y")' in {c.value for c in plans}
 
 
-def test_analyze_tables_one_sheet_each_with_dates_money_and_shares(tmp_path):
+def test_analyze_tables_one_sheet_each_with_dates_money_and_shares(tmp_path, sample_project):
     out = tmp_path / "rfm.xlsx"
-    run("analyze", "rfm", "-c", str(ROOT / "config.example.yaml"), "--as-of", "2026-11-01", "-q", "-o", str(out))
+    run("analyze", "rfm", "-c", str(sample_project / "config.example.yaml"), "--as-of", "2026-11-01", "-q", "-o", str(out))
     wb = load_workbook(out)
     assert wb.sheetnames == ["customers", "segments", "cuts", "segment_map", "issues", "inputs"]
     _, customers = rows_of(wb["customers"])
@@ -112,7 +111,7 @@ def test_analyze_tables_one_sheet_each_with_dates_money_and_shares(tmp_path):
     assert sum(s["customers"].value for s in segments) == len(customers)
 
 
-def test_bom_flag_makes_csv_excel_ready_and_is_refused_elsewhere(survey_project, tmp_path):
+def test_bom_flag_makes_csv_excel_ready_and_is_refused_elsewhere(survey_project, tmp_path, sample_project):
     path = survey_project([("NPS", 10, "2026-09-02"), ("NPS", 3, "2026-09-03")])
     res = runner.invoke(app, ["compute", "nps", "-c", str(path), "-p", "all", "-f", "csv", "--bom", "--as-of", AS_OF, "-q"])
     assert res.exit_code == 0 and res.stdout_bytes.startswith(b"\xef\xbb\xbfmetric,period,")
@@ -120,7 +119,7 @@ def test_bom_flag_makes_csv_excel_ready_and_is_refused_elsewhere(survey_project,
     assert plain.stdout_bytes.startswith(b"metric,period,")
     assert res.stdout_bytes[3:] == plain.stdout_bytes
     out = tmp_path / "n.csv"
-    run("analyze", "rfm", "-c", str(ROOT / "config.example.yaml"), "--bom", "-q", "-o", str(out))
+    run("analyze", "rfm", "-c", str(sample_project / "config.example.yaml"), "--bom", "-q", "-o", str(out))
     assert out.read_bytes().startswith(b"\xef\xbb\xbfcustomer_id,")
     bad = runner.invoke(app, ["compute", "nps", "-c", str(path), "-f", "json", "--bom", "-q"])
     assert bad.exit_code == 2 and "--bom applies to CSV output" in bad.output

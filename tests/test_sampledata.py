@@ -41,13 +41,10 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    directory = tmp_path_factory.mktemp("sample") / "nested"  # also checks the directory is created
-    paths = write_sample_data(directory)
-    assert [p.name for p in paths] == list(FILE_NAMES)
-    assert all(p.parent == directory and p.is_file() for p in paths)
-    return directory
+@pytest.fixture
+def generated(sample_project: pathlib.Path) -> pathlib.Path:
+    """The generator's output, written once per run by the shared `sample_project` fixture."""
+    return sample_project / "sample_data"
 
 
 def read_rows(directory: pathlib.Path, name: str) -> list[dict[str, str]]:
@@ -65,7 +62,10 @@ def zip_members(data: bytes) -> list[tuple[str, tuple[int, ...], bytes]]:
 
 
 def test_two_runs_are_byte_identical(generated: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    again = write_sample_data(tmp_path)
+    directory = tmp_path / "nested"  # also checks the directory is created
+    again = write_sample_data(directory)
+    assert [p.name for p in again] == list(FILE_NAMES)
+    assert all(p.parent == directory and p.is_file() for p in again)
     for path in again:
         assert path.read_bytes() == (generated / path.name).read_bytes(), path.name
 

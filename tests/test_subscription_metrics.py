@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -622,14 +624,14 @@ FAMILY = ["mrr", "arr", "arpa", "new_mrr", "expansion_mrr", "contraction_mrr", "
           "quick_ratio", "customer_retention_rate", "renewal_rate", "expansion_revenue", "upsell_rate", "cross_sell_rate", "ltv"]
 
 
-def test_sample_data_feeds_every_metric_and_mrr_matches_the_customer_master():
+def test_sample_data_feeds_every_metric_and_mrr_matches_the_customer_master(sample_project):
     import pandas as pd
 
-    rep = compute(load_config(ROOT / "config.example.yaml"), FAMILY, since="2026-01-01", as_of="2026-10-31")
+    rep = compute(load_config(sample_project / "config.example.yaml"), FAMILY, since="2026-01-01", as_of="2026-10-31")
     for m in FAMILY:
         r = rows(rep, m)
         assert len(r) == 10 and r["value"].notna().all(), m
-    master = pd.read_csv(ROOT / "sample_data" / "customers.csv")
+    master = pd.read_csv(sample_project / "sample_data" / "customers.csv")
     october = at(rep, "mrr", "2026-10")
     assert october["value"] == pytest.approx(master["MRR"].sum(), abs=0.05)
     assert october["n"] == int((master["MRR"] > 0).sum())
@@ -638,3 +640,265 @@ def test_sample_data_feeds_every_metric_and_mrr_matches_the_customer_master():
     # the demo history has every kind of movement
     for m in ("new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr"):
         assert rows(rep, m)["value"].sum() > 0, m
+
+
+# ------------------------------------------------------------------ analyze mrr_movements
+
+
+SUBS_ONLY = """
+version: 1
+timezone: UTC
+sources:
+  subscriptions:
+    path: subs.csv
+    fields: {subscription_id: id, customer_id: customer, started_at: start, ended_at: end, amount: amount}
+"""
+
+
+def test_mrr_movements_runs_on_subscriptions_alone_like_the_metrics(tmp_path):
+    # The *_mrr metrics run without a customers source; the analysis refused (exit 78).
+    from crmmetrics.engine import analyze
+    from tests.conftest import write
+
+    (tmp_path / "subs.csv").write_text("id,customer,start,end,amount\nS1,A,2026-01-01,,100\nS2,B,2026-02-01,2026-03-15,50\n"
+                                       "S3,A,2026-03-10,,30\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path / "crm.yaml", SUBS_ONLY))
+    rep = analyze(cfg, "mrr_movements", period="month", since="2026-03-01", until="2026-04-01", as_of=AS_OF)
+    t = rep.tables["movements"].set_index("customer_id")
+    assert t.loc["A", ["mrr_start", "expansion", "mrr_end"]].tolist() == [100, 30, 130]
+    assert t.loc["B", ["mrr_start", "churned", "mrr_end"]].tolist() == [50, 50, 0]
+    summ = rep.tables["summary"].iloc[0]
+    assert (summ["mrr_start"], summ["net_new_mrr"], summ["mrr_end"]) == (150, -20, 130)
+
+
+def test_mrr_movements_without_any_revenue_source_is_one_config_error(tmp_path):
+    from crmmetrics.engine import analyze
+    from tests.conftest import write
+
+    (tmp_path / "deals.csv").write_text("id,closed\nD1,2026-03-01\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path / "crm.yaml", "version: 1\nsources:\n  deals:\n    path: deals.csv\n"
+                                                   "    fields: {deal_id: id, closed_at: closed}\n"))
+    with pytest.raises(ConfigError, match="subscriptions source or customers"):
+        analyze(cfg, "mrr_movements", period="month", as_of=AS_OF)
+
+
+# ------------------------------------------------------------------ upsell revenue share
+
+
+def test_upsell_revenue_share_counts_won_deals_without_a_type_in_the_total(tmp_path):
+    from tests.test_subscription_metrics import DEALS_SOURCE
+
+    # won in March: upsell 100, new 300, a deal whose type is blank 100 → 100 ÷ 500 = 20 % (was 100 ÷ 400).
+    (tmp_path / "deals.csv").write_text("id,customer,closed,status,amount,type\nD1,A,2026-03-02,won,100,upsell\n"
+                                        "D2,B,2026-03-03,won,300,new\nD3,A,2026-03-04,won,100,\nD4,B,2026-03-05,lost,900,upsell\n",
+                                        encoding="utf-8")
+    cfg = make(tmp_path, [sub("A", "2026-01-01"), sub("B", "2026-01-01")], extra=DEALS_SOURCE,
+               metrics="  upsell_rate: {variant: revenue_share}")
+    row = at(run(cfg, ["upsell_rate"], since="2026-03-01", until="2026-04-01"), "upsell_rate", "2026-03")
+    assert (row["numerator"], row["denominator"], row["value"]) == (100, 500, pytest.approx(0.2))
+
+
+# ------------------------------------------------------------------ refactors kept honest (hand-computed)
+
+
+def test_ltv_trailing_churn_is_averaged_within_each_segment(tmp_path):
+    # A: 10 customers at 100; one churns in January (1/10), one in February (1/9).
+    # B: 4 customers at 50; nobody churns in January (0), one in February (1/4).
+    # March, trailing 2: A 100 ÷ mean(0.1, 1/9) = 947.37; B 50 ÷ mean(0, 0.25) = 400.
+    subs = [sub(f"A{i}", "2025-12-01", {1: "2026-01-15", 2: "2026-02-15"}.get(i), amount=100) for i in range(1, 11)]
+    subs += [sub(f"B{i}", "2025-12-01", "2026-02-10" if i == 1 else None, amount=50) for i in range(1, 5)]
+    customers = [{"id": r["customer"], "segment": r["customer"][0]} for r in subs]
+    cfg = make(tmp_path, subs, customers=customers, metrics="  ltv: {churn: trailing, trailing_periods: 2}")
+    rep = run(cfg, ["ltv"], by=["segment"], since="2026-03-01", until="2026-04-01")
+    assert at(rep, "ltv", "2026-03", segment="A")["value"] == pytest.approx(100 / ((0.1 + 1 / 9) / 2))
+    assert at(rep, "ltv", "2026-03", segment="B")["value"] == pytest.approx(400)
+
+
+def test_renewal_terms_of_a_long_running_contract_are_each_due(tmp_path):
+    # L: annual from 2023-03-15, still running → due 2024-03-15, 2025-03-15, 2026-03-15, renewed each time.
+    # E: annual from 2025-03-20, ends at its term end 2026-03-20 with no successor → not renewed.
+    subs = [sub("L", "2023-03-15", amount=1200, interval=12), sub("E", "2025-03-20", "2026-03-20", amount=1200, interval=12)]
+    rep = run(make(tmp_path, subs), ["renewal_rate"], period="year", since="2024-01-01", until="2027-01-01")
+    assert [(r.numerator, r.denominator) for r in rows(rep, "renewal_rate").itertuples()] == [(1, 1), (1, 1), (1, 2)]
+
+
+def test_daily_churn_day_sums_stay_within_their_segment(tmp_path):
+    # A: 2 paying, one leaves on 10 March → 1/2. B: 4 paying, one leaves on 5 March (1/4),
+    # another on 20 March (1/3 of the 3 left) → 7/12.
+    subs = [sub("A1", "2025-12-01"), sub("A2", "2025-12-01", "2026-03-10")]
+    subs += [sub("B1", "2025-12-01", "2026-03-05"), sub("B2", "2025-12-01", "2026-03-20"), sub("B3", "2025-12-01"), sub("B4", "2025-12-01")]
+    customers = [{"id": r["customer"], "segment": r["customer"][0]} for r in subs]
+    cfg = make(tmp_path, subs, customers=customers, metrics="  customer_churn_rate: {formula: daily}")
+    rep = run(cfg, ["customer_churn_rate"], by=["segment"], since="2026-03-01", until="2026-04-01")
+    assert at(rep, "customer_churn_rate", "2026-03", segment="A")["value"] == pytest.approx(0.5)
+    assert at(rep, "customer_churn_rate", "2026-03", segment="B")["value"] == pytest.approx(1 / 4 + 1 / 3)
+
+
+# ------------------------------------------------------------------ deal-sourced variants need deals only
+
+
+CRM_DEALS = """
+version: 1
+timezone: UTC
+sources:
+  customers:
+    path: customers.csv
+    fields: {customer_id: id, created_at: created, segment: segment}
+  deals:
+    path: deals.csv
+    fields: {deal_id: id, customer_id: customer, closed_at: closed, status: status, amount: amount, deal_type: type}
+"""
+
+
+def test_renewal_and_expansion_from_deals_need_no_billing_dates(tmp_path):
+    # A CRM-only project (customers without first_paid_at, no subscriptions): both metrics
+    # read deals alone, but were refused as a "dateless snapshot" (exit 78).
+    from tests.conftest import write
+
+    (tmp_path / "customers.csv").write_text("id,created,segment\nA,2025-01-01,x\nB,2025-01-01,y\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text(
+        "id,customer,closed,status,amount,type\nD1,A,2026-03-05,won,100,renewal\nD2,B,2026-03-06,lost,50,renewal\n"
+        "D3,A,2026-03-07,won,70,upsell\nD4,B,2026-03-08,won,30,cross_sell\nD5,A,2026-03-09,open,999,upsell\n"
+        "D6,B,2026-03-20,won,500,renewal\n", encoding="utf-8")
+    cfg = write(tmp_path / "crm.yaml", CRM_DEALS)
+    rep = run(cfg, ["renewal_rate", "expansion_revenue"], since="2026-03-01", until="2026-04-01", as_of="2026-03-15")
+    renewal = at(rep, "renewal_rate", "2026-03")  # D6 closes after the as-of day: not yet
+    assert (renewal["numerator"], renewal["denominator"], renewal["contracts_due"]) == (1, 2, 2)
+    assert at(rep, "expansion_revenue", "2026-03")["value"] == pytest.approx(70 + 30)
+    by = run(cfg, ["renewal_rate", "expansion_revenue"], by=["segment"], since="2026-03-01", until="2026-04-01", as_of="2026-03-31")
+    assert at(by, "renewal_rate", "2026-03", segment="y")["value"] == pytest.approx(1 / 2)  # D2 lost, D6 won
+    assert at(by, "expansion_revenue", "2026-03", segment="x")["value"] == pytest.approx(70)
+
+
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_crm_data.py"
+
+
+# ------------------------------------------------------------------ 1. customers MRR 0 is not paying
+
+CUSTOMERS_ONLY = """
+version: 1
+timezone: UTC
+sources:
+  customers:
+    path: customers.csv
+    fields: {customer_id: id, first_paid_at: paid, churned_at: churned, mrr: mrr, plan: plan}
+"""
+
+
+def test_customers_with_mrr_0_are_not_paying_customers(tmp_path):
+    # A and B pay 100 and 50; F is on a free plan (MRR 0); G churned on a free plan in
+    # February. Paying customers on 1 Feb: A, B → ARPA 75 (not 150 / 4 = 37.5), and G's
+    # leaving is no churn (it never paid): churn 1/2 from B alone, not 2/4.
+    (tmp_path / "customers.csv").write_text(
+        "id,paid,churned,mrr,plan\n"
+        "A,2026-01-05,,100,Pro\n"
+        "B,2026-01-10,2026-02-15,50,Pro\n"
+        "F,2026-01-10,,0,Free\n"
+        "G,2026-01-12,2026-02-20,0,Free\n", encoding="utf-8")
+    rep = compute(load_config(write(tmp_path / "crm.yaml", CUSTOMERS_ONLY)), ["arpa", "customer_churn_rate", "mrr"],
+                  since="2026-01-01", until="2026-03-01", as_of="2026-12-31")
+    jan = at(rep, "arpa", "2026-01")
+    assert (jan["value"], jan["n"]) == (75, 2)
+    churn = at(rep, "customer_churn_rate", "2026-02")
+    assert (churn["value"], churn["numerator"], churn["denominator"]) == (0.5, 1, 2)
+    assert at(rep, "mrr", "2026-02")["value"] == 100
+    note = [i for i in rep.issues if i.code == "zero_mrr_not_paying"]
+    assert len(note) == 1 and note[0].count == 2
+
+
+@pytest.mark.skipif(not GENERATOR.exists(), reason=f"{GENERATOR} not present")
+def test_synthetic_customers_file_december_2025_arpa_640_19_churn_3_14(tmp_path):
+    # The audit's numbers: gen_crm_data.py --scale small (seed 42), customers only.
+    # Counting MRR-0 customers as paying read ARPA 489.52 and churn 4.06 %.
+    subprocess.run([sys.executable, str(GENERATOR), "--scale", "small", "--out", str(tmp_path), "--tables", "customers"],
+                   check=True, capture_output=True)
+    cfg = write(tmp_path / "crm.yaml", """
+        version: 1
+        timezone: UTC
+        sources:
+          customers:
+            path: customers.csv
+            fields: {customer_id: id, first_paid_at: created_at, churned_at: churned_at, plan: plan, region: region, mrr: mrr}
+        """)
+    rep = compute(load_config(cfg), ["arpa", "customer_churn_rate", "customer_retention_rate"],
+                  since="2025-12-01", until="2026-01-01", as_of="2025-12-31")
+    assert at(rep, "arpa", "2025-12")["value"] == pytest.approx(640.19, abs=0.005)
+    churn = at(rep, "customer_churn_rate", "2025-12")
+    assert churn["value"] == pytest.approx(0.0314, abs=0.00005)
+    assert (churn["numerator"], churn["denominator"]) == (96, 3056)
+    assert at(rep, "customer_retention_rate", "2025-12")["value"] == pytest.approx(2960 / 3056)
+
+
+# ------------------------------------------------------------------ 2. -b plan: the plan at that time
+
+PLAN_SUBS = """
+version: 1
+timezone: UTC
+sources:
+  customers:
+    path: customers.csv
+    fields: {customer_id: id, segment: segment}
+  subscriptions:
+    path: subs.csv
+    fields: {subscription_id: id, customer_id: customer, plan: plan, started_at: start, ended_at: end, amount: amount}
+"""
+
+
+def _plan_project(tmp_path):
+    # A moves Pro → Enterprise on 10 March (100 → 300); B stays on Pro at 50; C joins
+    # Enterprise on 5 March at 200. customers has no plan column at all.
+    (tmp_path / "customers.csv").write_text("id,segment\nA,SMB\nB,SMB\nC,ENT\n", encoding="utf-8")
+    (tmp_path / "subs.csv").write_text(
+        "id,customer,plan,start,end,amount\n"
+        "S1,A,Pro,2026-01-01,2026-03-10,100\n"
+        "S2,A,Enterprise,2026-03-10,,300\n"
+        "S3,B,Pro,2026-01-01,,50\n"
+        "S4,C,Enterprise,2026-03-05,,200\n", encoding="utf-8")
+    return load_config(write(tmp_path / "crm.yaml", PLAN_SUBS))
+
+
+def test_by_plan_segments_by_the_subscription_plan_at_that_time(tmp_path):
+    cfg = _plan_project(tmp_path)
+    metrics = ["mrr", "new_mrr", "churned_mrr", "expansion_mrr", "net_new_mrr", "customer_churn_rate"]
+    rep = compute(cfg, metrics, by=["plan"], since="2026-02-01", until="2026-04-01", as_of="2026-12-31")
+    # February: A on Pro (100), B on Pro (50); nobody on Enterprise yet.
+    assert at(rep, "mrr", "2026-02", plan="Pro")["value"] == 150
+    assert at(rep, "mrr", "2026-02", plan="Enterprise")["value"] == 0
+    # March: A's move leaves Pro as churned 100 and enters Enterprise as new 300.
+    assert at(rep, "mrr", "2026-03", plan="Pro")["value"] == 50
+    assert at(rep, "mrr", "2026-03", plan="Enterprise")["value"] == 500
+    assert at(rep, "churned_mrr", "2026-03", plan="Pro")["value"] == 100
+    assert at(rep, "new_mrr", "2026-03", plan="Enterprise")["value"] == 500
+    assert at(rep, "customer_churn_rate", "2026-03", plan="Pro")["value"] == pytest.approx(0.5)
+    # Every segment reconciles on its own: MRR(end) − MRR(start) = its net new MRR.
+    for plan in ("Pro", "Enterprise"):
+        r = at(rep, "net_new_mrr", "2026-03", plan=plan)
+        assert r["value"] == pytest.approx(r["mrr_end"] - r["mrr_start"])
+    # The total sees A's move as one expansion of 200, and the same MRR.
+    total = compute(cfg, metrics, by=[], since="2026-03-01", until="2026-04-01", as_of="2026-12-31")
+    assert at(total, "expansion_mrr", "2026-03")["value"] == 200
+    assert at(total, "mrr", "2026-03")["value"] == 550
+    # A dimension subscriptions lack still comes from customers.
+    seg = compute(cfg, ["mrr"], by=["segment"], since="2026-03-01", until="2026-04-01", as_of="2026-12-31")
+    assert at(seg, "mrr", "2026-03", segment="SMB")["value"] == 350
+
+
+def test_sample_data_january_2025_enterprise_mrr_is_139997(sample_project):
+    # The customer master's Plan is today's plan; subscriptions say what was paid then.
+    # Reading every customer's current plan for all history gave 155,824.
+    cfg = load_config(sample_project / "config.example.yaml")
+    rep = compute(cfg, ["mrr"], by=["plan"], since="2025-01-01", until="2025-02-01", as_of="2026-10-31")
+    assert at(rep, "mrr", "2025-01", plan="Enterprise")["value"] == 139_997
+
+
+# ------------------------------------------------------------------ 8. retention's N is new or returning customers
+
+def test_retention_column_says_new_or_returning_customers(sample_project):
+    # September 2025 on the sample: 39 customers joined and stayed, 2 of them returning;
+    # customer_churn_rate's new_customers counts the 37 first-time sign-ups.
+    cfg = load_config(sample_project / "config.example.yaml")
+    rep = compute(cfg, ["customer_retention_rate"], since="2025-09-01", until="2025-10-01", as_of="2026-10-31")
+    assert "new_customers" not in rep.results.columns
+    assert at(rep, "customer_retention_rate", "2025-09")["new_or_returning_customers"] == 39
+    churn = compute(cfg, ["customer_churn_rate"], since="2025-09-01", until="2025-10-01", as_of="2026-10-31")
+    assert at(churn, "customer_churn_rate", "2025-09")["new_customers"] == 37

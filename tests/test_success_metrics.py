@@ -247,10 +247,9 @@ def test_analyze_health_reads_the_metric_block_when_it_has_none(tmp_path):
     assert list(analyze(cfg, "health", as_of="2026-03-31").tables["components"]["component"]) == ["usage"]
 
 
-def test_sample_config_computes_every_success_metric_and_the_health_table():
-    from tests.conftest import ROOT
+def test_sample_config_computes_every_success_metric_and_the_health_table(sample_project):
 
-    cfg = load_config(ROOT / "config.example.yaml")
+    cfg = load_config(sample_project / "config.example.yaml")
     names = ["engagement_rate", "dau", "mau", "stickiness", "time_to_value", "health_score"]
     report = compute(cfg, names, period="month", since="2026-08-01", until="2026-11-01", as_of="2026-10-31")
     got = report.results
@@ -265,3 +264,72 @@ def test_sample_config_computes_every_success_metric_and_the_health_table():
     for _, part in health.groupby("band"):
         assert part["score"].is_monotonic_increasing  # lowest score first within a band
     assert health["score"].notna().all() and len(health) > 500
+
+
+# C1 churned on 1 March (a bare date: the first instant of March), C2 still a customer.
+BOUNDARY_CUSTOMERS = ["C1,2026-01-10,2026-01-10,2026-03-01,,SMB", "C2,2026-01-10,2026-01-10,,,SMB"]
+
+
+BOUNDARY_ACTS = ["A1,C1,u1,2026-02-27 10:00,login,customer", "A2,C2,u2,2026-03-02 10:00,login,customer"]
+
+
+def test_engagement_base_keeps_a_customer_churning_at_the_period_start(tmp_path):
+    cfg = project(tmp_path, BOUNDARY_CUSTOMERS, BOUNDARY_ACTS)
+    report = compute(cfg, ["engagement_rate", "customer_churn_rate"], since="2026-03-01", until="2026-04-01", as_of="2026-04-30")
+    churn = rows_of(report, "customer_churn_rate").iloc[0]
+    engaged = rows_of(report, "engagement_rate").iloc[0]
+    # C1's churn on 1 March is a March event: C1 is in March's base (as churn rate says), engaged: C2 only → 1 ÷ 2.
+    assert churn["denominator"] == 2
+    assert (engaged["numerator"], engaged["denominator"], engaged["value"]) == (1, 2, pytest.approx(0.5))
+
+
+def test_health_score_at_a_period_end_keeps_a_customer_churning_the_next_day(tmp_path):
+    cfg = project(tmp_path, BOUNDARY_CUSTOMERS, BOUNDARY_ACTS)
+    rows = rows_of(compute(cfg, ["health_score"], since="2026-02-01", until="2026-04-01", as_of="2026-04-30"), "health_score")
+    # End of February: C1 (1 login in 30 days → usage 1/20 = 5) and C2 (0) → mean 2.5 over 2 customers.
+    # End of the data (3 March): C1 churned, C2 logged in on 2 March → 5.
+    assert list(rows["n"]) == [2, 1]
+    assert list(rows["value"]) == pytest.approx([2.5, 5.0])
+
+
+def test_health_score_without_any_signup_date_scores_at_the_data_end(tmp_path):
+    # created_at mapped but blank in every row: the grid starts at the data's last day instead of crashing.
+    cfg = project(tmp_path, ["C1,,2026-03-01,,,SMB", "C2,,,,,SMB"], ["A1,C1,u1,2026-04-02 10:00,login,customer"])
+    row = rows_of(compute(cfg, ["health_score"], as_of="2026-04-30"), "health_score").iloc[0]
+    # Paying population: C1 only (C2 never paid); one login in 30 days → 5.
+    assert (row["period"], row["n"], row["value"]) == ("2026-04", 1, pytest.approx(5.0))
+
+
+def test_rolling_mau_reaches_back_before_since(tmp_path):
+    acts = ["A1,C1,u1,2026-03-25 09:00,login,customer", "A2,C1,u2,2026-04-03 09:00,login,customer"]
+    cfg = project(tmp_path, ["C1,2025-01-01,,,,SMB"], acts, "  mau: {window: rolling30}\n  stickiness: {window: rolling30}")
+    report = compute(cfg, ["mau", "stickiness"], period="week", since="2026-03-30", until="2026-04-06", as_of="2026-04-30")
+    # Week of 30 March: the 30 days ending 5 April are 7 March-5 April → u1 (25 March) and u2.
+    assert rows_of(report, "mau").iloc[0]["value"] == 2
+    stick = rows_of(report, "stickiness").iloc[0]
+    # DAU over the 7 days: 1 user-day ÷ 7; ÷ MAU 2.
+    assert stick["value"] == pytest.approx(1 / 7 / 2)
+
+
+# ------------------------------------------------------------------ 7. health payments: the share past due, as explained
+
+def test_health_payments_scores_the_share_past_due_as_explain_says():
+    import pandas as pd
+
+    from crmmetrics.explain import explain_text
+    from crmmetrics.metrics.registry import get_metric
+    from crmmetrics.metrics.success import HealthOptions, score_customers
+
+    ts = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    customers = pd.DataFrame({"customer_id": ["A", "B", "C"], "created_at": [ts("2026-01-01")] * 3, "first_paid_at": [ts("2026-01-05")] * 3})
+    subs = pd.DataFrame({"customer_id": ["A", "A", "B", "C"], "status": ["past_due", "active", "past_due", "active"],
+                         "started_at": [ts("2026-02-01")] * 4})
+    frames = {"customers": customers, "subscriptions": subs}
+    table = score_customers(frames, HealthOptions(components={"payments": {}}), pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id")
+    # A: one of two subscriptions past due → share 0.5 → 50; B: all → 0; C: none → 100.
+    assert table["payments"].to_dict() == {"A": 50.0, "B": 0.0, "C": 100.0}
+    # "any past due → 0" is a setting away: a small zero_at.
+    strict = HealthOptions(components={"payments": {"zero_at": 0.01}})
+    assert score_customers(frames, strict, pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id").loc["A", "payments"] == 0.0
+    text = explain_text(get_metric("health_score"))
+    assert "any active subscription past_due" not in text and "share of the active subscriptions that are past_due" in text

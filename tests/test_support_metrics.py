@@ -6,7 +6,8 @@ import pytest
 
 from crmmetrics import compute, load_config
 from crmmetrics.errors import ConfigError
-from tests.conftest import write
+from tests.conftest import DATASETS, needs_dataset, write
+from tests.test_subscription_metrics import at
 
 TICKET_FIELDS = ("ticket_id: id, customer_id: customer, created_at: created, first_reply_at: reply, first_solved_at: first_solved, "
                  "solved_at: solved, closed_at: closed, status: status, reopen_count: reopens, agent_replies: replies, "
@@ -326,15 +327,94 @@ def test_support_csat_without_surveys_is_a_config_error(tmp_path):
         compute(cfg, ["support_csat"])
 
 
-def test_sample_config_computes_every_support_metric():
-    from tests.conftest import ROOT
+def test_sample_config_computes_every_support_metric(sample_project):
 
     names = ["first_reply_time", "first_resolution_time", "full_resolution_time", "one_touch_rate", "reopen_rate",
              "ticket_volume", "tickets_per_customer", "support_csat"]
-    report = compute(load_config(ROOT / "config.example.yaml"), names, period="quarter", until="2026-11-01", as_of="2026-10-31")
+    report = compute(load_config(sample_project / "config.example.yaml"), names, period="quarter", until="2026-11-01", as_of="2026-10-31")
     got = report.results
     assert set(got["metric"]) == set(names)
     q3 = got[got["period"] == "2026-Q3"].set_index("metric")
     assert (q3["value"].notna()).all()
     assert q3.loc["first_reply_time", "value"] < q3.loc["full_resolution_time", "value"]
     assert report.options["first_reply_time"]["measured_in"] == "business hours (istanbul_office)"
+
+
+# ------------------------------------------------------------------ 6. one_touch_rate zendesk_legacy without reopens
+
+def test_one_touch_zendesk_legacy_runs_without_a_reopen_column(tmp_path):
+    (tmp_path / "tickets.csv").write_text(
+        "id,created,solved,replies\n"
+        "T1,2026-03-01 09:00,2026-03-01 10:00,0\n"
+        "T2,2026-03-02 09:00,2026-03-02 10:00,1\n"
+        "T3,2026-03-03 09:00,2026-03-03 10:00,2\n"
+        "T4,2026-03-04 09:00,2026-03-04 10:00,1\n", encoding="utf-8")
+    base = ("version: 1\ntimezone: UTC\nsources:\n  tickets:\n    path: tickets.csv\n"
+            "    fields: {ticket_id: id, created_at: created, solved_at: solved, agent_replies: replies}\n")
+    cfg = load_config(write(tmp_path / "crm.yaml", base + "metrics:\n  one_touch_rate: {variant: zendesk_legacy}\n"))
+    row = at(compute(cfg, ["one_touch_rate"], period="all", as_of="2026-03-31"), "one_touch_rate", "all")
+    assert (row["one_touch"], row["n"], row["value"]) == (3, 4, 0.75)  # fewer than 2 replies: T1, T2, T4
+    # The default variant looks at reopens, so it still needs the column (one clear line).
+    with pytest.raises(ConfigError, match="reopen_count"):
+        compute(load_config(write(tmp_path / "crm.yaml", base)), ["one_touch_rate"], period="all", as_of="2026-03-31")
+
+
+# ------------------------------------------------------------------ 9. support: no 0-h opening replies, fallbacks opt-in
+
+SUPPORT = """
+version: 1
+timezone: UTC
+sources:
+  tickets:
+    path: tickets.csv
+    fields: {ticket_id: id, created_at: created}
+  activities:
+    path: activities.csv
+    fields: {activity_id: id, ticket_id: ticket, occurred_at: at, actor_type: actor}
+"""
+
+
+def test_first_reply_skips_an_agent_opening_message_without_created_by_agent(tmp_path):
+    from crmmetrics.cli.output import summary_line
+
+    # T1 was opened by an agent (its first message is at the creation instant), answered
+    # by the agent again at 11:30 after the customer wrote back; T2 is a customer's ticket
+    # answered at 12:00. created_by_agent is not in the export.
+    (tmp_path / "tickets.csv").write_text("id,created\nT1,2026-03-02 10:00:00\nT2,2026-03-02 10:00:00\n", encoding="utf-8")
+    (tmp_path / "activities.csv").write_text(
+        "id,ticket,at,actor\n"
+        "A1,T1,2026-03-02 10:00:00,agent\nA2,T1,2026-03-02 11:00,customer\nA3,T1,2026-03-02 11:30,agent\n"
+        "A4,T2,2026-03-02 10:00:00,customer\nA5,T2,2026-03-02 12:00,agent\n", encoding="utf-8")
+    rep = compute(load_config(write(tmp_path / "crm.yaml", SUPPORT)), ["first_reply_time"], period="all", as_of="2026-03-31")
+    row = at(rep, "first_reply_time", "all")
+    assert (row["n"], row["mean"]) == (2, 1.75)  # 1.5 h and 2 h, not 0 h and 2 h
+    assert "info: agent_opening_skipped 1" in summary_line(rep.issues)
+    counted = write(tmp_path / "crm.yaml", SUPPORT + "metrics:\n  first_reply_time: {opening_message: count}\n")
+    row = at(compute(load_config(counted), ["first_reply_time"], period="all", as_of="2026-03-31"), "first_reply_time", "all")
+    assert row["mean"] == 1.0  # the old reading: 0 h and 2 h
+
+
+@needs_dataset("itsm_incident_log", "derived", "incidents_last_state.csv")
+def test_itsm_full_resolution_is_resolved_only_by_default_54_47_h_over_861(tmp_path):
+    from crmmetrics.cli.output import summary_line
+
+    itsm = DATASETS / "itsm_incident_log" / "derived" / "incidents_last_state.csv"
+    config = f"""
+version: 1
+timezone: UTC
+sources:
+  tickets:
+    path: {itsm}
+    dates: {{dayfirst: true}}
+    fields: {{ticket_id: number, created_at: opened_at, solved_at: resolved_at, closed_at: closed_at, status: incident_state}}
+"""
+    rep = compute(load_config(write(tmp_path / "crm.yaml", config)), ["full_resolution_time"], period="all")
+    row = at(rep, "full_resolution_time", "all")
+    assert row["n"] == 861 and row["value"] == pytest.approx(54.47, abs=0.005)
+    assert "closed_without_solve" not in summary_line(rep.issues)
+    # The closed-ticket fallback is an explicit option, and the summary line says it was used.
+    rep = compute(load_config(write(tmp_path / "crm.yaml", config + "metrics:\n  full_resolution_time: {closed_fallback: true}\n")),
+                  ["full_resolution_time"], period="all")
+    row = at(rep, "full_resolution_time", "all")
+    assert row["n"] == 890 and row["value"] == pytest.approx(61.76, abs=0.005)
+    assert "closed_without_solve 29" in summary_line(rep.issues)
