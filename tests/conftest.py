@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def survey_project(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The demo project, built once per run: config.example.yaml beside a freshly generated
     sample_data/ (test_sampledata proves it equals the committed copy).
 
@@ -73,7 +74,15 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sample_project")
     write_sample_data(root / "sample_data")
     shutil.copy2(ROOT / "config.example.yaml", root / "config.example.yaml")
-    return root
+    before = _snapshot(root)
+    yield root
+    # A test that wrote into the shared copy would change what every later test reads.
+    assert _snapshot(root) == before, "a test modified the shared sample_project; use sample_project_copy"
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes (2 MB): the read-only check of `sample_project`."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
