@@ -502,7 +502,7 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
 
 def _check_schedules(cfg: Config, specs: dict[str, Any]) -> list[str]:
     """Every business_hours schedule compiles; every `schedule` option names one."""
-    from crmmetrics.metrics.business_hours import compile_schedule
+    from crmmetrics.domain.business_hours import compile_schedule
 
     problems: list[str] = []
     names = list(cfg.model.business_hours)

@@ -272,7 +272,7 @@ def _report_problem(ds: Dataset, frame: pd.DataFrame, cleaned: pd.Series, proble
 
 def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) -> None:
     key = ENTITIES[entity_name].key
-    # Orders may be exported one row per line item; the order policy (metrics/orders.py)
+    # Orders may be exported one row per line item; the order policy (domain/orders.py)
     # decides what a repeated order_id means and reports it, so it is not flagged here.
     if not key or key not in frame or entity_name == "orders":
         return

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from crmmetrics import compute, load_config
 from crmmetrics.config import BusinessHours
 from crmmetrics.errors import ConfigError
-from crmmetrics.metrics.business_hours import business_minutes, compile_schedule, schedule_from_week_minutes
+from crmmetrics.domain.business_hours import business_minutes, compile_schedule, schedule_from_week_minutes
 from tests.conftest import write
 
 # METRICS.md WX18 (fivetran/dbt_zendesk DECISIONLOG.md): intervals in minutes since Sunday 00:00 UTC.

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmmetrics.dataset import Dataset
-from crmmetrics.metrics.mrr import EngineOptions, Run, period_summary
+from crmmetrics.domain.mrr import EngineOptions, Run, period_summary
 from crmmetrics.metrics.subscription import churn_parts
 
 BASE = dt.datetime(2025, 1, 1)

@@ -61,7 +61,7 @@ def _issue_total(issues, code: str) -> int:
 def test_online_retail_rfm_cohorts_and_december_xlsx(tmp_path):
     from crmmetrics.analyses import AnalysisContext, get_analysis
     from crmmetrics.dataset import load_dataset
-    from crmmetrics.metrics.orders import OrderPolicy, prepare_orders
+    from crmmetrics.domain.orders import OrderPolicy, prepare_orders
 
     fields = "{order_id: InvoiceNo, customer_id: CustomerID, order_date: InvoiceDate, amount: UnitPrice, quantity: Quantity}"
     cfg = load_config(write(tmp_path / "retail.yaml", f"""

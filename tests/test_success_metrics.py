@@ -8,7 +8,8 @@ import pytest
 from crmmetrics import compute, load_config
 from crmmetrics.engine import analyze
 from crmmetrics.errors import ConfigError
-from crmmetrics.metrics.success import HealthOptions, band_of, normalise, score_customers, stickiness_ratio
+from crmmetrics.domain.activity import HealthOptions, band_of, normalise, score_customers
+from crmmetrics.metrics.success import stickiness_ratio
 from tests.conftest import write
 
 CONFIG = """
@@ -318,7 +319,7 @@ def test_health_payments_scores_the_share_past_due_as_explain_says():
 
     from crmmetrics.explain import explain_text
     from crmmetrics.metrics.registry import get_metric
-    from crmmetrics.metrics.success import HealthOptions, score_customers
+    from crmmetrics.domain.activity import HealthOptions, score_customers
 
     ts = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
     customers = pd.DataFrame({"customer_id": ["A", "B", "C"], "created_at": [ts("2026-01-01")] * 3, "first_paid_at": [ts("2026-01-05")] * 3})

@@ -25,7 +25,7 @@ from pydantic import Field
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import Issue, Level
 from crmmetrics.grid import Grid
-from crmmetrics.metrics.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
+from crmmetrics.domain.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -4,7 +4,7 @@ One row per customer in the population, at-risk first: the overall 0–100 score
 band (Gainsight 0–50 red, 51–75 yellow, 76–100 green), the trend against the score
 ``trend_days`` earlier, and every component's score next to the raw value it came
 from, so an account manager can see *why* a customer is red. The scoring itself lives
-in :func:`crmmetrics.metrics.success.score_customers`, shared with the ``health_score``
+in :func:`crmmetrics.domain.activity.score_customers`, shared with the ``health_score``
 metric, and both read the same settings (``analyses.health`` or
 ``metrics.health_score``, whichever the config has).
 """
@@ -17,7 +17,7 @@ from pydantic import Field
 
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import Level
-from crmmetrics.metrics.success import (ACTIVITY_FIELDS, COMPONENTS, RAW_MEANING, HealthOptions, data_end, merged_health_options,
+from crmmetrics.domain.activity import (ACTIVITY_FIELDS, COMPONENTS, RAW_MEANING, HealthOptions, data_end, merged_health_options,
                                         score_customers, scoring_instant)
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def compute_health(ctx: AnalysisContext) -> AnalysisOutput:
         ctx.issue(code, message, Level.INFO, count=count)
 
     if "activities" in frames and "customer_id" in frames["activities"]:
-        from crmmetrics.metrics.success import qualifying
+        from crmmetrics.domain.activity import qualifying
 
         acts = qualifying(frames["activities"], opts)
         blank = acts["customer_id"].isna()

@@ -4,7 +4,7 @@ One row per customer and period with a movement (new, expansion, contraction, ch
 reactivation), their MRR at the period start and end, plus two more tables: every
 dated movement (``events``) and the per-period totals (``summary``), whose
 ``net_new_mrr`` equals ``mrr_end − mrr_start``. Built on the same engine as the
-``*_mrr`` metrics (:mod:`crmmetrics.metrics.mrr`), with the same options; set them
+``*_mrr`` metrics (:mod:`crmmetrics.domain.mrr`), with the same options; set them
 under ``analyses.mrr_movements`` (engine options set under ``metrics.mrr`` apply too).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
-from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, KINDS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, engine_in_force,
+from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, KINDS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, engine_in_force,
                                     movement_table, resolve_options)
 
 

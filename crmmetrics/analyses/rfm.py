@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from crmmetrics.analyses import AnalysisContext, AnalysisOutput, AnalysisSpec, register_analysis
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.grid import Grid
-from crmmetrics.metrics.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
+from crmmetrics.domain.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, analysis_orders, day_after_last_order
 
 if TYPE_CHECKING:
     import numpy as np

@@ -3,7 +3,7 @@ referral rate (METRICS.md C1–C5).
 
 Spend comes from the ``spend`` entity (date, amount, category, channel); new, paying
 and retained customers come from the same MRR timeline as the subscription family
-(:mod:`crmmetrics.metrics.mrr`): a customer is *new* in the period of their first paid
+(:mod:`crmmetrics.domain.mrr`): a customer is *new* in the period of their first paid
 MRR (subscriptions), or of ``customers.first_paid_at`` when no subscriptions are mapped.
 ``--by channel`` splits spend by ``spend.channel`` and customers by
 ``customers.acquisition_channel``.
@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
-from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, EPS, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary, bucket, engine_in_force,
+from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, EPS, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary, bucket, engine_in_force,
                                     fx_rates, paying_at, per_cell, period_summary, resolve_options, result, run_from_metric)
 from crmmetrics.metrics.registry import MetricSpec, register
 from crmmetrics.metrics.subscription import LtvOptions, ltv_inputs, sub_summary

@@ -343,7 +343,7 @@ def compute_lead_response_time(ctx: MetricContext) -> MetricOutput:
     rows = ctx.flow_rows(leads, "created_at")
     secs = seconds_between(ctx, rows["_first"], rows["created_at"])
     if opts.schedule:
-        from crmmetrics.metrics import business_hours
+        from crmmetrics.domain import business_hours
 
         # The shared business-hours engine (METRICS.md E0); same-day bare dates stay 0.
         clamped = rows["_first"].where(secs.isna() | (secs > 0), rows["created_at"])

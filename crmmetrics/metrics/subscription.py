@@ -1,7 +1,7 @@
 """Subscription revenue and retention: MRR and its movements, churn, NRR/GRR, renewal,
 expansion, upsell/cross-sell and LTV (METRICS.md A1–A21, decisions 1–3, 12, 13).
 
-Every metric reads the per-customer MRR timeline of :mod:`crmmetrics.metrics.mrr`
+Every metric reads the per-customer MRR timeline of :mod:`crmmetrics.domain.mrr`
 (subscriptions when mapped, else customers.first_paid_at/churned_at/mrr, else a
 dateless snapshot), so one set of engine options (set under ``metrics.mrr``) drives
 the whole family and the numbers reconcile: MRR(end) − MRR(start) = net_new_mrr.
@@ -21,7 +21,7 @@ from pydantic import Field
 
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
-from crmmetrics.metrics.mrr import (CUSTOMER_FIELDS, EPS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary,
+from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, EPS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary,
                                     bucket, engine_in_force, months_in, paying_at, per_cell, period_summary,
                                     resolve_options, result, run_from_metric, segment_dims, with_dims)
 from crmmetrics.metrics.registry import MetricSpec, register

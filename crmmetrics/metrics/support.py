@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator
 
 from crmmetrics.errors import ConfigError, Level, UsageError
-from crmmetrics.metrics import business_hours
+from crmmetrics.domain import business_hours
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
 from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio

@@ -1,0 +1,142 @@
+"""The import rules of the package layout (issue #10, docs/architecture.md "Layout").
+
+Rule (a): no module under ``crmmetrics/analyses/`` or ``crmmetrics/domain/`` imports a
+metric family, i.e. any ``crmmetrics.metrics.<name>`` other than the metric framework
+modules ``registry``, ``shapes`` and ``context`` (nor the family by name through
+``from crmmetrics.metrics import <name>``). Every import counts: module level, inside a
+function, or under ``if TYPE_CHECKING:``. Shared business engines live in
+``crmmetrics/domain/``; a family module holds metric definitions only.
+
+Rule (b): no module under ``crmmetrics/domain/`` imports ``crmmetrics.cli``,
+``crmmetrics.render`` or ``crmmetrics.config`` (or anything below them) at run time.
+Imports under ``if TYPE_CHECKING:`` are exempt: they never execute, they only name a
+type in an annotation.
+
+The scan is syntactic (AST), so it sees lazy imports inside functions too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "crmmetrics"
+FRAMEWORK = frozenset({"registry", "shapes", "context"})
+DOMAIN_FORBIDDEN = ("crmmetrics.cli", "crmmetrics.render", "crmmetrics.config")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports(source: str, module: str, *, runtime_only: bool = False) -> list[tuple[int, str]]:
+    """Every module an import statement in ``source`` names, as ``(line, dotted name)``.
+
+    ``module`` is the dotted name of the file scanned (``crmmetrics.domain.mrr``; a package's
+    ``crmmetrics.analyses.__init__``), used to resolve relative imports. ``from a import b`` yields both ``a`` and ``a.b`` (``b`` may be
+    a submodule). ``runtime_only`` skips the bodies of ``if TYPE_CHECKING:`` blocks.
+    """
+    found: list[tuple[int, str]] = []
+    package = module.split(".")[:-1]
+
+    def visit(node: ast.AST) -> None:
+        if runtime_only and isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            found.append((node.lineno, base))
+            found.extend((node.lineno, f"{base}.{alias.name}") for alias in node.names if alias.name != "*")
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return found
+
+
+def _first_per_line(module: str, hits: list[tuple[int, str]]) -> list[str]:
+    """One message per offending import statement (the shortest name it imports)."""
+    seen: dict[int, str] = {}
+    for line, name in hits:
+        seen.setdefault(line, name)
+    return [f"{module}:{line} imports {name}" for line, name in seen.items()]
+
+
+def family_imports(source: str, module: str) -> list[str]:
+    """Rule (a) violations in ``source``: imports of a metric family module."""
+    def family(name: str) -> bool:
+        parts = name.split(".")
+        return parts[:2] == ["crmmetrics", "metrics"] and len(parts) > 2 and parts[2] not in FRAMEWORK
+
+    return _first_per_line(module, [(line, name) for line, name in imports(source, module) if family(name)])
+
+
+def layer_imports(source: str, module: str) -> list[str]:
+    """Rule (b) violations in ``source``: run-time imports of the cli, render or config."""
+    return _first_per_line(module, [(line, name) for line, name in imports(source, module, runtime_only=True)
+                                    if any(name == f or name.startswith(f + ".") for f in DOMAIN_FORBIDDEN)])
+
+
+def _modules(folder: str) -> list[tuple[str, str]]:
+    """``(dotted name, source)`` of every module under ``crmmetrics/<folder>/``."""
+    out = []
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        parts = ["crmmetrics", *path.relative_to(PACKAGE).with_suffix("").parts]
+        out.append((".".join(parts), path.read_text(encoding="utf-8")))
+    return out
+
+
+def test_the_domain_package_holds_the_shared_engines() -> None:
+    """The scan below would pass vacuously on a missing folder; the engines are there."""
+    names = {m for m, _ in _modules("domain")}
+    assert {"crmmetrics.domain.mrr", "crmmetrics.domain.orders", "crmmetrics.domain.activity",
+            "crmmetrics.domain.business_hours"} <= names
+
+
+@pytest.mark.parametrize("folder", ["analyses", "domain"])
+def test_analyses_and_domain_never_import_a_metric_family(folder: str) -> None:
+    modules = _modules(folder)
+    assert modules
+    bad = [v for m, src in modules for v in family_imports(src, m)]
+    assert bad == [], "import the engine from crmmetrics.domain instead:\n" + "\n".join(bad)
+
+
+def test_domain_never_imports_cli_render_or_config() -> None:
+    bad = [v for m, src in _modules("domain") for v in layer_imports(src, m)]
+    assert bad == [], "\n".join(bad)
+
+
+def test_the_scanner_catches_every_import_form() -> None:
+    """The rules above are only as good as the scanner: each spelling of a forbidden
+    import is caught, each allowed one is not."""
+    assert family_imports("from crmmetrics.metrics.orders import OrderPolicy\n", "crmmetrics.analyses.rfm") == [
+        "crmmetrics.analyses.rfm:1 imports crmmetrics.metrics.orders"]
+    assert family_imports("def f():\n    import crmmetrics.metrics.mrr\n", "crmmetrics.domain.x") == [
+        "crmmetrics.domain.x:2 imports crmmetrics.metrics.mrr"]
+    assert family_imports("from crmmetrics.metrics import success\n", "crmmetrics.analyses.health") == [
+        "crmmetrics.analyses.health:1 imports crmmetrics.metrics.success"]
+    assert family_imports("from ..metrics.support import fill_counts\n", "crmmetrics.domain.x") == [
+        "crmmetrics.domain.x:1 imports crmmetrics.metrics.support"]
+    assert family_imports("if TYPE_CHECKING:\n    from crmmetrics.metrics.success import X\n", "crmmetrics.domain.x") != []
+    allowed = ("from crmmetrics.metrics.registry import Options\nfrom crmmetrics.metrics.shapes import ratio\n"
+               "from crmmetrics.metrics.context import PERIOD_COL\nfrom crmmetrics.domain.mrr import Run\n")
+    assert family_imports(allowed, "crmmetrics.analyses.x") == []
+
+    assert layer_imports("def f():\n    from crmmetrics.render.table import x\n", "crmmetrics.domain.x") == [
+        "crmmetrics.domain.x:2 imports crmmetrics.render.table"]
+    assert layer_imports("from crmmetrics import config\n", "crmmetrics.domain.x") == [
+        "crmmetrics.domain.x:1 imports crmmetrics.config"]
+    assert layer_imports("from ..cli import app\n", "crmmetrics.domain.x")[0].endswith("imports crmmetrics.cli")
+    assert layer_imports("if TYPE_CHECKING:\n    from crmmetrics.config import Config\nelse:\n    import crmmetrics.config\n",
+                         "crmmetrics.domain.x") == ["crmmetrics.domain.x:4 imports crmmetrics.config"]
+    assert layer_imports("from crmmetrics.configuration import x\n", "crmmetrics.domain.x") == []
