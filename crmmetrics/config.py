@@ -198,7 +198,7 @@ class ReportDefaults(_Strict):
 
 
 class EngineSettings(_Strict):
-    """Which engine computes (`compute --engine` overrides the name)."""
+    """Which engine computes `compute`, `check` and `report` (their `--engine` overrides the name)."""
 
     name: Literal["pandas", "dask"] = Field("pandas", description="pandas: one machine, every metric (the reference). dask: the survey and ticket metrics on a Dask cluster (pip install 'crmmetrics[dask]').")
     scheduler: str | None = Field(None, description="Dask scheduler address (tcp://HOST:8786); unset: a local cluster with one worker per core.")

@@ -115,8 +115,9 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else float(v)
 
 
-def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
-    """One SummaryRow per metric and segment, in the report's metric order.
+def summarise(report: Report, config: Config | None = None, goals: list[Any] | None = None) -> list[SummaryRow]:
+    """One SummaryRow per metric and segment, in the report's metric order (``goals``: progress
+    already computed, see :func:`attach_status`).
 
     Completeness is the engine's (the ``complete`` column set by the run's Grid, issue #10):
     a period is complete when it ends at or before the as-of instant and is not cut by
@@ -148,7 +149,7 @@ def summarise(report: Report, config: Config | None = None) -> list[SummaryRow]:
                          measured=measured_note(metric, report.options.get(metric)))
         rows.append(row)
     if config is not None:
-        attach_status(rows, config, report)
+        attach_status(rows, config, report, goals)
     return rows
 
 

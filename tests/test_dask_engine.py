@@ -180,3 +180,84 @@ def test_input_overrides_are_checked_and_stdin_is_refused(client):
         compute_dask(cfg, ["nps"], inputs={"nosuch": "x.csv"}, client=client)
     with pytest.raises(UsageError, match="cannot read stdin"):
         compute_dask(cfg, ["nps"], inputs={"surveys": "-"}, client=client)
+
+
+# ------------------------------------------------------------ check and report on Dask
+
+CHECKS = {"checks": [{"metric": "nps", "warn": {"min": 35}, "crit": {"min": 20}, "min_n": 30},
+                     {"metric": "first_reply_time", "warn": {"max": "4h"}, "crit": {"max": "8h"}},
+                     {"metric": "ticket_volume", "kind": "anomaly", "periods": 8, "warn": {"z": 2}, "crit": {"z": 3}},
+                     {"metric": "ticket_volume", "by": ["channel"], "warn": {"max": 40}},
+                     {"metric": "mrr", "warn": {"min": 1}}],
+          "goals": [{"metric": "nps", "target": 50, "due": "2026-12-31", "start": "2026-01-01"}]}
+
+
+def parquet_project(tmp_path: Path, client, extra: dict | None = None) -> Path:
+    """config.example.yaml with tickets and surveys in 8 Parquet parts each, pointed at ``client``'s scheduler."""
+    frames = typed_frames()
+    paths = {name: split_parts(frames[name], tmp_path / name, 8) for name in ("tickets", "surveys")}
+    path = write_config(tmp_path, paths)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for key, value in (extra or {}).items():
+        cfg.pop(key) if value is None else cfg.__setitem__(key, value)
+    cfg["engine"] = {"name": "pandas", "scheduler": client.scheduler.address}
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def cli(args: list[str]) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from crmmetrics.cli import app
+
+    res = CliRunner().invoke(app, args)
+    return res.exit_code, res.stdout, res.stderr if hasattr(res, "stderr") else ""
+
+
+def test_check_on_dask_gives_the_pandas_lines_and_exit_code(client, tmp_path):
+    cfg = str(parquet_project(tmp_path, client, CHECKS))
+    base = ["check", "-c", cfg, "--as-of", AS_OF]
+    pandas_code, pandas_out, _ = cli(base)
+    dask_code, dask_out, dask_err = cli([*base, "--engine", "dask"])
+    # mrr is unsupported on Dask: its rule is SKIPPED naming why, every other line is the pandas one.
+    skip = [ln for ln in dask_out.splitlines() if "mrr" in ln]
+    assert skip and "mrr is not supported on the Dask engine" in skip[0], dask_out
+    strip = lambda out: [ln for ln in out.splitlines() if "mrr" not in ln]  # noqa: E731
+    assert strip(dask_out) == strip(pandas_out)
+    assert "CRIT csat 2026-06 = 72.6% (min 80%, n=95)" in dask_out and "WARN ticket_volume[channel=email] 2026-06 = 98" in dask_out
+    assert dask_code == pandas_code == 1  # csat 72.6% in 2026-06, under its 80% threshold: CRIT
+    assert "Traceback" not in dask_err
+    json_runs = [cli([*base, "-f", "json", *extra])[1] for extra in ([], ["--engine", "dask"])]
+    import json
+
+    got, want = (json.loads(j) for j in json_runs)
+    assert got["goals"] == want["goals"] and got["goals"][0]["metric"] == "nps"
+    assert [c for c in got["checks"] if c["metric"] != "mrr"] == [c for c in want["checks"] if c["metric"] != "mrr"]
+
+
+def test_check_with_only_unsupported_metrics_exits_78_naming_them(client, tmp_path):
+    cfg = str(parquet_project(tmp_path, client, {"checks": [{"metric": "mrr", "warn": {"min": 1}}], "thresholds": None}))
+    code, _, err = cli(["check", "-c", cfg, "--as-of", AS_OF, "--engine", "dask"])
+    assert code == 78 and "mrr is not supported on the Dask engine" in err
+
+
+def test_report_first_screen_and_engine_from_config_equal_pandas(client, tmp_path):
+    path = parquet_project(tmp_path, client)
+    base = ["report", "nps", "csat", "first_reply_time", "-c", str(path), "--as-of", AS_OF]
+    pandas_code, pandas_out, _ = cli(base)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["engine"]["name"] = "dask"  # the config's engine: setting, no flag
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    dask_code, dask_out, _ = cli(base)
+    assert dask_code == pandas_code == 0
+    assert dask_out == pandas_out
+    lines = {ln.split()[0]: ln.split() for ln in dask_out.splitlines() if ln.split()}
+    assert lines["nps"][1] == "40.4" and lines["csat"][1:3] == ["72.6", "%"] and lines["first_reply_time"][1] == "0.68"
+    assert "✗ crit" in " ".join(lines["csat"])  # the config's threshold, judged on the Dask numbers
+    code, out, err = cli([*base, "--engine", "pandas"])  # the flag overrides the config
+    assert code == 0 and out == pandas_out
+    code, _, err = cli([*base, "-o", str(tmp_path / "r.html"), "-q"])  # the dashboard: per-customer sections say why they are absent
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == 0 and "per-customer analyses are not computed on the Dask engine" in html and "40.4" in html
+    code, _, err = cli(["report", "nps", "mrr", "-c", str(path), "--as-of", AS_OF])
+    assert code == 2 and "mrr is not supported on the Dask engine" in err

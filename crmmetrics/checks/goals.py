@@ -121,11 +121,13 @@ def _judge(prog: GoalProgress, g: GoalSpec, start: dt.datetime, measured_at: dt.
         prog.status = "on_track" if prog.share >= prog.expected else "behind"
 
 
-def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] | None = None, stdin: Any = None) -> list[GoalProgress]:
+def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] | None = None, stdin: Any = None,
+                     compute_fn: Any = None) -> list[GoalProgress]:
     """Goal progress for a computed report (its grain and as-of).
 
     Uses the report's rows when they are overall and hold every goal metric; otherwise
-    computes the goal metrics once more without segments. ``[]`` when the config has no goals.
+    computes the goal metrics once more without segments, with ``compute_fn`` (the run's
+    engine, :func:`crmmetrics.engines.computer`; default pandas). ``[]`` when the config has no goals.
     """
     if not config.goals:
         return []
@@ -135,11 +137,15 @@ def goals_for_report(config: Config, report: Report, *, inputs: dict[str, str] |
     results = report.results
     if report.by or not set(metrics) <= have:
         from crmmetrics.engine import compute
+        from crmmetrics.engines import refused_on
         from crmmetrics.errors import ConfigError
 
+        run = compute_fn or compute
         try:
-            results = compute(config, metrics, period=report.period, by=[], since=report.since, until=report.until,
-                              now=as_of, inputs=inputs, stdin=stdin).results
+            # A goal metric the engine refuses has no value (its goal reads no_data), as in check.
+            metrics = [m for m in metrics if not refused_on(run, config, m, report.period, [])]
+            results = run(config, metrics, period=report.period, by=[], since=report.since, until=report.until,
+                          now=as_of, inputs=inputs, stdin=stdin).results if metrics else report.results.iloc[0:0]
         except ConfigError:
             results = report.results.iloc[0:0] if report.by else report.results
     return goal_progress(config.goals, results, report.period, as_of, config.week_start)

@@ -62,13 +62,14 @@ class CheckRun:
 
 
 def run_checks(config: Config, *, period: str | None = None, as_of: str | None = None, inputs: dict[str, str] | None = None,
-               stdin: Any = None, now: dt.datetime | None = None) -> CheckRun:
+               stdin: Any = None, now: dt.datetime | None = None, compute_fn: Any = None) -> CheckRun:
     """Evaluate every rule, goal and ``max_age`` of ``config`` at the as-of instant.
 
     ``period``: a grain (judge its latest complete period) or a period label such as
     ``2026-10`` (judge that one; UsageError while it is not over). Raises ConfigError
     (exit 78) when the config has nothing to check, or when every rule and goal names a
-    metric the config cannot feed (one line per metric).
+    metric the config cannot feed (one line per metric). ``compute_fn``: the engine
+    (:func:`crmmetrics.engines.computer`, default pandas); a metric it refuses is SKIPPED naming why.
     """
     from zoneinfo import ZoneInfo
 
@@ -89,7 +90,9 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     grain, instant, judge_at, judged = _judgement(config, period, as_of, now)
     run = CheckRun(now.isoformat(timespec="seconds"), instant, grain, judged)
     skipped: dict[str, str] = {}
-    results = _compute_groups(config, grain, as_of, inputs, stdin, now, skipped, run)
+    from crmmetrics.engine import compute
+
+    results = _compute_groups(config, grain, as_of, inputs, stdin, now, skipped, run, compute_fn or compute)
     _evaluate_all(config, results, grain, judge_at, skipped, run)
     # Freshness is measured at the run's instant: as known at the end of the --as-of day.
     fresh, fresh_issues = freshness_outcomes(config, config.freshness, instant, inputs, stdin)
@@ -128,7 +131,7 @@ def _judgement(config: Config, period: str | None, as_of: str | None, now: dt.da
 
 
 def _compute_groups(config: Config, grain: str, as_of: str | None, inputs: Any, stdin: Any, now: dt.datetime,
-                    skipped: dict[str, str], run: CheckRun) -> dict[tuple[str, ...], Any]:
+                    skipped: dict[str, str], run: CheckRun, compute_fn: Any) -> dict[tuple[str, ...], Any]:
     """Result rows per ``by:`` group of rules (goals are overall); unfeedable metrics go to ``skipped``."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for r in config.rules:
@@ -138,8 +141,8 @@ def _compute_groups(config: Config, grain: str, as_of: str | None, inputs: Any, 
     results: dict[tuple[str, ...], Any] = {}
     for by, names in groups.items():
         wanted = [m for m in dict.fromkeys(names) if m not in skipped]
-        wanted = [m for m in wanted if not _unfeedable(config, m, grain, by, skipped)]
-        results[by] = _compute(config, wanted, grain, by, as_of, inputs, stdin, now, skipped, run)
+        wanted = [m for m in wanted if not _unfeedable(config, m, grain, by, skipped) and not _refused(compute_fn, config, m, grain, by, skipped)]
+        results[by] = _compute(config, wanted, grain, by, as_of, inputs, stdin, now, skipped, run, compute_fn)
     return results
 
 
@@ -212,13 +215,22 @@ def _unfeedable(config: Config, metric: str, grain: str, by: tuple[str, ...], sk
     return False
 
 
+def _refused(compute_fn: Any, config: Config, metric: str, grain: str, by: tuple[str, ...], skipped: dict[str, str]) -> bool:
+    """True (and the engine's reason recorded, as compute's metric_skipped note words it) when the engine refuses ``metric``."""
+    from crmmetrics.engines import refused_on
+
+    why = refused_on(compute_fn, config, metric, grain, list(by))
+    if why:
+        skipped[metric] = why
+    return bool(why)
+
+
 def _compute(config: Config, names: list[str], grain: str, by: tuple[str, ...], as_of: str | None, inputs: Any, stdin: Any,
-             now: dt.datetime, skipped: dict[str, str], run: CheckRun) -> Any:
+             now: dt.datetime, skipped: dict[str, str], run: CheckRun, compute_fn: Any) -> Any:
     """Results of ``names`` grouped by ``by``; a metric failing alone is skipped, not fatal."""
     import pandas as pd
 
-    from crmmetrics.engine import compute
-
+    compute = compute_fn
     if not names:
         return pd.DataFrame(columns=["metric", "period", "period_start", "period_end", *by, "value", "unit", "n"])
     kw = dict(period=grain, by=list(by), as_of=as_of, inputs=inputs, stdin=stdin, now=now)
@@ -234,7 +246,7 @@ def _compute(config: Config, names: list[str], grain: str, by: tuple[str, ...], 
                 continue
             run.reports.append(report)
             frames.append(report.results)
-        return pd.concat(frames, ignore_index=True) if frames else _compute(config, [], grain, by, as_of, inputs, stdin, now, skipped, run)
+        return pd.concat(frames, ignore_index=True) if frames else _compute(config, [], grain, by, as_of, inputs, stdin, now, skipped, run, compute_fn)
     run.reports.append(report)
     return report.results
 

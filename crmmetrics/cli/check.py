@@ -13,7 +13,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
+from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, EngineOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
 
 CheckFormatOpt = Annotated[str, typer.Option("--format", "-f", help="text (one line per rule), json, nagios (one plugin status line, "
                                                                    "exit 0/1/2/3) or prometheus (a node_exporter textfile; use -o).")]
@@ -46,6 +46,7 @@ def check_cmd(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
+    engine: EngineOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate checks:, thresholds:, goals: and sources' max_age on the latest complete period.
@@ -60,18 +61,21 @@ def check_cmd(
       crmmetrics check -c /etc/crm.yaml -q
       crmmetrics check -c /etc/crm.yaml -f nagios
       crmmetrics check -c /etc/crm.yaml -f prometheus -o /var/lib/node_exporter/textfile/crm.prom -q
+      crmmetrics check -c /etc/crm.yaml --engine dask
     """
     from crmmetrics.checks.evaluate import Status
     from crmmetrics.checks.run import run_checks
     from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise_issues
     from crmmetrics.config import find_config, load_config
+    from crmmetrics.engines import chosen_engine, computer
     from crmmetrics.errors import ExitCode, UsageError
     from crmmetrics.render import checks as render
 
     if fmt not in render.CHECK_FORMATS:
         raise UsageError(f"unknown check format {fmt!r}", hint=f"use one of {', '.join(render.CHECK_FORMATS)}")
     cfg = load_config(find_config(config))
-    run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin)
+    compute_fn = computer(*chosen_engine(engine, cfg))
+    run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin, compute_fn=compute_fn)
     issues = run.issues
     if failure := error_failure(issues):
         summarise_issues(issues, verbose, quiet)  # -q still lists the errors

@@ -49,42 +49,21 @@ def compute_cmd(
     from crmmetrics.cli.progress import progress_for
     from crmmetrics.progress import reporting
     from crmmetrics.config import find_config, load_config
-    from crmmetrics.engine import compute
+    from crmmetrics.engines import chosen_engine, computer
 
     from crmmetrics.io.readers import ReplayStdin
 
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
     stdin = ReplayStdin(sys.stdin)  # goals may compute a second time from the same piped export
-    engine_name, scheduler = chosen_engine(engine, cfg)
+    run = computer(*chosen_engine(engine, cfg))
     with reporting(progress_for(quiet)):
-        if engine_name == "dask":
-            from crmmetrics.dask_engine import compute_dask
-
-            report = compute_dask(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
-                                  inputs=parse_inputs(input_), scheduler=scheduler)
-        else:
-            report = compute(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
-                             inputs=parse_inputs(input_), stdin=stdin)
+        report = run(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
+                     inputs=parse_inputs(input_), stdin=stdin)
         if cfg.goals:
             from crmmetrics.checks.goals import goals_for_report
 
-            report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin)]
+            report.goals = [g.to_dict() for g in goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin, compute_fn=run)]
     deliver(report, chosen, output, cfg.model.currency, strict=strict, verbose=verbose, quiet=quiet, csv_guard=csv_guard, bom=bom or (cfg.model.report.csv_bom and chosen == "csv"),
             protect=[cfg.path])
 
-
-def chosen_engine(flag: str | None, cfg: object) -> tuple[str, str | None]:
-    """(engine name, scheduler address): --engine, else the config's engine:, else pandas.
-    Dask's absence is a usage error with the install line, before anything is read."""
-    from crmmetrics.errors import UsageError
-
-    conf = getattr(getattr(cfg, "model", None), "engine", None)
-    name = flag or (conf.name if conf is not None else "pandas")
-    if name not in ("pandas", "dask"):
-        raise UsageError(f"--engine {name!r} is not an engine", hint="use pandas (the default) or dask")
-    if name == "dask":
-        from crmmetrics.dask_engine import require_dask
-
-        require_dask()
-    return name, (conf.scheduler if conf is not None else None)

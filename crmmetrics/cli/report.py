@@ -10,7 +10,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, InputOpt, PeriodOpt, QuietOpt, SinceOpt, StrictOpt,
+from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, EngineOpt, InputOpt, PeriodOpt, QuietOpt, SinceOpt, StrictOpt,
                                     UntilOpt, VerboseOpt)
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (default: every metric the config can feed).", show_default=False)]
@@ -34,6 +34,7 @@ def report_cmd(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
+    engine: EngineOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Every metric at a glance: latest complete period, change, trend, n, goal / check status.
@@ -47,13 +48,15 @@ def report_cmd(
       crmmetrics report -c crm.yaml
       crmmetrics report -c crm.yaml -o report.html -q
       crmmetrics report -c crm.yaml -b plan -o by_plan.html
+      crmmetrics report nps csat -c crm.yaml --engine dask
     """
     from pathlib import Path
 
     from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise
     from crmmetrics.cli.progress import progress_for
     from crmmetrics.config import find_config, load_config
-    from crmmetrics.engine import compute
+    from crmmetrics.checks.goals import goals_for_report
+    from crmmetrics.engines import chosen_engine, computer
     from crmmetrics.errors import UsageError
     from crmmetrics.io.readers import ReplayStdin
     from crmmetrics.progress import reporting
@@ -65,6 +68,7 @@ def report_cmd(
         if not kind:
             raise UsageError(f"-o {output}: report writes .html or .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
     cfg = load_config(find_config(config))
+    compute = computer(*chosen_engine(engine, cfg))
     # The first screen is overall per metric unless -b asks for segments (the HTML shows
     # both: overall tiles, and the segments in their own section).
     stdin = ReplayStdin(sys.stdin)  # the segment run and the analyses read the same piped export
@@ -78,7 +82,9 @@ def report_cmd(
         summarise(report, verbose, quiet=False)
         raise failure
     summarise(report, verbose, quiet)
-    rows = summary_rows(report, cfg)
+    # Goals measured on the same engine (a second computation when the report lacks a goal metric).
+    goals = goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin, compute_fn=compute)
+    rows = summary_rows(report, cfg, goals)
     currency = cfg.model.currency
     if kind in ("html", "text"):
         from crmmetrics.io.output import refuse_overwriting_inputs
@@ -89,7 +95,7 @@ def report_cmd(
         from crmmetrics.render.html import dashboard_html
 
         with reporting(progress_for(quiet)):
-            extras = dashboard_extras(cfg, metrics, period, by or [], since, until, as_of, parse_inputs(input_), stdin)
+            extras = dashboard_extras(cfg, metrics, period, by or [], since, until, as_of, parse_inputs(input_), stdin, compute, goals)
         atomic_write(output, dashboard_html(report, rows, currency, extras).encode("utf-8"))
         return
     from crmmetrics.render.firstscreen import first_screen_text, renderables
@@ -110,22 +116,30 @@ def report_cmd(
     sys.stdout.write(first_screen_text(report, rows, currency, width))
 
 
-def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs, stdin):  # type: ignore[no-untyped-def]
+def dashboard_extras(cfg, metrics, period, by, since, until, as_of, inputs, stdin, compute=None, goals=None):  # type: ignore[no-untyped-def]
     """Segment rows (with -b) and the cohort and RFM analyses, for the HTML dashboard.
 
     An analysis the config cannot feed is not an error here: its section says why.
     ``stdin`` is a ReplayStdin: a piped export is read once and replayed to each run.
+    ``compute``: the run's engine (:func:`crmmetrics.engines.computer`); the analyses are
+    per customer, so on the Dask engine their sections say they are not computed there.
+    ``goals``: the run's goal progress, reused rather than measured again.
     """
-    from crmmetrics.engine import analyze, compute
+    from crmmetrics.engine import analyze
+    from crmmetrics.engine import compute as on_pandas
     from crmmetrics.errors import ConfigError, UsageError
     from crmmetrics.render.html import Extras
     from crmmetrics.summary import summarise as summary_rows
 
+    compute = compute or on_pandas
     extras = Extras(by=list(by), config_name=cfg.path.name if cfg.path else "")
     if by:
         seg = compute(cfg, metrics, period=period, by=by, since=since, until=until, as_of=as_of, inputs=inputs, stdin=stdin)
-        extras.segments = summary_rows(seg, cfg)
+        extras.segments = summary_rows(seg, cfg, goals)
     for name in ("cohorts", "rfm"):
+        if getattr(compute, "engine", "pandas") == "dask":
+            extras.skipped[name] = "not shown: per-customer analyses are not computed on the Dask engine (use --engine pandas)"
+            continue
         try:
             setattr(extras, name, analyze(cfg, name, period=period, since=since, until=until,
                                           as_of=as_of if name == "rfm" else None, inputs=inputs, stdin=stdin))

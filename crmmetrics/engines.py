@@ -1,0 +1,63 @@
+"""Which engine computes a run: the one entry point ``compute``, ``check`` and ``report`` share.
+
+``--engine`` (else the config's ``engine:``, else pandas) picks the function that turns a
+config into a :class:`~crmmetrics.engine.Report`: :func:`crmmetrics.engine.compute` or
+:func:`crmmetrics.dask_engine.compute_dask`. Callers only ever call what :func:`computer`
+returns, so every command refuses or skips the metrics Dask cannot merge the same way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from crmmetrics.errors import UsageError
+
+if TYPE_CHECKING:
+    from crmmetrics.engine import Report
+
+ENGINES = ("pandas", "dask")
+Computer = Callable[..., "Report"]
+
+
+def chosen_engine(flag: str | None, cfg: object) -> tuple[str, str | None]:
+    """(engine name, scheduler address): --engine, else the config's engine:, else pandas.
+    Dask's absence is a usage error with the install line, before anything is read."""
+    conf = getattr(getattr(cfg, "model", None), "engine", None)
+    name = flag or (conf.name if conf is not None else "pandas")
+    if name not in ENGINES:
+        raise UsageError(f"--engine {name!r} is not an engine", hint="use pandas (the default) or dask")
+    if name == "dask":
+        from crmmetrics.dask_engine import require_dask
+
+        require_dask()
+    return name, (conf.scheduler if conf is not None else None)
+
+
+def computer(name: str = "pandas", scheduler: str | None = None, client: Any = None) -> Computer:
+    """A function with :func:`crmmetrics.engine.compute`'s signature running on engine ``name``.
+
+    ``client`` (tests) is a connected Dask client; ``scheduler`` an address; neither: a local cluster.
+    """
+    if name != "dask":
+        from crmmetrics.engine import compute
+
+        return compute
+    from crmmetrics.dask_engine import compute_dask
+
+    def on_dask(config: Any, metrics: list[str] | None = None, *, stdin: Any = None, **kw: Any) -> Report:
+        # stdin is unused: compute_dask refuses an --input of "-" (its workers read files).
+        return compute_dask(config, metrics, scheduler=scheduler, client=client, **kw)
+
+    on_dask.engine = "dask"  # type: ignore[attr-defined]
+    return on_dask
+
+
+def refused_on(compute_fn: Computer, config: Any, metric: str, grain: str, by: list[str]) -> str | None:
+    """Why ``metric`` cannot run on ``compute_fn``'s engine (None on pandas, or when Dask can run it)."""
+    if getattr(compute_fn, "engine", "pandas") != "dask":
+        return None
+    from crmmetrics.dask_engine import refusal
+    from crmmetrics.engine import make_plan
+
+    plan = make_plan(config, [metric], grain, by, need_dates=False)
+    return refusal(plan.metrics[0]) if plan.metrics else None
