@@ -65,7 +65,7 @@ def check_cmd(
     """
     from crmmetrics.checks.evaluate import Status
     from crmmetrics.checks.run import run_checks
-    from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise_issues
+    from crmmetrics.cli.output import parse_inputs, raise_for_issues, summarise_issues
     from crmmetrics.config import find_config, load_config
     from crmmetrics.engines import chosen_engine, computer
     from crmmetrics.errors import ExitCode, UsageError
@@ -77,12 +77,7 @@ def check_cmd(
     compute_fn = computer(*chosen_engine(engine, cfg))
     run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin, compute_fn=compute_fn)
     issues = run.issues
-    if failure := error_failure(issues):
-        summarise_issues(issues, verbose, quiet)  # -q still lists the errors
-        raise failure
-    if strict and (failure := strict_failure(issues)):
-        summarise_issues(issues, verbose, quiet=False)
-        raise failure
+    raise_for_issues(issues, strict=strict, quiet=quiet, show=lambda q: summarise_issues(issues, verbose, q))
     summarise_issues(issues, verbose, quiet)
     text = {"text": lambda: render.to_text(run, quiet), "json": lambda: render.to_json(run),
             "nagios": lambda: render.to_nagios(run), "prometheus": lambda: render.to_prometheus(run)}[fmt]()

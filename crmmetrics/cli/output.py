@@ -162,12 +162,7 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     """The common end of compute and analyze: error/--strict gate, stderr summary, notes, output."""
     if bom and fmt != "csv":
         raise UsageError(f"--bom applies to CSV output, not {fmt}", hint="use -f csv or an -o name ending in .csv")
-    if failure := error_failure(report.issues):
-        summarise(report, verbose, quiet)  # -q still lists the errors
-        raise failure
-    if strict and (failure := strict_failure(report.issues)):
-        summarise(report, verbose, quiet=False)
-        raise failure
+    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q: summarise(report, verbose, q))
     if verbose:
         sys.stderr.write(f"crmmetrics: format {fmt}\n")
     summarise(report, verbose, quiet)
@@ -175,6 +170,19 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
         for note in report.notes:
             sys.stderr.write(f"crmmetrics: {terminal_text(note)}\n")
     emit(report, fmt, output, currency, csv_guard=csv_guard, protect=protect, quiet=quiet, bom=bom)
+
+
+def raise_for_issues(issues: list[Issue], *, strict: bool, quiet: bool, show: Callable[[bool], None]) -> None:
+    """The one issue gate of compute, analyze, report and check: data errors always end the
+    run, and with ``--strict`` so do warnings. ``show(quiet)`` lists the issues on stderr
+    first (``-q`` still lists errors; a --strict failure lists everything). On success
+    nothing is shown: the caller prints its summary when it is ready."""
+    if failure := error_failure(issues):
+        show(quiet)
+        raise failure
+    if strict and (failure := strict_failure(issues)):
+        show(False)
+        raise failure
 
 
 # Issues that say a period or segment simply had nothing to measure (no responses, no

@@ -52,7 +52,7 @@ def report_cmd(
     """
     from pathlib import Path
 
-    from crmmetrics.cli.output import error_failure, parse_inputs, strict_failure, summarise
+    from crmmetrics.cli.output import parse_inputs, raise_for_issues, summarise
     from crmmetrics.cli.progress import progress_for
     from crmmetrics.config import find_config, load_config
     from crmmetrics.checks.goals import goals_for_report
@@ -75,12 +75,7 @@ def report_cmd(
     with reporting(progress_for(quiet)):
         report = compute(cfg, metrics, period=period, by=[] if kind == "html" else by or [], since=since, until=until,
                          as_of=as_of, inputs=parse_inputs(input_), stdin=stdin)
-    if failure := error_failure(report.issues):
-        summarise(report, verbose, quiet)  # -q still lists the errors
-        raise failure
-    if strict and (failure := strict_failure(report.issues)):
-        summarise(report, verbose, quiet=False)
-        raise failure
+    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q: summarise(report, verbose, q))
     summarise(report, verbose, quiet)
     # Goals measured on the same engine (a second computation when the report lacks a goal metric).
     goals = goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin, compute_fn=compute)
