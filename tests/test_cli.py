@@ -140,6 +140,7 @@ def test_exit_65_strict_on_any_issue(survey_project):
     assert run("compute", "nps", "-c", str(cfg), "-f", "csv").exit_code == 0
     res = run("compute", "nps", "-c", str(cfg), "-f", "csv", "--strict")
     assert res.exit_code == ExitCode.DATAERR and res.stdout == ""
+    assert res.stderr.count("score outside the 0-10 NPS scale") == 1  # said once, on the --strict line
 
 
 def test_exit_66_missing_input_file(survey_project, tmp_path):

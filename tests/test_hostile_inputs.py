@@ -109,6 +109,8 @@ def test_ragged_rows_are_errors_with_their_lines_and_q_does_not_hide_them(tmp_pa
     line = error_line(res)
     assert "2 data error(s); first: " in line and "s.csv:3: row has 5 fields, the header has 4" in line and "'2,nps,3,2026-01-02,extra'" in line
     assert "s.csv:4: row has 2 fields, the header has 4" in res.stderr
+    # each error is said once: the final line names the first, the listing the rest
+    assert res.stderr.count("s.csv:3: row has 5 fields") == 1 and res.stderr.count("s.csv:4: row has 2 fields") == 1
 
 
 def test_ragged_rows_fail_check_too(tmp_path):

@@ -77,7 +77,7 @@ def check_cmd(
     compute_fn = computer(*chosen_engine(engine, cfg))
     run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin, compute_fn=compute_fn)
     issues = run.issues
-    raise_for_issues(issues, strict=strict, quiet=quiet, show=lambda q: summarise_issues(issues, verbose, q))
+    raise_for_issues(issues, strict=strict, quiet=quiet, show=lambda q, skip: summarise_issues(issues, verbose, q, skip))
     summarise_issues(issues, verbose, quiet)
     text = {"text": lambda: render.to_text(run, quiet), "json": lambda: render.to_json(run),
             "nagios": lambda: render.to_nagios(run), "prometheus": lambda: render.to_prometheus(run)}[fmt]()

@@ -96,8 +96,8 @@ def _to_stdout(write: Callable[[], None]) -> None:
         raise write_failed("stdout", exc) from None
 
 
-def summarise(report: Report, verbose: int, quiet: bool) -> None:
-    """Inputs (at -v) and issues on stderr: counts per code, then the first few."""
+def summarise(report: Report, verbose: int, quiet: bool, skip: Issue | None = None) -> None:
+    """Inputs (at -v) and issues on stderr: counts per code, then the first few (``skip`` aside)."""
     err = sys.stderr
     if verbose and not quiet:
         for fact in report.inputs:
@@ -105,25 +105,27 @@ def summarise(report: Report, verbose: int, quiet: bool) -> None:
             err.write(f"crmmetrics: read {terminal_text(fact.path)} ({fact.entity}): {fact.rows_read} rows, {fact.rows_rejected} with rejected values; {extra}\n")
         for metric, opts in report.options.items():
             err.write(f"crmmetrics: {metric} options: {', '.join(f'{k}={v!r}' for k, v in opts.items())}\n")
-    summarise_issues(report.issues, verbose, quiet)
+    summarise_issues(report.issues, verbose, quiet, skip)
 
 
-def summarise_issues(issues: list[Issue], verbose: int, quiet: bool) -> None:
+def summarise_issues(issues: list[Issue], verbose: int, quiet: bool, skip: Issue | None = None) -> None:
     """Issues on stderr: the summary line, then the first few (all at -vv).
 
     The summary line counts every issue, info included, so no excluded row goes
     unmentioned by default; info issues are listed one by one at -v. ``-q`` silences
-    info and warnings, never errors.
+    info and warnings, never errors. ``skip`` is counted but not listed: the run's final
+    error line shows it (with its value), so stderr says it once.
     """
     err = sys.stderr
+    listed = [i for i in issues if i is not skip]
     if quiet:
-        for i in [i for i in issues if i.level is Level.ERROR][:ISSUES_SHOWN]:
+        for i in [i for i in listed if i.level is Level.ERROR][:ISSUES_SHOWN]:
             err.write(f"  error: {terminal_text(i.one_line())}\n")
         return
     line = summary_line(issues, verbose)
     if line:
         err.write(line + "\n")
-    shown = [i for i in issues if verbose or i.level is not Level.INFO]
+    shown = [i for i in listed if verbose or i.level is not Level.INFO]
     limit = len(shown) if verbose >= 2 else ISSUES_SHOWN
     for i in shown[:limit]:
         err.write(f"  {i.level.value}: {terminal_text(i.one_line())}\n")
@@ -162,7 +164,7 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     """The common end of compute and analyze: error/--strict gate, stderr summary, notes, output."""
     if bom and fmt != "csv":
         raise UsageError(f"--bom applies to CSV output, not {fmt}", hint="use -f csv or an -o name ending in .csv")
-    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q: summarise(report, verbose, q))
+    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q, skip: summarise(report, verbose, q, skip))
     if verbose:
         sys.stderr.write(f"crmmetrics: format {fmt}\n")
     summarise(report, verbose, quiet)
@@ -172,17 +174,27 @@ def deliver(report: Report, fmt: str, output: str | None, currency: str | None, 
     emit(report, fmt, output, currency, csv_guard=csv_guard, protect=protect, quiet=quiet, bom=bom)
 
 
-def raise_for_issues(issues: list[Issue], *, strict: bool, quiet: bool, show: Callable[[bool], None]) -> None:
+def raise_for_issues(issues: list[Issue], *, strict: bool, quiet: bool, show: Callable[[bool, Issue], None]) -> None:
     """The one issue gate of compute, analyze, report and check: data errors always end the
-    run, and with ``--strict`` so do warnings. ``show(quiet)`` lists the issues on stderr
-    first (``-q`` still lists errors; a --strict failure lists everything). On success
-    nothing is shown: the caller prints its summary when it is ready."""
+    run, and with ``--strict`` so do warnings. ``show(quiet, skip)`` lists the issues on
+    stderr first (``-q`` still lists errors; a --strict failure lists everything), leaving out
+    ``skip``, the issue the final error line names. On success nothing is shown: the caller
+    prints its summary when it is ready."""
     if failure := error_failure(issues):
-        show(quiet)
+        show(quiet, _first(issues, lambda i: i.level is Level.ERROR))
         raise failure
     if strict and (failure := strict_failure(issues)):
-        show(False)
+        show(False, _first(issues, _strict_bad))
         raise failure
+
+
+def _first(issues: list[Issue], pred: Callable[[Issue], bool]) -> Issue:
+    return next(i for i in issues if pred(i))
+
+
+def _strict_bad(issue: Issue) -> bool:
+    """A warning or error --strict fails on (empty periods and stale exports pass)."""
+    return issue.level is not Level.INFO and issue.code not in EMPTY_PERIOD_CODES
 
 
 # Issues that say a period or segment simply had nothing to measure (no responses, no
@@ -212,7 +224,7 @@ def strict_failure(issues: list[Issue]) -> Any:
     """The DataError --strict raises when there is any warning or error about the data."""
     from crmmetrics.errors import DataError
 
-    bad = [i for i in issues if i.level is not Level.INFO and i.code not in EMPTY_PERIOD_CODES]
+    bad = [i for i in issues if _strict_bad(i)]
     if not bad:
         return None
     return DataError(f"--strict: {sum(i.count for i in bad)} data issue(s); first: {terminal_text(bad[0].one_line())}", hint="run without --strict to get the report with warnings")

@@ -75,7 +75,7 @@ def report_cmd(
     with reporting(progress_for(quiet)):
         report = compute(cfg, metrics, period=period, by=[] if kind == "html" else by or [], since=since, until=until,
                          as_of=as_of, inputs=parse_inputs(input_), stdin=stdin)
-    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q: summarise(report, verbose, q))
+    raise_for_issues(report.issues, strict=strict, quiet=quiet, show=lambda q, skip: summarise(report, verbose, q, skip))
     summarise(report, verbose, quiet)
     # Goals measured on the same engine (a second computation when the report lacks a goal metric).
     goals = goals_for_report(cfg, report, inputs=parse_inputs(input_), stdin=stdin, compute_fn=compute)
