@@ -404,7 +404,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by:
             joined[key] = frame
     ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
                         dataset, config, grid=grid, partial=partial)
-    out = spec.compute(ctx)
+    out = spec.run(ctx)
     rows = label_rows(out.rows, grid)
     rows.insert(0, "metric", spec.name)
     opts = mp.options.model_dump(mode="json")

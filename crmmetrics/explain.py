@@ -33,7 +33,7 @@ def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> st
         "",
         f"Formula:      {spec.formula}",
         f"Entity:       {entity_text(spec)}",
-        f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape}",
+        f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape_label()}",
         f"Period kind:  {spec.period_kind}: {PERIOD_KIND_TEXT[spec.period_kind]}",
         "Result:       value, n, numerator, denominator" + (", " + ", ".join(spec.extra_columns) if spec.extra_columns else ""),
         "",

@@ -48,6 +48,7 @@ class MetricContext:
     issues: list[Issue] = field(default_factory=list)
     grid: Grid = None  # type: ignore[assignment]  # set by the engine; built from the fields above when absent
     partial: Any = None  # a metrics.partial.Partials on the Dask engine; None on the pandas engine
+    in_force: dict[str, Any] = field(default_factory=dict)  # options a row function resolved (shown with the result)
 
     def __post_init__(self) -> None:
         if self.grid is None:

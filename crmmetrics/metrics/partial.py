@@ -1,15 +1,15 @@
 """Partial aggregates: how a shape's grouping step is split across data partitions.
 
-The Dask engine runs a metric's own compute function twice. On each partition
-(``collect``), every shape call hands over what it grouped: per-group sums and counts
-for :func:`~crmmetrics.metrics.shapes.ratio` and counts, the measured values
-themselves for :func:`~crmmetrics.metrics.shapes.mean_quantiles` (exact medians and
+The Dask engine runs a metric (its row function and shape, or its compute function)
+twice. On each partition (``collect``), every aggregator hands over what it grouped:
+per-group sums and counts for :class:`~crmmetrics.metrics.shapes.Ratio`, the measured
+values themselves for :class:`~crmmetrics.metrics.shapes.Mean` (exact medians and
 p90 need every value of a group; that is the cost of exact quantiles: one column of
-the selected rows travels to the client). On the client (``finish``), the function
-runs again on an empty frame and each shape call takes the merged partials in place
+the selected rows travels to the client). On the client (``finish``), the metric
+runs again on an empty frame and each aggregator takes the merged partials in place
 of its own grouping, then completes the grid and the values exactly as the pandas
-engine does, so the post-processing of the metric (CES's ``mean_raw``) is the same
-code. The pandas engine never sets a :class:`Partials` and is untouched by this.
+engine does, so the post-processing of the metric (CES's ``finish`` hook,
+``mean_raw``) is the same code. The pandas engine never sets a :class:`Partials` and is untouched by this.
 """
 
 from __future__ import annotations

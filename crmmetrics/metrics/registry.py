@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from crmmetrics.errors import UsageError
+from crmmetrics.metrics.shapes import Custom, Shape, ShapeOrFactory, shape_for
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from crmmetrics.metrics.context import MetricContext, MetricOutput
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
@@ -43,6 +46,13 @@ class MetricSpec:
     ``needs`` are canonical fields of ``entity`` the metric cannot do without;
     ``date_field`` dates each row for period bucketing and ``--since``/``--until``.
     ``extra_columns`` are result columns beyond value/n/numerator/denominator.
+
+    A metric is either a ROW FUNCTION plus a SHAPE (``rows`` gives one row per counted
+    thing with ``_period``, the --by dimensions and the columns the shape reads;
+    ``shape`` is an aggregator of :mod:`crmmetrics.metrics.shapes`, or a function of
+    the options returning one when a variant changes it; ``finish`` optionally derives
+    columns from the aggregated result and the rows), or a ``compute`` function with
+    the ``Custom`` shape that builds its result itself. :meth:`run` runs either.
     """
 
     name: str
@@ -56,9 +66,11 @@ class MetricSpec:
     better: str  # higher | lower | none
     period_kind: str
     date_field: str
-    compute: Callable[[MetricContext], MetricOutput]
+    compute: Callable[[MetricContext], MetricOutput] | None = None
     options: type[Options] = NoOptions
-    shape: str = "custom"
+    shape: ShapeOrFactory = Custom()
+    rows: Callable[[MetricContext], pd.DataFrame] | None = None
+    finish: Callable[[MetricContext, pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None
     extra_columns: tuple[str, ...] = ()
     edge_rules: tuple[str, ...] = ()
     requires_options: tuple[str, ...] = field(default=())  # options with no safe default
@@ -83,6 +95,40 @@ class MetricSpec:
             raise ValueError(f"{self.name}: unknown unit {self.unit!r}")
         if self.period_kind not in PERIOD_KINDS:
             raise ValueError(f"{self.name}: unknown period kind {self.period_kind!r}")
+        if isinstance(self.shape, str):  # TRANSITIONAL: a family not moved to executable shapes yet names its helper
+            object.__setattr__(self, "shape", Custom(self.shape))
+        custom = isinstance(self.shape, Custom)
+        if custom != (self.rows is None) or custom != (self.compute is not None) or (custom and self.finish is not None):
+            raise ValueError(f"{self.name}: give rows= and an aggregating shape=, or compute= with the Custom shape")
+
+    def shape_in_force(self, options: Options | None = None) -> Shape | None:
+        """The aggregator for ``options`` (the defaults when None); None when the defaults cannot be built."""
+        if isinstance(self.shape, Shape):
+            return self.shape
+        if options is None:
+            try:
+                options = self.options()
+            except ValueError:  # an option without a default
+                return None
+        return shape_for(self.shape, options)
+
+    def shape_label(self, options: Options | None = None) -> str:
+        """The shape's name for `explain` and the docs (``ratio``, ``mean``, ``count``, ``sum``, ``custom``)."""
+        shape = self.shape_in_force(options)
+        return shape.label if shape is not None else "depends on the options"
+
+    def run(self, ctx: MetricContext) -> MetricOutput:
+        """Compute the metric: rows → the shape's aggregator → finish, or the Custom compute function."""
+        from crmmetrics.metrics.context import MetricOutput
+
+        if self.compute is not None:
+            return self.compute(ctx)
+        assert self.rows is not None  # __post_init__ guarantees it
+        rows = self.rows(ctx)
+        out = shape_for(self.shape, ctx.options).aggregate(ctx, rows)
+        if self.finish is not None:
+            out = self.finish(ctx, out, rows)
+        return MetricOutput(out, dict(ctx.in_force))
 
     def option_rows(self) -> list[tuple[str, str, str]]:
         """(name, default, description) for every option, for `explain` and docs."""
@@ -109,7 +155,7 @@ def family_module(spec: MetricSpec) -> str:
 
     Declared by the spec itself (no stack inspection of the caller of :func:`register`).
     """
-    return getattr(spec.compute, "__module__", "").rsplit(".", 1)[-1]
+    return getattr(spec.compute or spec.rows, "__module__", "").rsplit(".", 1)[-1]
 
 
 def all_metrics() -> dict[str, MetricSpec]:

@@ -1,19 +1,274 @@
-"""The declarative metric shapes: ratio, mean/quantile, sum/count.
+"""Executable metric shapes: the aggregators that turn per-row frames into results.
 
-Each shape groups per period and ``--by`` dimensions, fills in every period of the
-range (an empty period is a row with n = 0 and a null value, not a gap), and reports
-zero denominators as null plus one issue. Ratio shapes keep numerator, denominator
-and n, so results can be checked by hand and partial sums can be merged.
+A metric supplies a ROW FUNCTION (context → one row per counted thing, with its
+period in ``_period``, its ``--by`` dimensions and the columns its shape reads) and a
+SHAPE (one of the aggregators below). The aggregator groups per period × ``--by``
+segment, completes the grid (an empty period is a row with n = 0, not a gap), emits
+its declared columns with their declared kinds, and raises the one zero-denominator
+or no-data issue. Ratio and Mean keep numerator, denominator and n, so results can
+be checked by hand and partial sums can be merged (the Dask engine,
+:mod:`crmmetrics.metrics.partial`).
+
+=============  =========================================  ============================================
+shape          the row function supplies                  the aggregator emits
+=============  =========================================  ============================================
+``Ratio``      numerator and denominator columns (extras)  value = Σnum ÷ Σden × scale, n, sums, extras
+``Mean``       one value column (extras)                   n, mean, median, p90; value = the headline
+``CountSum``   rows (1 each) or a value column (extras)    value = count or Σ; zeros on empty cells
+``Custom``     nothing: the metric's own compute function  nothing
+=============  =========================================  ============================================
+
+Output column kinds (:data:`KINDS`) decide the dtype, so it never depends on the data:
+a count is int64 even on an empty result, an amount or a rate float64.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# kind → dtype of a result column. count: whole numbers (0 on an empty cell, never
+# null); amount: money; rate: a share (0..1 as stored, shown as %); ratio: a
+# quotient with no unit of its own; duration: minutes, hours, days, ...; score: a
+# point on a scale; text: labels such as the unit.
+KINDS: dict[str, str] = {"count": "int64", "amount": "float64", "rate": "float64", "ratio": "float64",
+                         "duration": "float64", "score": "float64", "text": "object"}
+# The kind of a value in each metric unit (registry.UNITS).
+UNIT_KINDS: dict[str, str] = {"percent": "rate", "points": "score", "currency": "amount", "days": "duration", "hours": "duration",
+                              "minutes": "duration", "months": "duration", "years": "duration", "count": "count", "ratio": "ratio",
+                              "score": "score"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared result column: its name and kind (a key of :data:`KINDS`)."""
+
+    name: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.name}: unknown kind {self.kind!r}")
+
+
+def _extra_spec(extras: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """``{output: row column}`` or ``{output: (row column, kind)}`` → ``{output: (column, kind)}`` (count by default)."""
+    return {name: (src, "count") if isinstance(src, str) else (src[0], src[1]) for name, src in extras.items()}
+
+
+def extra_columns(extras: Mapping[str, Any]) -> tuple[Column, ...]:
+    """The declared columns of summed extras."""
+    return tuple(Column(name, kind) for name, (_, kind) in _extra_spec(extras).items())
+
+
+def measure_kind(unit: str) -> str:
+    """The kind of a ratio's or a mean's value in ``unit``: a mean of counts is not a whole number."""
+    kind = UNIT_KINDS[unit]
+    return "ratio" if kind == "count" else kind
+
+
+class Shape:
+    """Base of the aggregators. ``label`` is what `explain` shows."""
+
+    label = "custom"
+
+    def columns(self, unit: str) -> tuple[Column, ...]:
+        """The declared result columns (besides the period and --by keys) for a value in ``unit``."""
+        return ()
+
+    def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        """Result rows per period × segment from the row function's frame."""
+        raise NotImplementedError(f"{type(self).__name__} does not aggregate")
+
+
+@dataclass(frozen=True)
+class Custom(Shape):
+    """The metric's own compute function does everything; the aggregator does nothing.
+
+    For metrics whose result is not a sum, mean or ratio of independent rows (MRR
+    timelines, CLV, health scores, snapshots, per-customer windows).
+    """
+
+    label: str = "custom"
+
+
+@dataclass(frozen=True)
+class Ratio(Shape):
+    """value = Σ numerator ÷ Σ denominator × ``scale`` per period × segment; n = rows.
+
+    ``extras`` maps an output column to a per-row column summed alongside (a count
+    unless given as ``(column, kind)``). A cell whose denominator sums to 0 has a null
+    value and is counted in one ``zero_denominator`` issue.
+    """
+
+    numerator: str
+    denominator: str
+    scale: float = 1.0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    unit: str | None = None
+    what: str = "rows"
+    numerator_kind: str = "count"
+    denominator_kind: str = "count"
+    label = "ratio"
+
+    def columns(self, unit: str) -> tuple[Column, ...]:
+        return (Column("value", measure_kind(unit)), Column("n", "count"), Column("numerator", self.numerator_kind),
+                Column("denominator", self.denominator_kind), *extra_columns(self.extras), Column("unit", "text"))
+
+    def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
+        keys = group_keys(ctx)
+        agg = {"numerator": (self.numerator, "sum"), "denominator": (self.denominator, "sum"), "n": (self.numerator, "size")}
+        agg.update({name: (col, "sum") for name, col in extras.items()})
+        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
+        if ctx.partial is not None:  # Dask engine: the sums are merged across partitions (metrics/partial.py)
+            grouped = rows = ctx.partial.exchange("sums", grouped)
+        grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
+        grouped["value"] = (grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] != 0)) * self.scale
+        unit = self.unit or ctx.spec.unit
+        grouped["unit"] = unit
+        _report_zero(ctx, grouped, self.what)
+        return apply_kinds(grouped, self.columns(unit))
+
+
+@dataclass(frozen=True)
+class Mean(Shape):
+    """n, mean, median and p90 of ``column`` per period × segment; value = the ``headline``.
+
+    numerator = Σ column, denominator = n (the values measured). A cell without values
+    has a null value and is counted in one ``zero_denominator`` issue.
+    """
+
+    column: str
+    headline: str = "mean"  # mean | median | p90
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    unit: str | None = None
+    what: str = "rows"
+    label = "mean"
+
+    def __post_init__(self) -> None:
+        if self.headline not in STATISTICS:
+            raise ValueError(f"Mean headline must be one of {STATISTICS}, not {self.headline!r}")
+
+    def columns(self, unit: str) -> tuple[Column, ...]:
+        kind = measure_kind(unit)
+        return (Column("value", kind), Column("n", "count"), Column("numerator", kind), Column("denominator", "count"),
+                *(Column(s, kind) for s in STATISTICS), *extra_columns(self.extras), Column("unit", "text"))
+
+    def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        column = self.column
+        extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
+        keys = group_keys(ctx)
+        if ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
+            rows = ctx.partial.exchange("rows", rows[list(dict.fromkeys([*keys, column, *extras.values()]))])
+        agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
+               "mean": (column, "mean"), "median": (column, "median")}
+        agg.update({name: (col, "sum") for name, col in extras.items()})
+        if len(rows):
+            groups = rows.groupby(keys, dropna=False, sort=True)
+            grouped = groups.agg(**agg)
+            grouped["p90"] = groups[column].quantile(0.9)  # vectorised; a lambda per group is slow
+            grouped = grouped.reset_index()
+        else:
+            agg["p90"] = (column, "median")
+            grouped = _empty(keys, agg)
+        grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
+        for col in STATISTICS:
+            grouped[col] = pd.to_numeric(grouped[col], errors="coerce")
+        grouped["value"] = grouped[self.headline].where(grouped["n"] > 0)
+        unit = self.unit or ctx.spec.unit
+        grouped["unit"] = unit
+        _report_zero(ctx, grouped, self.what)
+        return apply_kinds(grouped, self.columns(unit))
+
+
+STATISTICS = ("mean", "median", "p90")
+
+
+@dataclass(frozen=True)
+class CountSum(Shape):
+    """Counts (``column`` None) or sums of ``column`` per period × segment, every period present.
+
+    value = numerator = the count or Σ column; an empty cell is a real 0, not null;
+    n = rows; denominator is null (a count has none); ``extras`` are summed columns.
+    Only an empty result raises an issue (``no_data``).
+    """
+
+    column: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    what: str = "rows"
+    kind: str = "count"  # of a summed column (value, numerator): amount for money
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return "count" if self.column is None else "sum"
+
+    def columns(self, unit: str) -> tuple[Column, ...]:
+        kind = "count" if self.column is None else self.kind
+        return (Column("value", kind), Column("n", "count"), Column("numerator", kind), *extra_columns(self.extras),
+                Column("unit", "text"))
+
+    def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        keys = group_keys(ctx)
+        extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
+        rows = rows.assign(_one=np.int64(1))
+        col = self.column or "_one"
+        agg = {"numerator": (col, "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
+        if len(rows):
+            grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+        else:
+            grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
+        grouped = complete_grid(ctx, grouped, rows)
+        for name in ("numerator", *extras):
+            grouped[name] = pd.to_numeric(grouped[name]).fillna(0)
+        grouped["value"] = grouped["numerator"]
+        grouped["denominator"] = np.nan
+        grouped["unit"] = ctx.spec.unit
+        if grouped.empty:
+            ctx.issue("no_data", f"no {self.what} in the selected range; nothing to report")
+        return apply_kinds(grouped, self.columns(ctx.spec.unit))
+
+
+def apply_kinds(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
+    """Give each declared column its kind's dtype (counts: 0 where the grid left a gap)."""
+    import pandas as pd
+
+    for col in columns:
+        if col.name not in frame:
+            continue
+        dtype = KINDS[col.kind]
+        if dtype == "object":
+            frame[col.name] = frame[col.name].astype(object)
+        elif col.kind == "count":
+            values = pd.to_numeric(frame[col.name]).fillna(0)
+            if (values % 1 != 0).any():  # a kind declared wrong would truncate numbers: fail loudly
+                raise ValueError(f"column {col.name} is declared a count but holds fractions")
+            frame[col.name] = values.astype("int64")
+        else:
+            frame[col.name] = pd.to_numeric(frame[col.name], errors="coerce").astype(dtype)
+    return frame
+
+
+ShapeOrFactory = Shape | Callable[[Any], Shape]
+
+
+def shape_for(shape: ShapeOrFactory, options: Any) -> Shape:
+    """The aggregator in force: ``shape`` itself, or what the factory returns for ``options``."""
+    return shape if isinstance(shape, Shape) else shape(options)
+
+
+# ------------------------------------------------------------------ the grid and the issues (shared by every shape)
 
 
 def group_keys(ctx: MetricContext) -> list[str]:
@@ -21,53 +276,21 @@ def group_keys(ctx: MetricContext) -> list[str]:
     return [PERIOD_COL, *ctx.by]
 
 
-def ratio(ctx: MetricContext, rows: pd.DataFrame, numerator: str, denominator: str, *, scale: float = 1.0,
-          unit: str | None = None, extras: dict[str, str] | None = None, what: str = "rows") -> pd.DataFrame:
-    """value = Σ numerator ÷ Σ denominator × scale per group; n = rows in the group.
-
-    ``extras`` maps output column → per-row column summed alongside (e.g. promoters).
-    """
-    extras = extras or {}
-    keys = group_keys(ctx)
-    agg = {"numerator": (numerator, "sum"), "denominator": (denominator, "sum"), "n": (numerator, "size")}
-    agg.update({name: (col, "sum") for name, col in extras.items()})
-    grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
-    if ctx.partial is not None:  # Dask engine: the sums are merged across partitions (metrics/partial.py)
-        grouped = rows = ctx.partial.exchange("sums", grouped)
-    grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
-    grouped["value"] = (grouped["numerator"] / grouped["denominator"].where(grouped["denominator"] != 0)) * scale
-    grouped["unit"] = unit or ctx.spec.unit
-    _report_zero(ctx, grouped, what)
-    return grouped
+def _undeclared(extras: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Extras of a caller that declares no kinds: floats (amounts), as the old helpers left them."""
+    return {k: (v, "amount") if isinstance(v, str) else v for k, v in (extras or {}).items()}
 
 
-def mean_quantiles(ctx: MetricContext, rows: pd.DataFrame, column: str, *, headline: str = "mean",
-                   unit: str | None = None, extras: dict[str, str] | None = None, what: str = "rows") -> pd.DataFrame:
-    """Mean, median and p90 of ``column`` per group; numerator = Σ, denominator = n."""
-    import pandas as pd
+def ratio(ctx: MetricContext, rows: pd.DataFrame, numerator: str, denominator: str, **kw: Any) -> pd.DataFrame:
+    """:class:`Ratio` applied once, for Custom metrics that finish a ratio themselves."""
+    kw.setdefault("numerator_kind", "amount")
+    kw.setdefault("denominator_kind", "amount")
+    return Ratio(numerator, denominator, **{**kw, "extras": _undeclared(kw.get("extras"))}).aggregate(ctx, rows)
 
-    keys = group_keys(ctx)
-    extras = extras or {}
-    if ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
-        rows = ctx.partial.exchange("rows", rows[list(dict.fromkeys([*keys, column, *extras.values()]))])
-    agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
-           "mean": (column, "mean"), "median": (column, "median")}
-    agg.update({name: (col, "sum") for name, col in extras.items()})
-    if len(rows):
-        groups = rows.groupby(keys, dropna=False, sort=True)
-        grouped = groups.agg(**agg)
-        grouped["p90"] = groups[column].quantile(0.9)  # vectorised; a lambda per group is slow
-        grouped = grouped.reset_index()
-    else:
-        agg["p90"] = (column, "median")
-        grouped = _empty(keys, agg)
-    grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
-    for col in ("mean", "median", "p90"):
-        grouped[col] = pd.to_numeric(grouped[col], errors="coerce")
-    grouped["value"] = grouped[headline].where(grouped["n"] > 0)
-    grouped["unit"] = unit or ctx.spec.unit
-    _report_zero(ctx, grouped, what)
-    return grouped
+
+def mean_quantiles(ctx: MetricContext, rows: pd.DataFrame, column: str, **kw: Any) -> pd.DataFrame:
+    """:class:`Mean` applied once, for Custom metrics that finish a mean themselves."""
+    return Mean(column, **{**kw, "extras": _undeclared(kw.get("extras"))}).aggregate(ctx, rows)
 
 
 def _empty(keys: list[str], agg: dict[str, tuple[str, str]]) -> pd.DataFrame:

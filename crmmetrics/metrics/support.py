@@ -803,7 +803,7 @@ def compute_support_csat(ctx: MetricContext) -> MetricOutput:
 
     import pandas as pd
 
-    from crmmetrics.metrics.survey import compute_csat
+    from crmmetrics.metrics.survey import csat_rows, csat_shape
 
     opts: SupportCsatOptions = ctx.options  # type: ignore[assignment]
     surveys = ctx.other("surveys")
@@ -834,8 +834,7 @@ def compute_support_csat(ctx: MetricContext) -> MetricOutput:
         joined = pd.concat([latest, joined[~rated]]).sort_index()
     # Reuse the csat computation on the ticket-linked responses, dated by responded_at.
     sub = replace(ctx, frame=joined, spec=replace(ctx.spec, entity="surveys", date_field="responded_at"))
-    out = compute_csat(sub)
-    return out
+    return MetricOutput(csat_shape(opts).aggregate(sub, csat_rows(sub)), dict(sub.in_force))
 
 
 register(MetricSpec(

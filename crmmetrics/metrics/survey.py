@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from crmmetrics.errors import ConfigError
-from crmmetrics.metrics.context import MetricContext, MetricOutput
+from crmmetrics.metrics.context import MetricContext
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.shapes import mean_quantiles, ratio
+from crmmetrics.metrics.shapes import Mean, Ratio, Shape
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,8 +83,10 @@ class NpsOptions(Options):
         return self
 
 
-def compute_nps(ctx: MetricContext) -> MetricOutput:
-    """NPS = 100 × (promoters − detractors) ÷ valid responses (passives count in n).
+def nps_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per valid response: _net = +1 promoter, −1 detractor, 0 passive; _one = 1.
+
+    NPS = 100 × (promoters − detractors) ÷ valid responses (passives count in n).
 
     Example (METRICS.md WX16): 10 responses, 5 promoters, 4 passives, 1 detractor →
     100 × (5 − 1) ÷ 10 = 40.
@@ -107,10 +109,7 @@ def compute_nps(ctx: MetricContext) -> MetricOutput:
         _promoter=(score >= opts.promoter_min).astype("int64"),
         _detractor=(score <= opts.detractor_max).astype("int64"),
     )
-    rows = rows.assign(_passive=1 - rows["_promoter"] - rows["_detractor"], _net=rows["_promoter"] - rows["_detractor"], _one=np.int64(1))
-    out = ratio(ctx, rows, "_net", "_one", scale=100.0, extras={"promoters": "_promoter", "passives": "_passive", "detractors": "_detractor"},
-                what="NPS responses")
-    return MetricOutput(out)
+    return rows.assign(_passive=1 - rows["_promoter"] - rows["_detractor"], _net=rows["_promoter"] - rows["_detractor"], _one=np.int64(1))
 
 
 register(MetricSpec(
@@ -125,10 +124,11 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="responded_at",
-    compute=compute_nps,
+    rows=nps_rows,
+    shape=Ratio("_net", "_one", scale=100.0, extras={"promoters": "_promoter", "passives": "_passive", "detractors": "_detractor"},
+                what="NPS responses"),
     options=NpsOptions,
     option_needs=lambda o: ("customer_id",) if o.unit == "latest_per_customer" else (),
-    shape="ratio",
     extra_columns=("promoters", "passives", "detractors"),
     edge_rules=(
         "Only responses whose survey_type is nps count; a 0-10 question is never assumed to be NPS.",
@@ -168,8 +168,10 @@ class CsatOptions(Options):
         return hi - top + 1
 
 
-def compute_csat(ctx: MetricContext) -> MetricOutput:
-    """CSAT = satisfied ÷ rated responses (top-box), or the mean score.
+def csat_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per valid rating; _sat = 1 when satisfied (top-box variant), _one = 1.
+
+    CSAT = satisfied ÷ rated responses (top-box), or the mean score.
 
     Example (METRICS.md WX17): ratings 5×10, 4×20, 3×10, 2×5, 1×5 → (10 + 20) ÷ 50 = 60 %
     (the mean variant gives 3.5).
@@ -179,13 +181,17 @@ def compute_csat(ctx: MetricContext) -> MetricOutput:
     opts: CsatOptions = ctx.options  # type: ignore[assignment]
     lo, hi = opts.scale
     rows = _scored_rows(ctx, "csat", lo, hi, f"{lo}-{hi} CSAT")
+    ctx.in_force["satisfied_min"] = opts.threshold()
     if opts.variant == "mean":
-        out = mean_quantiles(ctx, rows, "score", unit="score", what="CSAT ratings")
-    else:
-        cut = opts.threshold()
-        rows = rows.assign(_sat=(rows["score"] >= cut).astype("int64"), _one=np.int64(1))
-        out = ratio(ctx, rows, "_sat", "_one", unit="percent", extras={"satisfied": "_sat"}, what="CSAT ratings")
-    return MetricOutput(out, {"satisfied_min": opts.threshold()})
+        return rows
+    return rows.assign(_sat=(rows["score"] >= opts.threshold()).astype("int64"), _one=np.int64(1))
+
+
+def csat_shape(opts: CsatOptions) -> Shape:
+    """Top-box share of satisfied ratings (a ratio), or the mean rating (variant mean)."""
+    if opts.variant == "mean":
+        return Mean("score", unit="score", what="CSAT ratings")
+    return Ratio("_sat", "_one", unit="percent", extras={"satisfied": "_sat"}, what="CSAT ratings")
 
 
 register(MetricSpec(
@@ -200,9 +206,9 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="responded_at",
-    compute=compute_csat,
+    rows=csat_rows,
+    shape=csat_shape,
     options=CsatOptions,
-    shape="ratio",
     extra_columns=("satisfied",),
     edge_rules=(
         "Only responses whose survey_type is csat count; unrated (blank) responses are excluded, as Zendesk does.",
@@ -229,9 +235,10 @@ class CesOptions(Options):
         return self
 
 
-def compute_ces(ctx: MetricContext) -> MetricOutput:
-    """CES: mean score normalised to higher = easier (x' = min + max − x on effort scales).
+def ces_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per valid response: _norm (higher = easier), _raw (as answered), _easy, _one.
 
+    CES: mean score normalised to higher = easier (x' = min + max − x on effort scales).
     ``mean_raw`` keeps the mean in the survey's own direction; ``easy`` counts scores
     above the scale midpoint (5-7 on 1-7).
     """
@@ -247,15 +254,25 @@ def compute_ces(ctx: MetricContext) -> MetricOutput:
     rows = _scored_rows(ctx, "ces", lo, hi, f"{lo}-{hi} CES")
     norm = rows["score"] if opts.higher_is_easier else (lo + hi - rows["score"])
     mid = (lo + hi) / 2
-    rows = rows.assign(_norm=norm.astype("float64"), _raw=rows["score"].astype("float64"), _easy=(norm > mid).astype("int64"), _one=np.int64(1))
+    ctx.in_force["direction"] = "higher is easier" if opts.higher_is_easier else "lower is easier (normalised)"
+    return rows.assign(_norm=norm.astype("float64"), _raw=rows["score"].astype("float64"), _easy=(norm > mid).astype("int64"), _one=np.int64(1))
+
+
+CES_EXTRAS = {"easy": "_easy", "raw_sum": ("_raw", "score")}
+
+
+def ces_shape(opts: CesOptions) -> Shape:
+    """The mean normalised score (default), or the share of easy answers (variant pct_easy)."""
     if opts.variant == "pct_easy":
-        out = ratio(ctx, rows, "_easy", "_one", unit="percent", extras={"easy": "_easy", "raw_sum": "_raw"}, what="CES responses")
-    else:
-        out = mean_quantiles(ctx, rows, "_norm", unit="score", extras={"easy": "_easy", "raw_sum": "_raw"}, what="CES responses")
+        return Ratio("_easy", "_one", unit="percent", extras=CES_EXTRAS, what="CES responses")
+    return Mean("_norm", unit="score", extras=CES_EXTRAS, what="CES responses")
+
+
+def ces_finish(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """mean_raw (the mean in the survey's own direction) and pct_easy beside either variant."""
     out["mean_raw"] = out["raw_sum"] / out["n"].where(out["n"] > 0)
     out["pct_easy"] = out["easy"] / out["n"].where(out["n"] > 0)
-    out = out.drop(columns=["raw_sum"])
-    return MetricOutput(out, {"direction": "higher is easier" if opts.higher_is_easier else "lower is easier (normalised)"})
+    return out.drop(columns=["raw_sum"])
 
 
 register(MetricSpec(
@@ -270,9 +287,10 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="responded_at",
-    compute=compute_ces,
+    rows=ces_rows,
+    shape=ces_shape,
+    finish=ces_finish,
     options=CesOptions,
-    shape="mean",
     extra_columns=("mean_raw", "pct_easy", "easy", "mean", "median", "p90"),
     edge_rules=(
         "scale and higher_is_easier must be set under metrics.ces; without them ces refuses to run (no guessing CES 1.0 vs 2.0).",

@@ -1,0 +1,175 @@
+"""The executable shapes (metrics/shapes.py): Ratio, Mean, CountSum and Custom, with
+numbers computed by hand on a 3-month × 2-segment grid (January to March 2025,
+segments basic and pro), and the declared column kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmmetrics.dataset import Dataset
+from crmmetrics.grid import Grid
+from crmmetrics.metrics.context import PERIOD_COL, MetricContext
+from crmmetrics.metrics.registry import MetricSpec, NoOptions, all_metrics
+from crmmetrics.metrics.shapes import KINDS, Column, CountSum, Custom, Mean, Ratio
+
+JAN, FEB, MAR = (pd.Timestamp(2025, m, 1) for m in (1, 2, 3))
+
+
+def _spec(unit: str = "percent", **kw) -> MetricSpec:
+    kw.setdefault("rows", lambda ctx: ctx.frame)
+    kw.setdefault("shape", Ratio("_num", "_den"))
+    return MetricSpec(name="probe", title="Probe", family="test", description="", formula="", entity="surveys", needs=(),
+                      unit=unit, better="higher", period_kind="FLOW", date_field="responded_at", **kw)
+
+
+def _ctx(frame: pd.DataFrame, by: list[str] | None = None, unit: str = "percent", *, bounded: bool = True, **kw) -> MetricContext:
+    """A context over January-March 2025 (--since 2025-01-01 --until 2025-04-01 when ``bounded``)."""
+    since, until = (dt.datetime(2025, 1, 1), dt.datetime(2025, 4, 1)) if bounded else (None, None)
+    grid = Grid("month", "monday", since, until, dt.datetime(2025, 12, 31))
+    return MetricContext(_spec(unit, **kw), NoOptions(), frame, "month", list(by or []), "UTC", "monday", dt.datetime(2025, 12, 31),
+                         since, until, Dataset(frames={}), grid=grid)
+
+
+def _frame(cells: list[tuple], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(cells, columns=[PERIOD_COL, "plan", *columns])
+
+
+def _cell(out: pd.DataFrame, period: pd.Timestamp, plan: str) -> pd.Series:
+    hit = out[(out[PERIOD_COL] == period) & (out["plan"] == plan)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_ratio_over_three_periods_and_two_segments_with_a_zero_denominator():
+    rows = _frame([
+        (JAN, "basic", 1, 1), (JAN, "basic", 0, 1), (JAN, "basic", 1, 1),   # 2 of 3
+        (JAN, "pro", 1, 1),                                                 # 1 of 1
+        (FEB, "basic", 0, 0),                                               # one row, denominator 0
+        (MAR, "basic", 1, 1), (MAR, "basic", 0, 1),                         # 1 of 2
+        (MAR, "pro", 1, 1), (MAR, "pro", 1, 1),                             # 2 of 2
+    ], ["_num", "_den"])                                                    # February pro: no rows at all
+    ctx = _ctx(rows, ["plan"])
+    out = Ratio("_num", "_den", scale=100.0, extras={"hits": "_num"}, what="probes").aggregate(ctx, rows)
+    assert len(out) == 6
+    expect = {(JAN, "basic"): (200 / 3, 3, 2, 3), (JAN, "pro"): (100.0, 1, 1, 1), (FEB, "basic"): (None, 1, 0, 0),
+              (FEB, "pro"): (None, 0, 0, 0), (MAR, "basic"): (50.0, 2, 1, 2), (MAR, "pro"): (100.0, 2, 2, 2)}
+    for (period, plan), (value, n, num, den) in expect.items():
+        row = _cell(out, period, plan)
+        assert (pd.isna(row["value"]) if value is None else row["value"] == pytest.approx(value)), (period, plan)
+        assert (row["n"], row["numerator"], row["denominator"], row["hits"]) == (n, num, den, num)
+    assert set(out["unit"]) == {"percent"}
+    [issue] = ctx.issues
+    assert (issue.code, issue.count) == ("zero_denominator", 2)
+    assert "first: period starting 2025-02-01" in issue.message and "probes" in issue.message
+    assert {c: str(out[c].dtype) for c in ("value", "n", "numerator", "denominator", "hits")} == {
+        "value": "float64", "n": "int64", "numerator": "int64", "denominator": "int64", "hits": "int64"}
+
+
+def test_mean_gives_n_mean_median_and_p90_per_cell():
+    rows = _frame([(JAN, "basic", v) for v in (1.0, 2.0, 3.0, 4.0, 10.0)] + [(JAN, "pro", 5.0)]
+                  + [(MAR, "pro", 2.0), (MAR, "pro", 4.0)], ["_d"])
+    ctx = _ctx(rows, ["plan"], unit="hours")
+    out = Mean("_d", headline="median", what="answered leads").aggregate(ctx, rows)
+    jan = _cell(out, JAN, "basic")
+    # mean 20 / 5 = 4; median 3; p90 (linear): position 0.9 × 4 = 3.6 → 4 + 0.6 × (10 − 4) = 7.6
+    assert (jan["n"], jan["mean"], jan["median"], jan["p90"], jan["value"]) == (5, 4.0, 3.0, pytest.approx(7.6), 3.0)
+    assert (jan["numerator"], jan["denominator"]) == (20.0, 5)
+    mar = _cell(out, MAR, "pro")  # mean 3, median 3, p90 = 2 + 0.9 × (4 − 2) = 3.8
+    assert (mar["n"], mar["mean"], mar["median"], mar["p90"]) == (2, 3.0, 3.0, pytest.approx(3.8))
+    assert tuple(_cell(out, JAN, "pro")[["n", "mean", "median", "p90"]]) == (1, 5.0, 5.0, 5.0)
+    for period, plan in ((FEB, "basic"), (FEB, "pro"), (MAR, "basic")):
+        row = _cell(out, period, plan)
+        assert row["n"] == 0 and pd.isna(row["value"]) and pd.isna(row["median"])
+    [issue] = ctx.issues
+    assert (issue.code, issue.count) == ("zero_denominator", 3)
+    assert str(out["n"].dtype) == "int64" and str(out["p90"].dtype) == "float64" and set(out["unit"]) == {"hours"}
+
+
+def test_mean_headline_must_be_a_statistic():
+    with pytest.raises(ValueError, match="headline"):
+        Mean("_d", headline="p95")
+
+
+def test_countsum_fills_empty_cells_with_zero_and_raises_no_issue():
+    rows = _frame([(JAN, "basic", 10.5), (JAN, "basic", 2.0), (MAR, "pro", 4.0)], ["amt"])
+    ctx = _ctx(rows, ["plan"], unit="count")
+    counts = CountSum(extras={"money": ("amt", "amount")}).aggregate(ctx, rows)
+    got = {(r[PERIOD_COL], r["plan"]): (r["value"], r["n"], r["money"]) for _, r in counts.iterrows()}
+    assert got == {(JAN, "basic"): (2, 2, 12.5), (JAN, "pro"): (0, 0, 0.0), (FEB, "basic"): (0, 0, 0.0), (FEB, "pro"): (0, 0, 0.0),
+                   (MAR, "basic"): (0, 0, 0.0), (MAR, "pro"): (1, 1, 4.0)}
+    assert counts["denominator"].isna().all()  # a count has no denominator
+    assert (str(counts["value"].dtype), str(counts["money"].dtype)) == ("int64", "float64")
+    sums = CountSum("amt", kind="amount").aggregate(_ctx(rows, ["plan"], unit="currency"), rows)
+    assert _cell(sums, JAN, "basic")["value"] == 12.5 and _cell(sums, FEB, "pro")["value"] == 0.0
+    assert str(sums["value"].dtype) == "float64"
+    assert ctx.issues == []
+
+
+@pytest.mark.parametrize("shape", [Ratio("_num", "_den"), Mean("_num"), CountSum()], ids=["ratio", "mean", "countsum"])
+def test_declared_kinds_hold_on_an_empty_result(shape):
+    """No rows and no --since/--until: no grid, no rows; the dtypes are still the declared ones."""
+    empty = pd.DataFrame({PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "_num": pd.Series(dtype="float64"),
+                          "_den": pd.Series(dtype="float64")})
+    ctx = _ctx(empty, bounded=False)
+    out = shape.aggregate(ctx, empty)
+    assert out.empty
+    for col in shape.columns("percent"):
+        assert str(out[col.name].dtype) == KINDS[col.kind], col
+    assert str(out["n"].dtype) == "int64"
+    assert [i.code for i in ctx.issues] == ["no_data"]
+
+
+def test_an_empty_bounded_grid_is_all_zero_cells_with_one_issue():
+    empty = pd.DataFrame({PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "_num": pd.Series(dtype="int64"), "_den": pd.Series(dtype="int64")})
+    ctx = _ctx(empty)
+    out = Ratio("_num", "_den").aggregate(ctx, empty)
+    assert list(out[PERIOD_COL]) == [JAN, FEB, MAR] and list(out["n"]) == [0, 0, 0] and out["value"].isna().all()
+    assert [(i.code, i.count) for i in ctx.issues] == [("zero_denominator", 3)]
+
+
+def test_a_count_column_holding_fractions_is_a_bug_not_a_truncation():
+    rows = _frame([(JAN, "basic", 0.5, 1)], ["_num", "_den"])
+    with pytest.raises(ValueError, match="declared a count"):
+        Ratio("_num", "_den").aggregate(_ctx(rows, ["plan"]), rows)
+    assert Ratio("_num", "_den", numerator_kind="amount").aggregate(_ctx(rows, ["plan"]), rows)["value"].iloc[0] == 0.5
+
+
+def test_column_kinds_are_checked():
+    with pytest.raises(ValueError, match="unknown kind"):
+        Column("x", "money")
+
+
+def test_spec_runs_rows_then_the_shape_then_finish():
+    def rows(ctx):
+        ctx.in_force["seen"] = len(ctx.frame)
+        return ctx.frame.assign(_one=np.int64(1))
+
+    def finish(ctx, out, rows):
+        return out.assign(rows_seen=len(rows))
+
+    frame = _frame([(JAN, "basic", 1), (FEB, "basic", 0)], ["_num"])
+    ctx = _ctx(frame, unit="percent", rows=rows, shape=lambda opts: Ratio("_num", "_one"), finish=finish)
+    result = ctx.spec.run(ctx)
+    assert list(result.rows["value"].fillna(-1)) == [1.0, 0.0, -1]  # January 1/1, February 0/1, March no rows (null)
+    assert set(result.rows["rows_seen"]) == {2} and result.options_in_force == {"seen": 2}
+
+
+def test_a_spec_is_either_rows_and_a_shape_or_compute_and_custom():
+    with pytest.raises(ValueError, match="rows= and an aggregating shape"):
+        _spec(shape=Custom())  # rows without an aggregator
+    with pytest.raises(ValueError, match="rows= and an aggregating shape"):
+        _spec(rows=None, compute=lambda ctx: None)  # compute with an aggregator
+
+
+def test_shape_labels_come_from_the_aggregators():
+    specs = all_metrics()
+    assert specs["nps"].shape_label() == "ratio"
+    assert specs["csat"].shape_label() == "ratio"  # default variant top_box
+    assert specs["csat"].shape_label(specs["csat"].options(variant="mean")) == "mean"
+    assert specs["ces"].shape_label() == "mean"
+    assert specs["mrr"].shape_label() == "custom"
+    assert CountSum().label == "count" and CountSum("amount", kind="amount").label == "sum"
