@@ -124,12 +124,19 @@ class Issue:
             data.pop("extra")
         return data
 
+    def _states_count(self) -> bool:
+        """True when the message already says how many (``74 canceled orders ...``), so the
+        listing does not repeat it as ``(+73 more like it)``."""
+        import re
+
+        return any(re.search(rf"(?<![\d,.]){re.escape(text)}(?!\d|[,.]\d)", self.message) for text in {str(self.count), f"{self.count:,}"})
+
     def one_line(self) -> str:
         """``LOCATION: column 'X': message`` for stderr listings."""
         where = self.location or self.source or self.metric or self.entity or ""
         if self.metric and where != self.metric:
             where = f"{where} ({self.metric})"
         col = f"column {self.column!r}: " if self.column else ""
-        more = f" (+{self.count - 1} more like it)" if self.count > 1 else ""
+        more = f" (+{self.count - 1} more like it)" if self.count > 1 and not self._states_count() else ""
         prefix = f"{where}: " if where else ""
         return f"{prefix}{col}{self.message}{more}"

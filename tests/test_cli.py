@@ -280,3 +280,17 @@ def test_input_override_glob_and_source_lists(survey_project, tmp_path):
     assert [i["path"].rsplit("/", 1)[-1] for i in doc["inputs"]] == ["a.csv", "b.csv", "surveys.csv"]
     assert doc["results"][0]["n"] == 2
     assert [i["location"].rsplit("/", 1)[-1] for i in doc["issues"] if i["code"] == "score_out_of_range"] == ["b.csv:2"]
+
+
+def test_issue_line_says_a_count_once():
+    """A message that states its count is not followed by '(+N more like it)'; one that does not, is."""
+    from crmmetrics.errors import Issue, Level
+
+    said = Issue(Level.INFO, "canceled", "74 canceled orders left out of every metric", location="o.csv:27", count=74)
+    assert said.one_line() == "o.csv:27: 74 canceled orders left out of every metric"
+    grouped = Issue(Level.WARNING, "bad_date", "closed_at: not a date", location="d.csv:3", count=1234)
+    assert grouped.one_line() == "d.csv:3: closed_at: not a date (+1233 more like it)"
+    thousands = Issue(Level.INFO, "x", "1,234 rows without a date, first 2025-01-02", count=1234)
+    assert thousands.one_line().endswith("first 2025-01-02")
+    other_number = Issue(Level.INFO, "x", "score 12 is outside 0-10", location="s.csv:9", count=2)
+    assert other_number.one_line().endswith("(+1 more like it)")
