@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from crmmetrics.domain.spans import precedes, seconds_between
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.sales import FAMILY, as_instants, lookup, precedes, seconds_between, totals, whole
+from crmmetrics.metrics.sales import FAMILY, as_instants, lookup, totals, whole
 from crmmetrics.metrics.shapes import mean_quantiles, ratio
 
 if TYPE_CHECKING:

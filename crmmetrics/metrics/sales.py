@@ -1,7 +1,8 @@
 """Sales pipeline: win rate, deal size, sales cycle, pipeline, velocity and stage durations
 (METRICS.md D1–D7), plus the "new opportunities" count of the Turkish CRM-analytics article.
 
-Deals are checked once per metric before anything is counted (``clean_deals``): a
+Deals are checked once per metric before anything is counted (``clean_deals`` in
+``crmmetrics/domain/deals.py``, with the open-deal snapshots): a
 status that is blank or not mapped to open / won / lost, a close date before the
 created date, a won or lost deal without a close date, a negative amount or a won deal
 without an amount (for amount metrics) each become an issue with the row's file
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
+from crmmetrics.domain.deals import CLOSED, clean_deals, closed_rows, first_created, open_at_snapshots, snapshot_grid
+from crmmetrics.domain.spans import days_between, precedes
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
@@ -34,8 +37,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FAMILY = "sales pipeline and leads"
-CLOSED = ("won", "lost")
-SECONDS_PER_DAY = 86400.0
 # HubSpot's default sales pipeline (METRICS.md D4); closed stages never weigh an open deal.
 HUBSPOT_STAGE_PROBABILITIES = {
     "appointment scheduled": 0.2,
@@ -47,60 +48,6 @@ HUBSPOT_STAGE_PROBABILITIES = {
 
 
 # ------------------------------------------------------------------ shared helpers
-
-
-def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = False, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The deals a metric may use: one row per deal, a usable status, and
-
-    - with ``dates`` (metrics that measure from created_at to closed_at: cycle, pipeline,
-      velocity), a close date not before the created date: when the two contradict, the
-      span between them is unknown. A metric reading only the close date keeps the deal.
-    - with ``amounts`` (amount metrics), no negative amount: a negative deal value does not
-      change whether the deal was won, so counting metrics keep it.
-
-    Each dropped row is an issue with its location; a won deal without an amount is
-    checked by the amount metrics themselves.
-    """
-    df = ctx.frame if frame is None else frame
-    if "deal_id" in df:
-        dup = df["deal_id"].notna() & df.duplicated("deal_id", keep="last")
-        if dup.any():
-            # Exports concatenated over time repeat a deal; its latest row carries the latest status.
-            ctx.issue("duplicate_deal", f"{int(dup.sum())} earlier rows of repeated deal_ids ignored; the last row of each deal is used",
-                      count=int(dup.sum()), field="deal_id")
-            df = df[~dup]
-    if "status" in df:
-        bad = df["status"].isna()
-        if bad.any():
-            ctx.row_issues(df[bad], "unusable_status", "deal status is blank or not mapped to open / won / lost "
-                           "(map it under values: status); deal excluded", "status")
-            df = df[~bad]
-    if dates and "created_at" in df and "closed_at" in df and "status" in df:
-        backwards = df["status"].isin(CLOSED) & precedes(ctx, df["closed_at"], df["created_at"])
-        if backwards.any():
-            ctx.row_issues(df[backwards], "closed_before_created", "close date is before the created date; deal excluded", "closed_at")
-            df = df[~backwards]
-    if amounts and "amount" in df:
-        negative = df["amount"] < 0
-        if negative.any():
-            ctx.row_issues(df[negative], "negative_amount", "deal amount is negative; deal excluded", "amount")
-            df = df[~negative]
-    return df
-
-
-def closed_rows(ctx: MetricContext, deals: pd.DataFrame, statuses: tuple[str, ...] = CLOSED) -> pd.DataFrame:
-    """Deals with a status in ``statuses`` whose close date falls in range, bucketed by it.
-
-    A won or lost deal without a close date cannot be placed in a period: an issue per row.
-    """
-    if "closed_at" not in deals:
-        raise ConfigError(f"{ctx.spec.name} needs deals.closed_at mapped")
-    df = deals[deals["status"].isin(statuses)]
-    undated = df["closed_at"].isna()
-    if undated.any():
-        ctx.row_issues(df[undated], "missing_close_date", "won/lost deal without a close date; excluded", "closed_at")
-        df = df[~undated]
-    return ctx.flow_rows(df, "closed_at")
 
 
 def _require(ctx: MetricContext, frame: pd.DataFrame, fields: tuple[str, ...], why: str) -> None:
@@ -176,38 +123,6 @@ def as_instants(ctx: MetricContext, values: pd.Series) -> pd.Series:
     import pandas as pd
 
     return pd.to_datetime(values, utc=True).dt.tz_convert(ctx.timezone)
-
-
-def _same_day_date_only(ctx: MetricContext, later: pd.Series, earlier: pd.Series) -> pd.Series:
-    """``later`` is a bare date (local midnight) on the same local day as ``earlier``."""
-    lo, eo = ctx.local(later), ctx.local(earlier)
-    return (lo == lo.dt.normalize()) & (lo.dt.normalize() == eo.dt.normalize())
-
-
-def precedes(ctx: MetricContext, later: pd.Series, earlier: pd.Series) -> pd.Series:
-    """``later < earlier``, except for a date-only ``later`` on the same day as ``earlier``.
-
-    Exports often date milestones by day only (Close Date 2026-03-05) while creation has a
-    time (2026-03-05 14:20): read as midnight, a same-day close would look 14 h too early.
-    """
-    early = later < earlier
-    if early.any():
-        early &= ~_same_day_date_only(ctx, later, earlier)
-    return early
-
-
-def seconds_between(ctx: MetricContext, end: pd.Series, start: pd.Series) -> pd.Series:
-    """(end − start) in seconds; a date-only end on the start's own day counts as 0, not negative."""
-    secs = (end - start).dt.total_seconds()
-    neg = secs < 0
-    if neg.any():
-        secs = secs.mask(neg & _same_day_date_only(ctx, end, start), 0.0)
-    return secs
-
-
-def days_between(ctx: MetricContext, end: pd.Series, start: pd.Series) -> pd.Series:
-    """(end − start) in fractional days: 2026-05-01 → 2026-05-11 12:00 is 10.5."""
-    return seconds_between(ctx, end, start) / SECONDS_PER_DAY
 
 
 # ------------------------------------------------------------------ D1 win_rate
@@ -437,62 +352,7 @@ register(MetricSpec(
 ))
 
 
-# ------------------------------------------------------------------ STOCK grid and open intervals
-
-
-def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end") -> list[tuple[dt.datetime, dt.datetime]]:
-    """(period start, snapshot instant) for every period of a STOCK metric.
-
-    Periods run from --since (or ``first``, the earliest created_at) to --until (or the
-    as-of day). The snapshot is the period end (``at="end"``) or its start, never later
-    than --until or the end of the as-of day: a snapshot of the current quarter is taken
-    today, not at a quarter end that has not happened yet.
-
-    Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
-    snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
-    """
-    grid = ctx.grid
-    starts = grid.stock_periods(first)
-    return [(s, s if at == "start" else grid.snapshot(s)) for s in starts]
-
-
-def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
-    """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at.
-
-    The snapshot at t is the state after every event before t (half-open periods): a
-    deal created at t is the next period's, one closed at t was still open up to t.
-    Open deals stay open until today whatever their (expected) close date says; won and
-    lost deals without a close date cannot be placed and are reported. Vectorised:
-    each deal's run of snapshots comes from two binary searches, then ``np.repeat``.
-    """
-    import numpy as np
-    import pandas as pd
-
-    created = ctx.local(deals["created_at"])
-    undated = created.isna()
-    if undated.any():
-        ctx.row_issues(deals[undated], "missing_created_date", "deal without a created date cannot be placed in time; excluded from the snapshots", "created_at")
-    closed_status = deals["status"].isin(CLOSED)
-    no_close = closed_status & deals["closed_at"].isna()
-    if no_close.any():
-        ctx.row_issues(deals[no_close], "missing_close_date", "won/lost deal without a close date cannot be placed in time; excluded", "closed_at")
-    keep = ~undated & ~no_close
-    deals, created = deals[keep], created[keep]
-    closed = ctx.local(deals["closed_at"]).where(deals["status"].isin(CLOSED))
-    snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
-    c = created.to_numpy(dtype="datetime64[ns]")
-    first = np.searchsorted(snaps, c, side="right")  # first snapshot with t > created
-    end = np.where(closed.isna().to_numpy(), len(snaps),
-                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="right"))  # first t > closed
-    counts = np.maximum(end - first, 0)
-    idx = np.repeat(np.arange(len(deals)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.repeat(first, counts) + offsets
-    out = deals.iloc[idx].reset_index(drop=True)
-    starts = np.array([np.datetime64(s, "ns") for s, _ in grid], dtype="datetime64[ns]")
-    out[PERIOD_COL] = starts[k]
-    out["_snapshot"] = snaps[k]
-    return out
+# ------------------------------------------------------------------ STOCK aggregation (snapshots: domain/deals.py)
 
 
 def stock_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]], deals: pd.DataFrame,
@@ -526,11 +386,6 @@ def stock_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[dt.dat
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _first_created(ctx: MetricContext, deals: pd.DataFrame) -> dt.datetime | None:
-    created = ctx.local(deals["created_at"]).dropna()
-    return created.min().to_pydatetime() if len(created) else None
-
-
 # ------------------------------------------------------------------ D3 pipeline_value
 
 
@@ -550,7 +405,7 @@ def compute_pipeline_value(ctx: MetricContext) -> MetricOutput:
     """
     opts: PipelineOptions = ctx.options  # type: ignore[assignment]
     deals = clean_deals(ctx, amounts=True, dates=True)
-    grid = snapshot_grid(ctx, _first_created(ctx, deals), opts.at)
+    grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
     rows = open_at_snapshots(ctx, deals, grid)
     rows = rows.assign(_amount=rows["amount"].astype("float64"), _no_amount=rows["amount"].isna().astype("int64"))
     rows["_one"] = 1
@@ -678,7 +533,7 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     stage_map = opts.stage_map()
     own = _deal_probability(ctx, deals, opts.probability_scale) if opts.probability_source != "stage" else pd.Series(float("nan"), index=deals.index)
     deals = deals.assign(_own_p=own)
-    grid = snapshot_grid(ctx, _first_created(ctx, deals), opts.at)
+    grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
     rows = open_at_snapshots(ctx, deals, grid)
     stage_now = rows["stage"].astype(object) if "stage" in rows else pd.Series(None, index=rows.index, dtype=object)
     hist_stage = _stage_at_snapshot(ctx, rows)
@@ -838,7 +693,7 @@ def compute_sales_velocity(ctx: MetricContext) -> MetricOutput:
     elif opts.opportunities == "closed":
         opp_rows = closed
     else:
-        grid = snapshot_grid(ctx, _first_created(ctx, deals), "start")
+        grid = snapshot_grid(ctx, first_created(ctx, deals), "start")
         opp_rows = open_at_snapshots(ctx, deals, grid)
 
     def per_group(rows: pd.DataFrame, **agg: tuple[str, str]) -> pd.DataFrame:

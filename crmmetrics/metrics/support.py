@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from crmmetrics.domain.tickets import (
+    TicketOptions,
+    elapsed_minutes,
+    first_replies_from_activities,
+    solve_time,
+    solved_in_period,
+    usable_tickets,
+)
 from crmmetrics.errors import ConfigError, Level, UsageError
-from crmmetrics.domain import business_hours
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
-from crmmetrics.metrics.registry import MetricSpec, Options, register
+from crmmetrics.metrics.registry import MetricSpec, register
 from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio
 from crmmetrics.metrics.survey import CsatOptions
 
@@ -31,19 +38,7 @@ MINUTES_PER = {"minutes": 1.0, "hours": 60.0, "days": 1440.0}
 TICKET_OPTIONAL = ("ticket_id", "status", "closed_at", "schedule")
 
 
-# ------------------------------------------------------------------ shared options and helpers
-
-
-class TicketOptions(Options):
-    """Options every support metric shares: which statuses mean solved or are not real tickets."""
-
-    solved_statuses: list[str] = Field(["solved", "closed", "resolved"], description="Status values (case-insensitive) that mean the ticket is solved. Used only when tickets.status is mapped.")
-    exclude_statuses: list[str] = Field(["deleted", "spam", "merged"], description="Status values of tickets that are left out entirely (spam, merged secondaries; Freshdesk and Zendesk exclude them).")
-
-    @field_validator("solved_statuses", "exclude_statuses")
-    @classmethod
-    def _fold(cls, v: list[str]) -> list[str]:
-        return [s.strip().casefold() for s in v]
+# ------------------------------------------------------------------ shared options and helpers (the ticket lifecycle: domain/tickets.py)
 
 
 class DurationOptions(TicketOptions):
@@ -124,81 +119,6 @@ def fill_counts(out: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pd.D
     return out
 
 
-def _status(df: pd.DataFrame) -> pd.Series | None:
-    """Lower-cased status text, or None when status is not mapped."""
-    if "status" not in df:
-        return None
-    import pandas as pd
-
-    status = df["status"]
-    # Fold each distinct label once; the map itself is a vectorised take.
-    folded = {u: str(u).strip().casefold() for u in pd.unique(status.dropna())}
-    return status.map(folded)
-
-
-def _tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:
-    """The ticket frame without spam/merged/deleted tickets (counted in one info issue)."""
-    df = ctx.frame
-    status = _status(df)
-    if status is not None and opts.exclude_statuses:
-        drop = status.isin(opts.exclude_statuses)
-        if drop.any():
-            ctx.issue("excluded_status", f"{int(drop.sum())} tickets with status {', '.join(sorted(set(status[drop])))} left out", Level.INFO,
-                      count=int(drop.sum()), field="status")
-            df = df[~drop]
-    return df
-
-
-def _end_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_field: str, *, final: bool,
-              closed_fallback: bool) -> pd.Series:
-    """When each ticket was solved (NaT while unsolved), with the checks of E2/E3.
-
-    - ``closed_fallback``: a ticket closed without a solve time (closed directly by a rule
-      or the API) ends at ``closed_at`` (Zendesk's first-resolution rule); counted.
-    - A status in ``solved_statuses`` with no time at all is an issue per row, left out.
-    - ``final``: a solve time on a ticket whose status is not solved (reopened, being
-      worked on again) is not final: the ticket counts as unsolved until solved again.
-    """
-    import pandas as pd
-
-    end = df[end_field] if end_field in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
-    if closed_fallback and "closed_at" in df and end_field != "closed_at":
-        use_closed = end.isna() & df["closed_at"].notna()
-        if use_closed.any():
-            ctx.issue("closed_without_solve", f"{int(use_closed.sum())} tickets closed without {end_field}: closed_at used as their solve time (Zendesk rule)",
-                      Level.INFO, count=int(use_closed.sum()), field=end_field)
-            end = end.where(~use_closed, df["closed_at"])
-    status = _status(df)
-    if status is not None:
-        solved = status.isin(opts.solved_statuses)
-        no_time = solved & end.isna()
-        if no_time.any():
-            hint = ""
-            if not closed_fallback and "closed_at" in df and end_field != "closed_at" and df.loc[no_time, "closed_at"].notna().any():
-                hint = " (closed_fallback: true would end a closed ticket at closed_at)"
-            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out{hint}", "status")
-        if final:
-            not_final = status.notna() & ~solved & end.notna()
-            if not_final.any():
-                ctx.issue("solved_then_reopened", f"{int(not_final.sum())} tickets have {end_field} but an unsolved status (reopened); "
-                          "counted as unsolved until solved again", Level.INFO, count=int(not_final.sum()), field="status")
-                end = end.where(~not_final)
-    return end
-
-
-def _minutes(ctx: MetricContext, rows: pd.DataFrame, start: str, end: str, opts: DurationOptions, code: str, what: str) -> pd.Series:
-    """Calendar or business minutes from ``start`` to ``end``; rows ending before they
-    start are row issues (``code``) and get NaN, so they are counted, never averaged."""
-    import numpy as np
-
-    backwards = rows[start].notna() & rows[end].notna() & (rows[end] < rows[start])
-    if backwards.any():
-        bad = rows[backwards].assign(**{what: rows.loc[backwards, end]})
-        ctx.row_issues(bad, code, f"{what} is before {start}; left out of the duration", what)
-    minutes = business_hours.elapsed(ctx, rows, start, end, opts.schedule)
-    return minutes.where(~backwards, np.nan)
-
-
 def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, extras: dict[str, str], what: str,
                      from_column: str | None = None) -> MetricOutput:
     """mean/median/p90 of ``_dur`` per group with the option's headline, target share and extras."""
@@ -229,60 +149,6 @@ class FirstReplyOptions(DurationOptions):
         "clock stops at the agent's next public message; count: it is a reply (about 0 h).")
 
 
-# An agent message this close to the ticket's creation is the ticket's own opening comment.
-OPENING_SECONDS = 60
-
-
-def _replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame, opening: str = "skip") -> pd.Series:
-    """First public agent message per ticket from activities (Zendesk's definition).
-
-    Bots, automations, customers and private notes never count; on a ticket an agent
-    opened (created_by_agent), the agent's own opening message is skipped and the clock
-    stops at the next one. Where created_by_agent is unknown (not mapped, or blank) and
-    ``opening`` is skip, a first agent message within OPENING_SECONDS of the creation is
-    taken as that opening message (counted in one info issue). Messages before the
-    ticket's creation are ignored.
-
-    Example: created 10:00:00, agent messages 10:00:00 and 11:30 → 1.5 h, not 0 h.
-    """
-    import pandas as pd
-
-    acts = ctx.other("activities")
-    need = {"ticket_id", "occurred_at", "actor_type"}
-    if acts is None or not need <= set(acts.columns):
-        raise ConfigError(
-            "first_reply_time needs tickets.first_reply_at, or activities with ticket_id, occurred_at and actor_type mapped",
-            hint="map the export's first reply column under sources.tickets.fields.first_reply_at")
-    a = acts[acts["ticket_id"].notna() & acts["occurred_at"].notna() & (acts["actor_type"] == "agent")]
-    if "is_public" in a:
-        a = a[a["is_public"].astype(object) != False]  # noqa: E712 — blank visibility counts as public
-    base = tickets[["ticket_id", "created_at"]].dropna().drop_duplicates("ticket_id")
-    if "created_by_agent" in tickets:
-        flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")
-        base = base.merge(flags, on="ticket_id", how="left")
-    else:
-        base = base.assign(created_by_agent=None)  # unknown: see opening
-    a = a[["ticket_id", "occurred_at"]].merge(base, on="ticket_id", how="inner")
-    a = a[a["occurred_at"] >= a["created_at"]].sort_values(["ticket_id", "occurred_at"], kind="stable")
-    a = a.assign(_k=a.groupby("ticket_id").cumcount())
-    by_agent = a["created_by_agent"].astype(object)
-    skip = by_agent.eq(True)
-    if opening == "skip":
-        unknown = by_agent.isna() & (a["_k"] == 0)
-        at_creation = (a["occurred_at"] - a["created_at"]) <= pd.Timedelta(seconds=OPENING_SECONDS)
-        inferred = unknown & at_creation
-        if inferred.any():
-            n = int(inferred.sum())
-            ctx.issue("agent_opening_skipped", f"{n} tickets open with an agent message at their creation and no created_by_agent: "
-                      "read as agent-created, their first reply is the agent's next message (opening_message: count counts it as a reply)",
-                      Level.INFO, count=n, field="created_by_agent")
-            # The ticket's flag, so its later messages are measured from the second one.
-            skip |= a["ticket_id"].isin(a.loc[inferred, "ticket_id"])
-    skip = skip.astype("int64")
-    first = a[a["_k"] >= skip].groupby("ticket_id")["occurred_at"].min()
-    return tickets["ticket_id"].map(first) if len(first) else pd.Series(pd.NaT, index=tickets.index, dtype=tickets["created_at"].dtype)
-
-
 def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
     """First reply time = first public agent reply − ticket created, tickets created in P.
 
@@ -292,7 +158,7 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
     they are counted in ``no_reply``.
     """
     opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
-    df = _tickets(ctx, opts)
+    df = usable_tickets(ctx, opts)
     column = duration_column(set(df.columns), opts, "first_reply")
     if column:
         rows = ctx.flow_rows(df, "created_at")
@@ -300,10 +166,10 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
         return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets", column)
     _check_business(opts)
     if "first_reply_at" not in df:
-        df = df.assign(first_reply_at=_replies_from_activities(ctx, df, opts.opening_message))
+        df = df.assign(first_reply_at=first_replies_from_activities(ctx, df, opts.opening_message))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
     rows = ctx.flow_rows(df, "created_at")
-    minutes = _minutes(ctx, rows, "created_at", "first_reply_at", opts, "reply_before_created", "first_reply_at")
+    minutes = elapsed_minutes(ctx, rows, "created_at", "first_reply_at", opts.schedule, "reply_before_created", "first_reply_at")
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _no_reply=rows["first_reply_at"].isna().astype("int64"))
     return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets")
 
@@ -365,11 +231,11 @@ class FullResolutionOptions(ResolutionOptions):
 
 def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput:
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
-    df = _tickets(ctx, opts)
+    df = usable_tickets(ctx, opts)
     column = duration_column(set(df.columns), opts, "full_resolution" if final else "first_resolution")
     if column is None:
         _check_business(opts)
-    df = df.assign(_end=_end_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
+    df = df.assign(_end=solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
     if opts.period_by == "solved":
         solved = df[df["_end"].notna()]
         no_created = solved["created_at"].isna()
@@ -382,7 +248,7 @@ def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput
         # The export's own number; a solved ticket without it is simply not measured.
         minutes = rows[column].where(rows["_end"].notna())
     else:
-        minutes = _minutes(ctx, rows, "created_at", "_end", opts, "solved_before_created", end_field)
+        minutes = elapsed_minutes(ctx, rows, "created_at", "_end", opts.schedule, "solved_before_created", end_field)
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _open=rows["_end"].isna().astype("int64"))
     return _duration_output(ctx, rows, opts, {"unresolved": "_open"}, "solved tickets", column)
 
@@ -463,13 +329,6 @@ register(MetricSpec(
 # ------------------------------------------------------------------ E4 one-touch, E5 reopen
 
 
-def _solved_in_period(ctx: MetricContext, opts: TicketOptions, closed_fallback: bool = True) -> pd.DataFrame:
-    """Tickets whose (final) solve falls in the period, with ``_end`` and ``_period``."""
-    df = _tickets(ctx, opts)
-    df = df.assign(_end=_end_time(ctx, df, opts, "solved_at", final=True, closed_fallback=closed_fallback))
-    return ctx.flow_rows(df[df["_end"].notna()], "_end")
-
-
 def _require(ctx: MetricContext, rows: pd.DataFrame, field: str, why: str) -> pd.DataFrame:
     """Rows with ``field`` present; ConfigError if unmapped, row issues for blanks."""
     if field not in rows:
@@ -506,7 +365,7 @@ def compute_one_touch_rate(ctx: MetricContext) -> MetricOutput:
     import numpy as np
 
     opts: OneTouchOptions = ctx.options  # type: ignore[assignment]
-    rows = _solved_in_period(ctx, opts)
+    rows = solved_in_period(ctx, opts)
     v = opts.variant
     if v in ("exactly_one", "zendesk_legacy", "zendesk_messaging"):
         rows = _require(ctx, rows, "agent_replies", f"variant {v}")
@@ -534,7 +393,7 @@ def _repeat_contact(ctx: MetricContext, solved: pd.DataFrame, days: float) -> pd
     after this one was created and within ``days`` of its solve."""
     import pandas as pd
 
-    every = _tickets(ctx, ctx.options)  # later tickets count even when solved outside P or open
+    every = usable_tickets(ctx, ctx.options)  # later tickets count even when solved outside P or open
     keys = ["customer_id", "channel"] if "channel" in every and "channel" in solved else ["customer_id"]
     allt = every[every["customer_id"].notna() & every["created_at"].notna()][[*keys, "created_at"]].sort_values("created_at", kind="stable")
     left = solved[[*keys, "created_at", "_end"]].reset_index().sort_values("created_at", kind="stable")
@@ -590,7 +449,7 @@ def compute_reopen_rate(ctx: MetricContext) -> MetricOutput:
     import numpy as np
 
     opts: ReopenOptions = ctx.options  # type: ignore[assignment]
-    rows = _require(ctx, _solved_in_period(ctx, opts), "reopen_count", "(solved tickets reopened ÷ solved)")
+    rows = _require(ctx, solved_in_period(ctx, opts), "reopen_count", "(solved tickets reopened ÷ solved)")
     reopened = (rows["reopen_count"] >= 1).astype("int64")
     rows = rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
     num = "_reopened" if opts.variant == "tickets" else "_events"
@@ -660,13 +519,13 @@ def compute_ticket_volume(ctx: MetricContext) -> MetricOutput:
     without tickets is 0, not missing.
     """
     opts: VolumeOptions = ctx.options  # type: ignore[assignment]
-    df = _tickets(ctx, opts)
+    df = usable_tickets(ctx, opts)
     if opts.event == "created":
         rows = ctx.flow_rows(df, "created_at")
     else:
         if "solved_at" not in df:
             raise ConfigError("ticket_volume event solved needs tickets.solved_at; map it under sources.tickets.fields")
-        df = df.assign(_end=_end_time(ctx, df, opts, "solved_at", final=True, closed_fallback=True))
+        df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=True))
         rows = ctx.flow_rows(df[df["_end"].notna()], "_end")
     return MetricOutput(_count_output(ctx, rows, "tickets"))
 
@@ -711,7 +570,7 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: PerCustomerOptions = ctx.options  # type: ignore[assignment]
-    rows = ctx.flow_rows(_tickets(ctx, opts), "created_at")
+    rows = ctx.flow_rows(usable_tickets(ctx, opts), "created_at")
     no_cust = rows["customer_id"].isna()
     if no_cust.any():
         ctx.row_issues(rows[no_cust], "missing_customer_id", "ticket without customer_id; left out of tickets_per_customer", "customer_id")
@@ -816,7 +675,7 @@ def compute_support_csat(ctx: MetricContext) -> MetricOutput:
         ctx.issue("not_ticket_survey", f"{int(unlinked.sum())} csat responses without ticket_id are not support CSAT; left out",
                   Level.INFO, count=int(unlinked.sum()))
     csat = csat[~unlinked]
-    tickets = _tickets(ctx, opts)
+    tickets = usable_tickets(ctx, opts)
     tickets = tickets[tickets["ticket_id"].notna()].drop_duplicates("ticket_id")
     dims = [d for d in ctx.by if d in tickets]
     joined = csat.drop(columns=[d for d in dims if d in csat]).merge(tickets[["ticket_id", *dims]], on="ticket_id", how="left", indicator=True)

@@ -1,0 +1,141 @@
+"""Deals as the sales metrics see them: cleaning, closed outcomes and open-deal snapshots.
+
+Shared by every sales pipeline metric (METRICS.md D1–D7). ``clean_deals`` decides once per
+metric which deal rows may be counted (one row per deal, a usable status, consistent dates,
+no negative amount where amounts matter), each dropped row an issue with its location.
+``closed_rows`` places won/lost deals in the period of their close date (FLOW).
+``snapshot_grid`` and ``open_at_snapshots`` give the STOCK view: which deals were open at
+each period's snapshot instant, where a deal is open at t when ``created_at < t <= closed_at``
+and an open deal's exported (expected) close date is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from crmmetrics.domain.spans import precedes
+from crmmetrics.errors import ConfigError
+from crmmetrics.metrics.context import PERIOD_COL
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.metrics.context import MetricContext
+
+CLOSED = ("won", "lost")
+
+
+def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = False, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The deals a metric may use: one row per deal, a usable status, and
+
+    - with ``dates`` (metrics that measure from created_at to closed_at: cycle, pipeline,
+      velocity), a close date not before the created date: when the two contradict, the
+      span between them is unknown. A metric reading only the close date keeps the deal.
+    - with ``amounts`` (amount metrics), no negative amount: a negative deal value does not
+      change whether the deal was won, so counting metrics keep it.
+
+    Each dropped row is an issue with its location; a won deal without an amount is
+    checked by the amount metrics themselves.
+    """
+    df = ctx.frame if frame is None else frame
+    if "deal_id" in df:
+        dup = df["deal_id"].notna() & df.duplicated("deal_id", keep="last")
+        if dup.any():
+            # Exports concatenated over time repeat a deal; its latest row carries the latest status.
+            ctx.issue("duplicate_deal", f"{int(dup.sum())} earlier rows of repeated deal_ids ignored; the last row of each deal is used",
+                      count=int(dup.sum()), field="deal_id")
+            df = df[~dup]
+    if "status" in df:
+        bad = df["status"].isna()
+        if bad.any():
+            ctx.row_issues(df[bad], "unusable_status", "deal status is blank or not mapped to open / won / lost "
+                           "(map it under values: status); deal excluded", "status")
+            df = df[~bad]
+    if dates and "created_at" in df and "closed_at" in df and "status" in df:
+        backwards = df["status"].isin(CLOSED) & precedes(ctx, df["closed_at"], df["created_at"])
+        if backwards.any():
+            ctx.row_issues(df[backwards], "closed_before_created", "close date is before the created date; deal excluded", "closed_at")
+            df = df[~backwards]
+    if amounts and "amount" in df:
+        negative = df["amount"] < 0
+        if negative.any():
+            ctx.row_issues(df[negative], "negative_amount", "deal amount is negative; deal excluded", "amount")
+            df = df[~negative]
+    return df
+
+
+def closed_rows(ctx: MetricContext, deals: pd.DataFrame, statuses: tuple[str, ...] = CLOSED) -> pd.DataFrame:
+    """Deals with a status in ``statuses`` whose close date falls in range, bucketed by it.
+
+    A won or lost deal without a close date cannot be placed in a period: an issue per row.
+    """
+    if "closed_at" not in deals:
+        raise ConfigError(f"{ctx.spec.name} needs deals.closed_at mapped")
+    df = deals[deals["status"].isin(statuses)]
+    undated = df["closed_at"].isna()
+    if undated.any():
+        ctx.row_issues(df[undated], "missing_close_date", "won/lost deal without a close date; excluded", "closed_at")
+        df = df[~undated]
+    return ctx.flow_rows(df, "closed_at")
+
+
+def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end") -> list[tuple[dt.datetime, dt.datetime]]:
+    """(period start, snapshot instant) for every period of a STOCK metric.
+
+    Periods run from --since (or ``first``, the earliest created_at) to --until (or the
+    as-of day). The snapshot is the period end (``at="end"``) or its start, never later
+    than --until or the end of the as-of day: a snapshot of the current quarter is taken
+    today, not at a quarter end that has not happened yet.
+
+    Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
+    snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
+    """
+    grid = ctx.grid
+    starts = grid.stock_periods(first)
+    return [(s, s if at == "start" else grid.snapshot(s)) for s in starts]
+
+
+def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
+    """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at.
+
+    The snapshot at t is the state after every event before t (half-open periods): a
+    deal created at t is the next period's, one closed at t was still open up to t.
+    Open deals stay open until today whatever their (expected) close date says; won and
+    lost deals without a close date cannot be placed and are reported. Vectorised:
+    each deal's run of snapshots comes from two binary searches, then ``np.repeat``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    created = ctx.local(deals["created_at"])
+    undated = created.isna()
+    if undated.any():
+        ctx.row_issues(deals[undated], "missing_created_date", "deal without a created date cannot be placed in time; excluded from the snapshots", "created_at")
+    closed_status = deals["status"].isin(CLOSED)
+    no_close = closed_status & deals["closed_at"].isna()
+    if no_close.any():
+        ctx.row_issues(deals[no_close], "missing_close_date", "won/lost deal without a close date cannot be placed in time; excluded", "closed_at")
+    keep = ~undated & ~no_close
+    deals, created = deals[keep], created[keep]
+    closed = ctx.local(deals["closed_at"]).where(deals["status"].isin(CLOSED))
+    snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
+    c = created.to_numpy(dtype="datetime64[ns]")
+    first = np.searchsorted(snaps, c, side="right")  # first snapshot with t > created
+    end = np.where(closed.isna().to_numpy(), len(snaps),
+                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="right"))  # first t > closed
+    counts = np.maximum(end - first, 0)
+    idx = np.repeat(np.arange(len(deals)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.repeat(first, counts) + offsets
+    out = deals.iloc[idx].reset_index(drop=True)
+    starts = np.array([np.datetime64(s, "ns") for s, _ in grid], dtype="datetime64[ns]")
+    out[PERIOD_COL] = starts[k]
+    out["_snapshot"] = snaps[k]
+    return out
+
+
+def first_created(ctx: MetricContext, deals: pd.DataFrame) -> dt.datetime | None:
+    """The earliest created_at of ``deals`` (local time), where a STOCK grid starts; None when none is dated."""
+    created = ctx.local(deals["created_at"]).dropna()
+    return created.min().to_pydatetime() if len(created) else None

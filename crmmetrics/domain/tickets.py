@@ -1,0 +1,175 @@
+"""The ticket lifecycle shared by the support metrics (METRICS.md E0–E5).
+
+Which tickets are real (spam, merged and deleted ones are left out: ``usable_tickets``), the
+status fold (``fold_status``: case-insensitive labels), when a ticket was solved and whether
+that solve is final or was undone by a reopen (``solve_time``), the first public agent reply
+derived from activities (``first_replies_from_activities``), and the calendar or business
+minutes between two milestones (``elapsed_minutes``, through ``domain/business_hours.py``).
+``TicketOptions`` is the policy every support metric shares (solved and excluded statuses).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator
+
+from crmmetrics.domain import business_hours
+from crmmetrics.errors import ConfigError, Level
+from crmmetrics.metrics.registry import Options
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmmetrics.metrics.context import MetricContext
+
+
+class TicketOptions(Options):
+    """Options every support metric shares: which statuses mean solved or are not real tickets."""
+
+    solved_statuses: list[str] = Field(["solved", "closed", "resolved"], description="Status values (case-insensitive) that mean the ticket is solved. Used only when tickets.status is mapped.")
+    exclude_statuses: list[str] = Field(["deleted", "spam", "merged"], description="Status values of tickets that are left out entirely (spam, merged secondaries; Freshdesk and Zendesk exclude them).")
+
+    @field_validator("solved_statuses", "exclude_statuses")
+    @classmethod
+    def _fold(cls, v: list[str]) -> list[str]:
+        return [s.strip().casefold() for s in v]
+
+
+def fold_status(df: pd.DataFrame) -> pd.Series | None:
+    """Lower-cased status text, or None when status is not mapped."""
+    if "status" not in df:
+        return None
+    import pandas as pd
+
+    status = df["status"]
+    # Fold each distinct label once; the map itself is a vectorised take.
+    folded = {u: str(u).strip().casefold() for u in pd.unique(status.dropna())}
+    return status.map(folded)
+
+
+def usable_tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:
+    """The ticket frame without spam/merged/deleted tickets (counted in one info issue)."""
+    df = ctx.frame
+    status = fold_status(df)
+    if status is not None and opts.exclude_statuses:
+        drop = status.isin(opts.exclude_statuses)
+        if drop.any():
+            ctx.issue("excluded_status", f"{int(drop.sum())} tickets with status {', '.join(sorted(set(status[drop])))} left out", Level.INFO,
+                      count=int(drop.sum()), field="status")
+            df = df[~drop]
+    return df
+
+
+def solve_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_field: str, *, final: bool,
+              closed_fallback: bool) -> pd.Series:
+    """When each ticket was solved (NaT while unsolved), with the checks of E2/E3.
+
+    - ``closed_fallback``: a ticket closed without a solve time (closed directly by a rule
+      or the API) ends at ``closed_at`` (Zendesk's first-resolution rule); counted.
+    - A status in ``solved_statuses`` with no time at all is an issue per row, left out.
+    - ``final``: a solve time on a ticket whose status is not solved (reopened, being
+      worked on again) is not final: the ticket counts as unsolved until solved again.
+    """
+    import pandas as pd
+
+    end = df[end_field] if end_field in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    if closed_fallback and "closed_at" in df and end_field != "closed_at":
+        use_closed = end.isna() & df["closed_at"].notna()
+        if use_closed.any():
+            ctx.issue("closed_without_solve", f"{int(use_closed.sum())} tickets closed without {end_field}: closed_at used as their solve time (Zendesk rule)",
+                      Level.INFO, count=int(use_closed.sum()), field=end_field)
+            end = end.where(~use_closed, df["closed_at"])
+    status = fold_status(df)
+    if status is not None:
+        solved = status.isin(opts.solved_statuses)
+        no_time = solved & end.isna()
+        if no_time.any():
+            hint = ""
+            if not closed_fallback and "closed_at" in df and end_field != "closed_at" and df.loc[no_time, "closed_at"].notna().any():
+                hint = " (closed_fallback: true would end a closed ticket at closed_at)"
+            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out{hint}", "status")
+        if final:
+            not_final = status.notna() & ~solved & end.notna()
+            if not_final.any():
+                ctx.issue("solved_then_reopened", f"{int(not_final.sum())} tickets have {end_field} but an unsolved status (reopened); "
+                          "counted as unsolved until solved again", Level.INFO, count=int(not_final.sum()), field="status")
+                end = end.where(~not_final)
+    return end
+
+
+def elapsed_minutes(ctx: MetricContext, rows: pd.DataFrame, start: str, end: str, schedule: str | None, code: str, what: str) -> pd.Series:
+    """Calendar or business minutes from ``start`` to ``end``; rows ending before they
+    start are row issues (``code``) and get NaN, so they are counted, never averaged.
+
+    ``schedule`` names a business_hours entry (None: calendar time; a mapped
+    tickets.schedule column overrides it per ticket, see ``business_hours.elapsed``)."""
+    import numpy as np
+
+    backwards = rows[start].notna() & rows[end].notna() & (rows[end] < rows[start])
+    if backwards.any():
+        bad = rows[backwards].assign(**{what: rows.loc[backwards, end]})
+        ctx.row_issues(bad, code, f"{what} is before {start}; left out of the duration", what)
+    minutes = business_hours.elapsed(ctx, rows, start, end, schedule)
+    return minutes.where(~backwards, np.nan)
+
+
+def solved_in_period(ctx: MetricContext, opts: TicketOptions, closed_fallback: bool = True) -> pd.DataFrame:
+    """Tickets whose (final) solve falls in the period, with ``_end`` and ``_period``."""
+    df = usable_tickets(ctx, opts)
+    df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=closed_fallback))
+    return ctx.flow_rows(df[df["_end"].notna()], "_end")
+
+
+# An agent message this close to the ticket's creation is the ticket's own opening comment.
+OPENING_SECONDS = 60
+
+
+def first_replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame, opening: str = "skip") -> pd.Series:
+    """First public agent message per ticket from activities (Zendesk's definition).
+
+    Bots, automations, customers and private notes never count; on a ticket an agent
+    opened (created_by_agent), the agent's own opening message is skipped and the clock
+    stops at the next one. Where created_by_agent is unknown (not mapped, or blank) and
+    ``opening`` is skip, a first agent message within OPENING_SECONDS of the creation is
+    taken as that opening message (counted in one info issue). Messages before the
+    ticket's creation are ignored.
+
+    Example: created 10:00:00, agent messages 10:00:00 and 11:30 → 1.5 h, not 0 h.
+    """
+    import pandas as pd
+
+    acts = ctx.other("activities")
+    need = {"ticket_id", "occurred_at", "actor_type"}
+    if acts is None or not need <= set(acts.columns):
+        raise ConfigError(
+            "first_reply_time needs tickets.first_reply_at, or activities with ticket_id, occurred_at and actor_type mapped",
+            hint="map the export's first reply column under sources.tickets.fields.first_reply_at")
+    a = acts[acts["ticket_id"].notna() & acts["occurred_at"].notna() & (acts["actor_type"] == "agent")]
+    if "is_public" in a:
+        a = a[a["is_public"].astype(object) != False]  # noqa: E712 — blank visibility counts as public
+    base = tickets[["ticket_id", "created_at"]].dropna().drop_duplicates("ticket_id")
+    if "created_by_agent" in tickets:
+        flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")
+        base = base.merge(flags, on="ticket_id", how="left")
+    else:
+        base = base.assign(created_by_agent=None)  # unknown: see opening
+    a = a[["ticket_id", "occurred_at"]].merge(base, on="ticket_id", how="inner")
+    a = a[a["occurred_at"] >= a["created_at"]].sort_values(["ticket_id", "occurred_at"], kind="stable")
+    a = a.assign(_k=a.groupby("ticket_id").cumcount())
+    by_agent = a["created_by_agent"].astype(object)
+    skip = by_agent.eq(True)
+    if opening == "skip":
+        unknown = by_agent.isna() & (a["_k"] == 0)
+        at_creation = (a["occurred_at"] - a["created_at"]) <= pd.Timedelta(seconds=OPENING_SECONDS)
+        inferred = unknown & at_creation
+        if inferred.any():
+            n = int(inferred.sum())
+            ctx.issue("agent_opening_skipped", f"{n} tickets open with an agent message at their creation and no created_by_agent: "
+                      "read as agent-created, their first reply is the agent's next message (opening_message: count counts it as a reply)",
+                      Level.INFO, count=n, field="created_by_agent")
+            # The ticket's flag, so its later messages are measured from the second one.
+            skip |= a["ticket_id"].isin(a.loc[inferred, "ticket_id"])
+    skip = skip.astype("int64")
+    first = a[a["_k"] >= skip].groupby("ticket_id")["occurred_at"].min()
+    return tickets["ticket_id"].map(first) if len(first) else pd.Series(pd.NaT, index=tickets.index, dtype=tickets["created_at"].dtype)
