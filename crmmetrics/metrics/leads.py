@@ -19,10 +19,10 @@ from pydantic import Field
 
 from crmmetrics.domain.spans import precedes, seconds_between
 from crmmetrics.errors import ConfigError, Level
-from crmmetrics.metrics.context import MetricContext, MetricOutput
+from crmmetrics.metrics.context import MetricContext
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.sales import FAMILY, as_instants, lookup, totals, whole
-from crmmetrics.metrics.shapes import mean_quantiles, ratio
+from crmmetrics.metrics.sales import FAMILY, as_instants, lookup
+from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, distinct_per_cell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,8 +101,11 @@ def _conversions(ctx: MetricContext, leads: pd.DataFrame, target: str) -> tuple[
     return as_instants(ctx, lookup(leads["lead_id"], when)), source
 
 
-def compute_lead_conversion_rate(ctx: MetricContext) -> MetricOutput:
-    """Lead conversion = leads created in the period that converted ÷ leads created in the period.
+def lead_conversion_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per lead created in the period (_den = 1, _num = 1 if it converted); basis
+    period adds one row per conversion in the period (_num = 1, _den = 0).
+
+    Lead conversion = leads created in the period that converted ÷ leads created in the period.
 
     Example: 10 leads created in March; 2 converted in March, 1 in May → cohort 3 ÷ 10 =
     30 % for March. Variant period: March has 2 conversions ÷ 10 created = 20 %.
@@ -125,10 +128,14 @@ def compute_lead_conversion_rate(ctx: MetricContext) -> MetricOutput:
     else:
         conv = ctx.flow_rows(leads[leads["_conv"].notna()], "_conv")
         rows = pd.concat([created.assign(_num=np.int64(0), _den=np.int64(1)), conv.assign(_num=np.int64(1), _den=np.int64(0))], ignore_index=True)
-    out = ratio(ctx, rows, "_num", "_den", extras={"converted": "_num", "leads": "_den"}, what="leads created")
-    out = whole(out, "converted", "leads")
-    out["n"] = out["leads"]  # n = leads in the denominator, not the rows concatenated for the period basis
-    return MetricOutput(out, {"conversion_from": source})
+    ctx.in_force["conversion_from"] = source
+    return rows
+
+
+def n_is_leads(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """n = leads in the denominator, not the rows concatenated for the period basis."""
+    out["n"] = out["leads"]
+    return out
 
 
 register(MetricSpec(
@@ -143,9 +150,10 @@ register(MetricSpec(
     better="higher",
     period_kind="COHORT",
     date_field="created_at",
-    compute=compute_lead_conversion_rate,
+    rows=lead_conversion_rows,
+    shape=Ratio("_num", "_den", extras={"converted": "_num", "leads": "_den"}, what="leads created"),
+    finish=n_is_leads,
     options=LeadConversionOptions,
-    shape="ratio",
     extra_columns=("converted", "leads"),
     edge_rules=(
         "A conversion is leads.converted_at when mapped; otherwise the first won deal linked through deals.lead_id (Olist's funnel export).",
@@ -174,8 +182,10 @@ def _reached(rows: pd.DataFrame, column: str, later: tuple[str, ...] = ()) -> pd
     return hit
 
 
-def compute_mql_rate(ctx: MetricContext) -> MetricOutput:
-    """MQL rate = leads created in the period that ever reached MQL ÷ leads created in the period.
+def mql_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per lead created in the period; _mql = 1 if it ever reached MQL.
+
+    MQL rate = leads created in the period that ever reached MQL ÷ leads created in the period.
 
     Example: 8 leads created in April, 3 have an mql_at (one of them later went back to
     'lead' in the CRM: still counted) → 3 ÷ 8 = 37.5 %.
@@ -186,9 +196,7 @@ def compute_mql_rate(ctx: MetricContext) -> MetricOutput:
     leads = _before_created(ctx, clean_leads(ctx), "mql_at", "mql", drop=False)
     rows = ctx.flow_rows(leads, "created_at")
     hit = _reached(rows, "mql_at", ("sql_at", "converted_at") if opts.count_later_stages else ())
-    rows = rows.assign(_mql=hit.astype("int64"), _one=np.int64(1))
-    out = ratio(ctx, rows, "_mql", "_one", extras={"mqls": "_mql"}, what="leads created")
-    return MetricOutput(whole(out, "mqls"))
+    return rows.assign(_mql=hit.astype("int64"), _one=np.int64(1))
 
 
 register(MetricSpec(
@@ -203,9 +211,9 @@ register(MetricSpec(
     better="higher",
     period_kind="COHORT",
     date_field="created_at",
-    compute=compute_mql_rate,
+    rows=mql_rows,
+    shape=Ratio("_mql", "_one", extras={"mqls": "_mql"}, what="leads created"),
     options=MqlRateOptions,
-    shape="ratio",
     extra_columns=("mqls",),
     edge_rules=(
         "'Ever reached' uses the mql_at timestamp, never the current lifecycle stage (stages can move backwards).",
@@ -224,14 +232,16 @@ class SqlRateOptions(Options):
                                      "and one with converted_at but no sql_at as having reached SQL.")
 
 
-def compute_sql_rate(ctx: MetricContext) -> MetricOutput:
-    """SQL rate = of the leads created in the period that reached MQL, those that ever reached SQL.
+def sql_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per lead created in the period; _base = 1 if it is in the base (reached MQL,
+    or every lead with base all), _sql = 1 if it is in the base and reached SQL.
+
+    SQL rate = of the leads created in the period that reached MQL, those that ever reached SQL.
 
     Example: 10 leads created in May, 4 reached MQL, 1 of those reached SQL → 1 ÷ 4 = 25 %;
     base all → 1 ÷ 10 = 10 %.
     """
     import numpy as np
-    import pandas as pd
 
     opts: SqlRateOptions = ctx.options  # type: ignore[assignment]
     leads = _before_created(ctx, clean_leads(ctx), "sql_at", "sql", drop=False)
@@ -242,14 +252,19 @@ def compute_sql_rate(ctx: MetricContext) -> MetricOutput:
     sql = _reached(rows, "sql_at", ("converted_at",) if later else ())
     if opts.base == "mql":
         mql = _reached(rows, "mql_at", ("sql_at", "converted_at") if later else ())
-        rows = rows.assign(_sql=(sql & mql).astype("int64"), _base=mql.astype("int64"))
-        what = "leads that reached MQL"
-    else:
-        rows = rows.assign(_sql=sql.astype("int64"), _base=np.int64(1))
-        what = "leads created"
-    out = ratio(ctx, rows, "_sql", "_base", extras={"sqls": "_sql"}, what=what)
-    out["n"] = pd.to_numeric(out["denominator"]).fillna(0).astype("int64")  # the base the rate is over
-    return MetricOutput(whole(out, "sqls"))
+        return rows.assign(_sql=(sql & mql).astype("int64"), _base=mql.astype("int64"))
+    return rows.assign(_sql=sql.astype("int64"), _base=np.int64(1))
+
+
+def sql_shape(opts: SqlRateOptions) -> Shape:
+    """SQLs ÷ the base; the no-data wording names the base."""
+    return Ratio("_sql", "_base", extras={"sqls": "_sql"}, what="leads that reached MQL" if opts.base == "mql" else "leads created")
+
+
+def n_is_denominator(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """n = the base the rate is over (the denominator), not every lead created."""
+    out["n"] = out["denominator"]
+    return out
 
 
 register(MetricSpec(
@@ -264,9 +279,10 @@ register(MetricSpec(
     better="higher",
     period_kind="COHORT",
     date_field="created_at",
-    compute=compute_sql_rate,
+    rows=sql_rows,
+    shape=sql_shape,
+    finish=n_is_denominator,
     options=SqlRateOptions,
-    shape="ratio",
     extra_columns=("sqls",),
     edge_rules=(
         "'Ever reached' uses timestamps (mql_at, sql_at), not the current stage.",
@@ -317,8 +333,11 @@ def _first_activity(ctx: MetricContext, leads: pd.DataFrame, opts: LeadResponseO
     return as_instants(ctx, lookup(leads["lead_id"], m.groupby("lead_id")["occurred_at"].min()))
 
 
-def compute_lead_response_time(ctx: MetricContext) -> MetricOutput:
-    """Lead response time = first human response − lead created, per lead; median headline.
+def lead_response_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per lead created in the period: _dur (null when unanswered) and 0/1 flags
+    _lead, _unanswered, _pending and _within (answered within the SLA).
+
+    Lead response time = first human response − lead created, per lead; median headline.
 
     Example: leads created in June answered after 1 h, 2 h, 30 h and one unanswered →
     median 2 h, mean 11 h; within 24 h: 2 of 4 leads = 50 % (the unanswered lead is a
@@ -355,17 +374,24 @@ def compute_lead_response_time(ctx: MetricContext) -> MetricOutput:
     unanswered = rows["_first"].isna()
     # An unanswered lead whose SLA window has not run out by the end of the as-of day is not a miss yet.
     pending = unanswered & (ctx.local(rows["created_at"]) + pd.Timedelta(seconds=sla) > as_of_end)
-    rows = rows.assign(_dur=secs / SECONDS[opts.unit], _lead=np.int64(1), _unanswered=unanswered.astype("int64"),
-                       _pending=pending.astype("int64"), _within=(secs <= sla).astype("int64"))
-    out = mean_quantiles(ctx, rows, "_dur", headline=opts.headline, unit=opts.unit,
-                         extras={"leads": "_lead", "unanswered": "_unanswered", "pending": "_pending", "within_sla": "_within"},
-                         what="answered leads")
-    whole(out, "leads", "unanswered", "pending", "within_sla")
-    due = out["leads"] - out["pending"]
-    out["sla_rate"] = out["within_sla"] / due.where(due > 0)
     source = ("leads.first_response_at, then activities" if own is not None and from_acts is not None
               else "leads.first_response_at" if own is not None else "activities")
-    return MetricOutput(out, {"response_from": source, "measured_in": f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}"})
+    ctx.in_force.update(response_from=source, measured_in=f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}")
+    return rows.assign(_dur=secs / SECONDS[opts.unit], _lead=np.int64(1), _unanswered=unanswered.astype("int64"),
+                       _pending=pending.astype("int64"), _within=(secs <= sla).astype("int64"))
+
+
+def lead_response_shape(opts: LeadResponseOptions) -> Shape:
+    """Statistics of the answered leads' durations in the chosen unit, the headline as value."""
+    return Mean("_dur", headline=opts.headline, unit=opts.unit, what="answered leads",
+                extras={"leads": "_lead", "unanswered": "_unanswered", "pending": "_pending", "within_sla": "_within"})
+
+
+def sla_rate(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """sla_rate = answered within the SLA ÷ leads whose SLA window has closed (leads − pending)."""
+    due = out["leads"] - out["pending"]
+    out["sla_rate"] = out["within_sla"] / due.where(due > 0)
+    return out
 
 
 register(MetricSpec(
@@ -382,9 +408,10 @@ register(MetricSpec(
     better="lower",
     period_kind="COHORT",
     date_field="created_at",
-    compute=compute_lead_response_time,
+    rows=lead_response_rows,
+    shape=lead_response_shape,
+    finish=sla_rate,
     options=LeadResponseOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90", "leads", "unanswered", "pending", "within_sla", "sla_rate"),
     edge_rules=(
         "First response = leads.first_response_at, or the earliest outbound activity on the lead by a human (bots and system messages excluded) "
@@ -406,8 +433,10 @@ class NewLeadsOptions(Options):
     exclude_statuses: list[str] = Field(default_factory=list, description="Lead statuses not counted (case-insensitive), e.g. [duplicate, spam].")
 
 
-def compute_new_leads(ctx: MetricContext) -> MetricOutput:
-    """New leads = leads created in the period (the Turkish article's "yeni potansiyel müşteriler").
+def new_leads_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per lead created in the period (repeated ids once, excluded statuses left out).
+
+    New leads = leads created in the period (the Turkish article's "yeni potansiyel müşteriler").
 
     Example: leads created Jan 5, Jan 9 and Feb 1 → January 2, February 1; an empty month is 0.
     """
@@ -417,8 +446,7 @@ def compute_new_leads(ctx: MetricContext) -> MetricOutput:
         if "status" not in leads:
             raise ConfigError("new_leads exclude_statuses needs leads.status mapped")
         leads = leads[~leads["status"].astype(str).str.casefold().isin({s.casefold() for s in opts.exclude_statuses})]
-    out = totals(ctx, ctx.flow_rows(leads, "created_at"), what="leads")
-    return MetricOutput(whole(out, "numerator", "value"))
+    return ctx.flow_rows(leads, "created_at")
 
 
 register(MetricSpec(
@@ -433,9 +461,9 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="created_at",
-    compute=compute_new_leads,
+    rows=new_leads_rows,
+    shape=CountSum(what="leads"),
     options=NewLeadsOptions,
-    shape="count",
     edge_rules=("A period without leads is 0, not null; repeated lead_ids count once.",),
     optional={"leads": ("lead_id", "status")},
 ))
@@ -462,25 +490,20 @@ def _typed_activities(ctx: MetricContext, types: list[str] | None, exclude: list
     return df
 
 
-def compute_demos(ctx: MetricContext) -> MetricOutput:
-    """Demos = activities of a demo type in the period ("değer gösterimleri").
+def demos_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per demo activity in the period.
 
+    Demos = activities of a demo type in the period ("değer gösterimleri").
     Example: types [demo]: a demo on Mar 2, a call on Mar 3 and a demo on Apr 7 →
     March 1, April 1. ``deals`` and ``customers`` count the distinct ones demoed to.
     """
-    import pandas as pd
-
     opts: DemosOptions = ctx.options  # type: ignore[assignment]
-    rows = ctx.flow_rows(_typed_activities(ctx, opts.types, opts.exclude_actor_types))
-    out = whole(totals(ctx, rows, what="demos"), "numerator", "value")
-    keys = ["_period", *ctx.by]
-    for dim, name in (("deal_id", "deals"), ("customer_id", "customers")):
-        if dim in rows and len(rows):
-            distinct = rows.dropna(subset=[dim]).groupby(keys)[dim].nunique().rename(name).reset_index()
-            distinct["_period"] = pd.to_datetime(distinct["_period"])
-            out = out.merge(distinct, on=keys, how="left")
-            out[name] = out[name].fillna(0).astype("int64")
-    return MetricOutput(out)
+    return ctx.flow_rows(_typed_activities(ctx, opts.types, opts.exclude_actor_types))
+
+
+def demoed_to(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """deals and customers: the distinct ones demoed to per period × segment (not a sum of rows)."""
+    return distinct_per_cell(ctx, out, rows, {"deals": "deal_id", "customers": "customer_id"})
 
 
 register(MetricSpec(
@@ -495,9 +518,10 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="occurred_at",
-    compute=compute_demos,
+    rows=demos_rows,
+    shape=CountSum(what="demos"),
+    finish=demoed_to,
     options=DemosOptions,
-    shape="count",
     extra_columns=("deals", "customers"),
     edge_rules=("Types match case-insensitively; bot and system activities never count.", "A period without demos is 0."),
     optional={"activities": ("actor_type", "deal_id", "customer_id")},
@@ -513,8 +537,11 @@ class InteractionsOptions(Options):
     exclude_actor_types: list[str] = Field(default_factory=lambda: ["bot", "system"], description="Automated messages are not interactions.")
 
 
-def compute_interactions_per_customer(ctx: MetricContext) -> MetricOutput:
-    """Interactions per customer = touchpoints in the period ÷ customers touched in the period.
+def interactions_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per touchpoint in the period (_one = 1); _cust = 1 on each customer's first
+    touchpoint per period × segment (the denominator counts customers once).
+
+    Interactions per customer = touchpoints in the period ÷ customers touched in the period.
 
     Example: March has 3 activities with C1 and 1 with C2 (plus a login by C1, a product
     event, not a touchpoint) → 4 ÷ 2 = 2.0 interactions per customer.
@@ -532,9 +559,7 @@ def compute_interactions_per_customer(ctx: MetricContext) -> MetricOutput:
     rows = ctx.flow_rows(df[~no_customer])
     # The first row of each customer in a period × segment carries the 1 of the denominator.
     first = ~rows.duplicated(["_period", *ctx.by, "customer_id"])
-    rows = rows.assign(_one=np.int64(1), _cust=first.astype("int64"))
-    out = ratio(ctx, rows, "_one", "_cust", unit="ratio", extras={"interactions": "_one", "customers": "_cust"}, what="customers with interactions")
-    return MetricOutput(whole(out, "interactions", "customers"))
+    return rows.assign(_one=np.int64(1), _cust=first.astype("int64"))
 
 
 register(MetricSpec(
@@ -549,9 +574,9 @@ register(MetricSpec(
     better="none",
     period_kind="FLOW",
     date_field="occurred_at",
-    compute=compute_interactions_per_customer,
+    rows=interactions_rows,
+    shape=Ratio("_one", "_cust", unit="ratio", extras={"interactions": "_one", "customers": "_cust"}, what="customers with interactions"),
     options=InteractionsOptions,
-    shape="ratio",
     extra_columns=("interactions", "customers"),
     edge_rules=(
         "Product-usage events (login, feature_used, ...) and bot/system messages are not interactions by default.",

@@ -33,7 +33,7 @@ from crmmetrics.domain.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, p
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import UNITS, MetricSpec, Options, register
-from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, period_starts, ratio
+from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, distinct_per_cell, group_keys, period_starts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,19 +58,6 @@ def _customer_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["_known"] == 1]
 
 
-def _finish_sum(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame, zero_cols: tuple[str, ...]) -> pd.DataFrame:
-    """Complete the period grid for a sum/count metric: an empty period sums to 0."""
-    out = complete_grid(ctx, grouped, rows)
-    for col in zero_cols:
-        if col in out:
-            out[col] = out[col].fillna(0)
-    out["denominator"] = float("nan")  # a sum has no denominator
-    out["unit"] = ctx.spec.unit
-    if out.empty:
-        ctx.issue("no_data", "no orders in the selected range; nothing to report")
-    return out
-
-
 # ------------------------------------------------------------------ revenue, order_count
 
 
@@ -78,21 +65,20 @@ class RevenueOptions(OrderPolicy):
     """Options of ``revenue`` (the order policy)."""
 
 
-def compute_revenue(ctx: MetricContext) -> MetricOutput:
-    """Net revenue = Σ order amounts − Σ credits dated in the period.
+def dated_orders(ctx: MetricContext) -> pd.DataFrame:
+    """The policy's rows dated in the period (orders and credits): _value (net), _gross,
+    _credit, _order (1 for an order, 0 for a credit).
 
+    Net revenue = Σ order amounts − Σ credits dated in the period.
     Example: paid 100 and 200 in March, a credit of −30 in March, a refunded order of 50
     → revenue 270 (gross_revenue 300, credits 30, n = 2 orders).
     """
-    opts: RevenueOptions = ctx.options  # type: ignore[assignment]
-    rows = ctx.flow_rows(metric_orders(ctx, opts))
+    rows = ctx.flow_rows(metric_orders(ctx, ctx.options))  # type: ignore[arg-type]
     _need_amount(rows)
-    keys = group_keys(ctx)
-    grouped = rows.groupby(keys, dropna=False, sort=True).agg(
-        numerator=("_value", "sum"), n=("_order", "sum"), gross_revenue=("_gross", "sum"), credits=("_credit", "sum")).reset_index()
-    out = _finish_sum(ctx, grouped, rows, ("gross_revenue", "credits"))
-    out["value"] = out["numerator"]
-    return MetricOutput(out)
+    return rows
+
+
+AMOUNT_EXTRAS = {"gross_revenue": ("_gross", "amount"), "credits": ("_credit", "amount")}
 
 
 def _need_amount(rows: pd.DataFrame) -> None:
@@ -104,23 +90,20 @@ class OrderCountOptions(OrderPolicy):
     """Options of ``order_count`` (the order policy)."""
 
 
-def compute_order_count(ctx: MetricContext) -> MetricOutput:
-    """Orders dated in the period (credits and, under refunds: net, refunded orders excluded).
+def order_count_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per order dated in the period (credits and, under refunds: net, refunded orders excluded); _guest = 1 without a customer.
 
     Example: 3 paid orders (one by a guest) and a credit in March → 3; guest_orders 1, customers 2.
     """
     opts: OrderCountOptions = ctx.options  # type: ignore[assignment]
     rows = ctx.flow_rows(metric_orders(ctx, opts))
     rows = rows[rows["_order"] == 1]
-    keys = group_keys(ctx)
-    rows = rows.assign(_guest=1 - rows["_known"])
-    agg: dict[str, Any] = {"numerator": ("_order", "sum"), "n": ("_order", "sum"), "guest_orders": ("_guest", "sum")}
-    if "customer_id" in rows:
-        agg["customers"] = ("customer_id", "nunique")
-    grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
-    out = _finish_sum(ctx, grouped, rows, ("guest_orders", "customers"))
-    out["value"] = out["numerator"]
-    return MetricOutput(out)
+    return rows.assign(_guest=1 - rows["_known"])
+
+
+def ordering_customers(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """customers: distinct customers with an order per period × segment."""
+    return distinct_per_cell(ctx, out, rows, {"customers": "customer_id"})
 
 
 # ------------------------------------------------------------------ B1 APV
@@ -130,17 +113,13 @@ class AverageOrderValueOptions(OrderPolicy):
     """Options of ``average_purchase_value`` (the order policy)."""
 
 
-def compute_apv(ctx: MetricContext) -> MetricOutput:
-    """APV = net revenue ÷ orders, both dated in the period (B1).
+def n_is_orders(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """APV = net revenue ÷ orders, both dated in the period (B1); n counts orders, not credit rows.
 
     Example: orders 300, 200, 100 and a credit −60 in March → (600 − 60) ÷ 3 = 180.
     """
-    opts: AverageOrderValueOptions = ctx.options  # type: ignore[assignment]
-    rows = ctx.flow_rows(metric_orders(ctx, opts))
-    _need_amount(rows)
-    out = ratio(ctx, rows, "_value", "_order", extras={"gross_revenue": "_gross", "credits": "_credit"}, what="orders")
-    out["n"] = out["denominator"].fillna(0).astype("int64")  # n counts orders, not credit rows
-    return MetricOutput(out)
+    out["n"] = out["denominator"]
+    return out
 
 
 # ------------------------------------------------------------------ B2 purchase frequency
@@ -150,8 +129,11 @@ class PurchaseFrequencyOptions(OrderPolicy):
     """Options of ``purchase_frequency`` (the order policy)."""
 
 
-def compute_purchase_frequency(ctx: MetricContext) -> MetricOutput:
-    """APF = orders ÷ distinct ordering customers in the period (B2); a ratio, not a percentage.
+def purchase_frequency_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per order of an identified customer dated in the period; _new_cust = 1 on a
+    customer's first order in the period × segment (the denominator counts customers once).
+
+    APF = orders ÷ distinct ordering customers in the period (B2); a ratio, not a percentage.
 
     Example: A orders 3 times, B twice, C once in 2026 → 6 ÷ 3 = 2.0 purchases per customer.
     """
@@ -159,10 +141,7 @@ def compute_purchase_frequency(ctx: MetricContext) -> MetricOutput:
     rows = _customer_rows(ctx.flow_rows(metric_orders(ctx, opts)))
     rows = rows[rows["_order"] == 1]
     first = ~rows.duplicated([*group_keys(ctx), "customer_id"], keep="first")
-    rows = rows.assign(_new_cust=first.astype("int64"))
-    out = ratio(ctx, rows, "_order", "_new_cust", unit="ratio", what="ordering customers")
-    out["customers"] = out["denominator"]
-    return MetricOutput(out)
+    return rows.assign(_new_cust=first.astype("int64"))
 
 
 # ------------------------------------------------------------------ B5 repeat purchase rate
@@ -201,9 +180,8 @@ def compute_repeat_purchase_rate(ctx: MetricContext) -> MetricOutput:
         before = per_cust["_first"] < per_cust[PERIOD_COL]
         per_cust["_repeat"] = ((per_cust["_orders"] >= 2) | before).astype("int64")
     per_cust["_one"] = 1
-    out = ratio(ctx, per_cust, "_repeat", "_one", extras={"repeat_customers": "_repeat"}, what="ordering customers")
-    out["customers"] = out["denominator"]
-    return MetricOutput(out)
+    shape = Ratio("_repeat", "_one", extras={"repeat_customers": "_repeat", "customers": "_one"}, what="ordering customers")
+    return MetricOutput(shape.aggregate(ctx, per_cust))
 
 
 def _lifetime_repeat(ctx: MetricContext, history: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -248,8 +226,12 @@ class NewCustomerRevenueOptions(OrderPolicy):
     """Options of ``new_customer_revenue`` (the order policy)."""
 
 
-def compute_new_customer_revenue(ctx: MetricContext) -> MetricOutput:
-    """Σ net revenue in the period from customers whose first order (ever) is in the period (B10).
+def new_customer_rows(ctx: MetricContext) -> pd.DataFrame:
+    """The policy's rows dated in the period: _new_value (the net value when the customer's
+    first order ever is in this period, else 0), _new_first (1 on a new customer's first
+    row per period × segment: Σ = distinct new customers) and _value.
+
+    Σ net revenue in the period from customers whose first order (ever) is in the period (B10).
 
     Example: March revenue 500 from A (first order in March) and 300 from B (customer
     since January) → 500; new_customers 1, total_revenue 800, share 62.5 %.
@@ -268,15 +250,16 @@ def compute_new_customer_revenue(ctx: MetricContext) -> MetricOutput:
     else:
         is_new = rows["_first"].notna() & (ctx.grid.bucket(rows["_first"]) == rows[PERIOD_COL])
     is_new = is_new & (rows["_known"] == 1)
-    rows = rows.assign(_new_value=rows["_value"].where(is_new, 0.0), _new_cid=rows["customer_id"].where(is_new))
-    keys = group_keys(ctx)
-    grouped = rows.groupby(keys, dropna=False, sort=True).agg(
-        numerator=("_new_value", "sum"), n=("_new_cid", "nunique"), total_revenue=("_value", "sum")).reset_index()
-    out = _finish_sum(ctx, grouped, rows, ("total_revenue",))
-    out["value"] = out["numerator"]
+    # is_new is the same on every row of one customer in one cell (it depends on the customer's first order and the period).
+    first_in_cell = is_new & ~rows.duplicated([*group_keys(ctx), "customer_id"])
+    return rows.assign(_new_value=rows["_value"].where(is_new, 0.0), _new_first=first_in_cell.astype("int64"))
+
+
+def new_customer_share(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """new_customers (= n) and share_of_revenue = new-customer revenue ÷ total revenue."""
     out["new_customers"] = out["n"]
     out["share_of_revenue"] = out["numerator"] / out["total_revenue"].where(out["total_revenue"] != 0)
-    return MetricOutput(out)
+    return out
 
 
 # ------------------------------------------------------------------ activity spells (churn by inactivity)
@@ -363,7 +346,7 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
         per = rows.groupby([*group_keys(ctx), "customer_id"], sort=False, dropna=False)["_local"].max().rename("_last").reset_index()
         per = per.merge(span, left_on=keys, right_index=True, how="left")
         per["_span"] = _to_unit((per["_last"] - per["min"]).dt.total_seconds() / 86400 / DAYS_PER_YEAR, opts.unit)
-        out = mean_quantiles(ctx, per, "_span", unit=opts.unit, what="ordering customers")
+        out = Mean("_span", unit=opts.unit, what="ordering customers").aggregate(ctx, per)
         ctx.issue("right_censored", "observed lifespans stop at each customer's last order so far; young customers pull the mean down", Level.INFO)
         return MetricOutput(out)
     spells = activity_spells(history, keys, opts.inactive_days, horizon)
@@ -375,7 +358,7 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
             lost = lost[lost["end"] < pd.Timestamp(ctx.until)]
         lost["_life"] = _to_unit((lost["end"] - lost["start"]).dt.days / DAYS_PER_YEAR, opts.unit)
         lost[PERIOD_COL] = ctx.grid.bucket(lost["end"])
-        out = mean_quantiles(ctx, lost, "_life", unit=opts.unit, what="lost customers")
+        out = Mean("_life", unit=opts.unit, what="lost customers").aggregate(ctx, lost)
         return MetricOutput(out)
     rows = ctx.flow_rows(history)
     out = _churn_lifespan(ctx, spells, rows, opts)
@@ -563,8 +546,8 @@ register(MetricSpec(
     title="Revenue (net of refunds)",
     description="Order revenue dated in the period, net of refunds and cancellation credits by default.",
     formula="Σ order amounts − Σ credits (negative amounts) dated in the period; refunded and canceled orders excluded (refunds: net)",
-    needs=("amount",), unit="currency", better="higher", period_kind="FLOW", compute=compute_revenue, options=RevenueOptions,
-    shape="sum", extra_columns=("gross_revenue", "credits"),
+    needs=("amount",), unit="currency", better="higher", period_kind="FLOW", options=RevenueOptions, rows=dated_orders,
+    shape=CountSum("_value", kind="amount", n_column="_order", extras=AMOUNT_EXTRAS, what="orders"), extra_columns=("gross_revenue", "credits"),
     edge_rules=(*POLICY_RULES, "A period without orders has revenue 0 (a sum over nothing), not null; n counts orders, the denominator is empty."),
     **_COMMON,
 ))
@@ -574,8 +557,8 @@ register(MetricSpec(
     title="Orders",
     description="Number of orders dated in the period (credits and, under refunds: net, fully refunded orders are not orders).",
     formula="count(orders dated in the period)",
-    needs=(), unit="count", better="higher", period_kind="FLOW", compute=compute_order_count, options=OrderCountOptions,
-    shape="sum", extra_columns=("guest_orders", "customers"),
+    needs=(), unit="count", better="higher", period_kind="FLOW", options=OrderCountOptions, rows=order_count_rows,
+    shape=CountSum(extras={"guest_orders": "_guest"}, what="orders"), finish=ordering_customers, extra_columns=("guest_orders", "customers"),
     edge_rules=(*POLICY_RULES, "Without an amount column every row is an order (status canceled/refunded still apply)."),
     **_COMMON,
 ))
@@ -585,8 +568,8 @@ register(MetricSpec(
     title="Average purchase value (APV, AOV)",
     description="Net revenue per order in the period (Turkish source: total revenue ÷ number of orders).",
     formula="(Σ order amounts − Σ credits) ÷ count(orders), dated in the period",
-    needs=("amount",), unit="currency", better="higher", period_kind="FLOW", compute=compute_apv, options=AverageOrderValueOptions,
-    shape="ratio", extra_columns=("gross_revenue", "credits"),
+    needs=("amount",), unit="currency", better="higher", period_kind="FLOW", options=AverageOrderValueOptions, rows=dated_orders,
+    shape=Ratio("_value", "_order", extras=AMOUNT_EXTRAS, numerator_kind="amount", what="orders"), finish=n_is_orders, extra_columns=("gross_revenue", "credits"),
     edge_rules=(*POLICY_RULES, "No orders in a period → null and an issue. Ex-tax: map a net-of-tax amount."),
     **_COMMON,
 ))
@@ -596,8 +579,9 @@ register(MetricSpec(
     title="Purchase frequency (APF)",
     description="Orders per ordering customer in the period (a ratio, not a percentage); use -p year for purchases per customer per year.",
     formula="count(orders of identified customers) ÷ count(distinct customers with an order), dated in the period",
-    needs=("customer_id",), unit="ratio", better="higher", period_kind="FLOW", compute=compute_purchase_frequency,
-    options=PurchaseFrequencyOptions, shape="ratio", extra_columns=("customers",),
+    needs=("customer_id",), unit="ratio", better="higher", period_kind="FLOW", rows=purchase_frequency_rows,
+    shape=Ratio("_order", "_new_cust", unit="ratio", extras={"customers": "_new_cust"}, what="ordering customers"),
+    options=PurchaseFrequencyOptions, extra_columns=("customers",),
     edge_rules=(*POLICY_RULES, "The value depends on the period length: a month's APF is not a year's ÷ 12."),
     **_COMMON,
 ))
@@ -609,7 +593,7 @@ register(MetricSpec(
                 "lifetime rate as variants.",
     formula="customers with ≥ 2 orders in the period ÷ customers with ≥ 1 order in the period (variant in_period)",
     needs=("customer_id",), unit="percent", better="higher", period_kind="FLOW", compute=compute_repeat_purchase_rate,
-    options=RepeatPurchaseOptions, shape="ratio", extra_columns=("repeat_customers", "customers"),
+    options=RepeatPurchaseOptions, extra_columns=("repeat_customers", "customers"),
     edge_rules=(*POLICY_RULES,
                 "shopify_returning lets the first order sit before the period, so it reads higher; do not compare it with in_period. "
                 "Shopify's counter also counts refunded orders (refunds: gross reproduces that).",
@@ -623,8 +607,9 @@ register(MetricSpec(
     description="Revenue in the period from customers whose first order falls in the period (the Turkish source's 'net new revenue'; "
                 "not SaaS net new MRR).",
     formula="Σ net revenue dated in P from customers whose first order (ever) is in P",
-    needs=("customer_id", "amount"), unit="currency", better="higher", period_kind="FLOW", compute=compute_new_customer_revenue,
-    options=NewCustomerRevenueOptions, shape="sum", extra_columns=("new_customers", "total_revenue", "share_of_revenue"),
+    needs=("customer_id", "amount"), unit="currency", better="higher", period_kind="FLOW", rows=new_customer_rows,
+    shape=CountSum("_new_value", kind="amount", n_column="_new_first", extras={"total_revenue": ("_value", "amount")}, what="orders"),
+    finish=new_customer_share, options=NewCustomerRevenueOptions, extra_columns=("new_customers", "total_revenue", "share_of_revenue"),
     edge_rules=(*POLICY_RULES, "First orders are looked up over the whole file, also before --since; customers whose history starts "
                                "before the export look new in the export's first period.",
                 "Guest orders (no customer id) cannot be new or existing: they count in total_revenue only."),
@@ -639,7 +624,7 @@ register(MetricSpec(
     formula="churn: period length ÷ (customers lost in P ÷ customers active at P.start); observed: mean(last − first order); "
             "inactivity: mean(lost_at − first order of the spell)",
     needs=("customer_id",), unit=LIFESPAN_UNIT, better="higher", period_kind="STOCK", compute=compute_customer_lifespan,
-    options=LifespanOptions, shape="custom", extra_columns=("churn_rate", "customers_at_start", "churned", "period_length", "mean", "median", "p90"),
+    options=LifespanOptions, extra_columns=("churn_rate", "customers_at_start", "churned", "period_length", "mean", "median", "p90"),
     edge_rules=(*POLICY_RULES,
                 "A customer is lost inactive_days after an order not followed by another within inactive_days (a gap of exactly inactive_days "
                 "is not a loss); a later order starts a new spell.",
@@ -655,7 +640,7 @@ register(MetricSpec(
                 "optionally × gross margin.",
     formula="APV × APF × ACL (× margin); APF in purchases per customer per year, ACL in years",
     needs=("customer_id", "amount"), unit="currency", better="higher", period_kind="STOCK", compute=compute_clv, options=ClvOptions,
-    shape="custom", extra_columns=("apv", "apf", "acl_years", "churn_rate", "margin", "customer_value", "window_start", "window_end"),
+    extra_columns=("apv", "apf", "acl_years", "churn_rate", "margin", "customer_value", "window_start", "window_end"),
     edge_rules=(*POLICY_RULES,
                 "Time units agree by construction: APF is scaled to a year (× 12 ÷ window_months) and ACL is in years.",
                 "Only identified customers' orders count (APV here is per identified customer's order).",

@@ -206,6 +206,7 @@ class CountSum(Shape):
     extras: Mapping[str, Any] = field(default_factory=dict)
     what: str = "rows"
     kind: str = "count"  # of a summed column (value, numerator): amount for money
+    n_column: str | None = None  # n = Σ this 0/1 column instead of the rows (revenue: orders, not credit rows)
 
     @property
     def label(self) -> str:  # type: ignore[override]
@@ -224,7 +225,8 @@ class CountSum(Shape):
         extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
         rows = rows.assign(_one=np.int64(1))
         col = self.column or "_one"
-        agg = {"numerator": (col, "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
+        n = (self.n_column, "sum") if self.n_column else ("_one", "size")
+        agg = {"numerator": (col, "sum"), "n": n, **{k: (v, "sum") for k, v in extras.items()}}
         if len(rows):
             grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
         else:
@@ -261,6 +263,26 @@ def apply_kinds(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFram
 
 
 ShapeOrFactory = Shape | Callable[[Any], Shape]
+
+
+def distinct_per_cell(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """A ``finish`` helper: ``{name: column}`` → ``name`` = distinct non-null values of
+    ``column`` per period × segment (0 in empty cells). Distinct counts do not add up
+    across rows, so they are not extras of a sum. A column the rows lack is left out."""
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    for name, col in columns.items():
+        if col not in rows:
+            continue
+        if len(rows) and len(out):
+            distinct = rows.dropna(subset=[col]).groupby(keys)[col].nunique().rename(name).reset_index()
+            distinct[PERIOD_COL] = pd.to_datetime(distinct[PERIOD_COL])
+            out = out.merge(distinct, on=keys, how="left")
+        else:
+            out[name] = 0
+        out[name] = out[name].fillna(0).astype("int64")
+    return out
 
 
 def shape_for(shape: ShapeOrFactory, options: Any) -> Shape:

@@ -590,7 +590,7 @@ def _renewal_deals(ctx: MetricContext, run: Run, opts: RenewalOptions) -> pd.Dat
     """won ÷ (won + lost) renewal deals closed in P (value basis: won amount ÷ closed amount), a ratio shape."""
     import numpy as np
 
-    from crmmetrics.metrics.shapes import ratio
+    from crmmetrics.metrics.shapes import Ratio
 
     closed = _closed_deal_rows(ctx, run, {"renewal"})
     won = closed["status"].eq("won").to_numpy()
@@ -600,8 +600,9 @@ def _renewal_deals(ctx: MetricContext, run: Run, opts: RenewalOptions) -> pd.Dat
     value = opts.basis == "value"
     closed = closed.assign(_due=amount if value else np.ones(len(closed)), _renewed=np.where(won, amount, 0.0) if value else won.astype(float),
                            _one=np.ones(len(closed)), _won=won.astype(float))
-    return ratio(ctx, closed, "_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"},
-                 what="closed renewal deals")
+    kind = "amount" if value else "count"
+    return Ratio("_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"}, what="closed renewal deals",
+                 numerator_kind=kind, denominator_kind=kind).aggregate(ctx, closed)
 
 
 def _closed_deal_rows(ctx: MetricContext, run: Run, types: set[str]) -> pd.DataFrame:

@@ -26,8 +26,7 @@ from crmmetrics.domain.activity import (ACTIVITY_FIELDS, ActivityOptions, Health
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, period_starts, ratio
-from crmmetrics.metrics.support import fill_counts
+from crmmetrics.metrics.shapes import Mean, Ratio, Shape, complete_grid, group_keys, period_starts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,8 +84,11 @@ def _base_at(customers: pd.DataFrame, start_col: str, start: dt.datetime, ctx: M
     return began
 
 
-def compute_engagement_rate(ctx: MetricContext) -> MetricOutput:
-    """Engagement rate = base customers with ≥ min_events qualifying activities in P ÷ base.
+def engagement_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per customer of each period's active base: _events (qualifying activities
+    in the period), _engaged (1 with ≥ min_events), _one.
+
+    Engagement rate = base customers with ≥ min_events qualifying activities in P ÷ base.
 
     The base is fixed at P.start (customers who began before it and had not churned).
     Example: 4 customers active on 1 March; in March A logs in 3 times, B once, C and D
@@ -114,11 +116,14 @@ def compute_engagement_rate(ctx: MetricContext) -> MetricOutput:
         per = counts.xs(start, level=PERIOD_COL) if start in counts.index.get_level_values(0) else pd.Series(dtype="int64")
         events = base["customer_id"].map(per).fillna(0).astype("int64")
         parts.append(base.assign(**{PERIOD_COL: start, "_events": events.to_numpy(), "_engaged": (events >= opts.min_events).astype("int64").to_numpy(), "_one": np.int64(1)}))
-    rows = pd.concat(parts, ignore_index=True) if parts else customers.iloc[0:0].assign(**{PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "_events": 0, "_engaged": 0, "_one": 0})
-    num = "_engaged" if opts.variant == "rate" else "_events"
-    out = ratio(ctx, rows, num, "_one", unit="percent" if opts.variant == "rate" else "ratio",
-                extras={"engaged": "_engaged", "events": "_events"}, what="customers in the active base")
-    return MetricOutput(fill_counts(out, ["engaged", "events"]))
+    return pd.concat(parts, ignore_index=True) if parts else customers.iloc[0:0].assign(**{PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "_events": 0, "_engaged": 0, "_one": 0})
+
+
+def engagement_shape(opts: EngagementOptions) -> Shape:
+    """engaged ÷ base (rate), or qualifying activities of the base ÷ base (per_customer)."""
+    rate = opts.variant == "rate"
+    return Ratio("_engaged" if rate else "_events", "_one", unit="percent" if rate else "ratio",
+                 extras={"engaged": "_engaged", "events": "_events"}, what="customers in the active base")
 
 
 register(MetricSpec(
@@ -133,9 +138,9 @@ register(MetricSpec(
     better="higher",
     period_kind="BASE",
     date_field="created_at",
-    compute=compute_engagement_rate,
+    rows=engagement_rows,
+    shape=engagement_shape,
     options=EngagementOptions,
-    shape="ratio",
     extra_columns=("engaged", "events"),
     edge_rules=(
         "No trusted anchor defines it uniformly (METRICS.md G3); the base and the qualifying events are options.",
@@ -345,8 +350,11 @@ class TimeToValueOptions(ActivityOptions):
     within_days: float = Field(30.0, gt=0, description="pct_within = customers of the cohort reaching the milestone within this many days ÷ cohort size.")
 
 
-def compute_time_to_value(ctx: MetricContext) -> MetricOutput:
-    """Time to value = milestone − start per customer; median over customers starting in P.
+def time_to_value_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per customer starting in P: _dur (null when censored or backwards) and 0/1
+    flags _censored (not at the milestone yet), _within (reached within within_days), _cohort.
+
+    Time to value = milestone − start per customer; median over customers starting in P.
 
     Cohort view: customers are dated by their start. Customers who have not reached the
     milestone yet are censored (left out of the median, counted in not_reached).
@@ -387,14 +395,21 @@ def compute_time_to_value(ctx: MetricContext) -> MetricOutput:
     per = 24.0 if opts.unit == "days" else 1.0
     dur = ((rows["_milestone"] - rows[start_col]) / pd.Timedelta(hours=1) / per).where(~backwards)
     reached = dur.notna()
-    rows = rows.assign(_dur=dur, _censored=(rows["_milestone"].isna()).astype("int64"),
+    ctx.in_force.update(start=start_col, milestone=opts.milestone)
+    return rows.assign(_dur=dur, _censored=(rows["_milestone"].isna()).astype("int64"),
                        _within=(reached & (dur * per <= opts.within_days * 24)).astype("int64"), _cohort=(~backwards).astype("int64"))
-    out = mean_quantiles(ctx, rows, "_dur", headline=opts.headline, unit=opts.unit,
-                         extras={"not_reached": "_censored", "within": "_within", "cohort": "_cohort"}, what="customers reaching the milestone")
-    fill_counts(out, ["within", "cohort"])
+
+
+def time_to_value_shape(opts: TimeToValueOptions) -> Shape:
+    """Statistics of the durations of the customers who reached the milestone, the headline as value."""
+    return Mean("_dur", headline=opts.headline, unit=opts.unit, what="customers reaching the milestone",
+                extras={"not_reached": "_censored", "within": "_within", "cohort": "_cohort"})
+
+
+def pct_within(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """pct_within = the cohort's customers reaching the milestone within within_days ÷ cohort."""
     out["pct_within"] = out["within"] / out["cohort"].where(out["cohort"] > 0)
-    fill_counts(out, ["not_reached", "within", "cohort"])
-    return MetricOutput(out.drop(columns=["within"]), {"start": start_col, "milestone": opts.milestone})
+    return out.drop(columns=["within"])
 
 
 register(MetricSpec(
@@ -409,9 +424,10 @@ register(MetricSpec(
     better="lower",
     period_kind="COHORT",
     date_field="created_at",
-    compute=compute_time_to_value,
+    rows=time_to_value_rows,
+    shape=time_to_value_shape,
+    finish=pct_within,
     options=TimeToValueOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90", "not_reached", "cohort", "pct_within"),
     edge_rules=(
         "Cohort: customers whose start (created_at or first_paid_at) is in [start, end).",
@@ -480,9 +496,8 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     scored = rows[rows["score"].notna()]
     flags = {b: (scored["band"] == b).astype("int64") for b in ("red", "yellow", "green")}
     scored = scored.assign(_one=np.int64(1), _red=flags["red"], _yellow=flags["yellow"], _green=flags["green"])
-    out = ratio(ctx, scored, "score", "_one", unit="score",
-                extras={"red": "_red", "yellow": "_yellow", "green": "_green"}, what="scored customers")
-    fill_counts(out, ["red", "yellow", "green"])
+    out = Ratio("score", "_one", unit="score", numerator_kind="score", extras={"red": "_red", "yellow": "_yellow", "green": "_green"},
+                what="scored customers").aggregate(ctx, scored)
     for b in ("red", "yellow", "green"):
         out[f"pct_{b}"] = out[b] / out["n"].where(out["n"] > 0)
     if opts.headline != "mean":
