@@ -733,15 +733,14 @@ def _quote_acv(rng: Generator, customer: _Customer) -> float:
     return _price(plan, _randint(rng, *_SEATS[plan]), 1, 2025) * 12
 
 
-def _make_deals(rng: Generator, customers: list[_Customer], subs: list[_Sub]) -> list[_Deal]:
+def _cycle(rng: Generator, c: _Customer) -> dt.timedelta:
+    """A sales cycle length drawn for the customer's segment."""
+    return dt.timedelta(days=_randint(rng, *_SALES_CYCLE_DAYS[c.segment]))
+
+
+def _won_new_business(rng: Generator, paying: list[_Customer]) -> list[_Deal]:
+    """New business won: sales-assisted sign-ups close (almost) on the first paid day."""
     deals: list[_Deal] = []
-    paying = [c for c in customers if c.paying]
-    trials = [c for c in customers if not c.paying]
-
-    def cycle(c: _Customer) -> dt.timedelta:
-        return dt.timedelta(days=_randint(rng, *_SALES_CYCLE_DAYS[c.segment]))
-
-    # New business won: sales-assisted sign-ups close (almost) on the first paid day.
     for c in paying:
         assisted = c.channel in ("outbound", "partner") or c.segment == "Enterprise" or (
             rng.random() < (0.8 if c.segment == "Mid-Market" else 0.35))
@@ -749,13 +748,15 @@ def _make_deals(rng: Generator, customers: list[_Customer], subs: list[_Sub]) ->
             continue
         first = min(c.subs, key=lambda s: s.start)
         close = _business_datetime(rng, c.first_paid - dt.timedelta(days=_randint(rng, 0, 3)))
-        deals.append(_make_deal(rng, c, "New Business", close - cycle(c), close, "won", first.mrr * 12,
+        deals.append(_make_deal(rng, c, "New Business", close - _cycle(rng, c), close, "won", first.mrr * 12,
                                 _choice(rng, _SOURCE_BY_CHANNEL[c.channel])))
-    n_won_nb = len(deals)
+    return deals
 
-    # New business lost: trials that never bought, and earlier failed attempts on later customers.
-    lost_target = round(n_won_nb * 1.3)
-    while lost_target > 0:
+
+def _lost_new_business(rng: Generator, paying: list[_Customer], trials: list[_Customer], count: int) -> list[_Deal]:
+    """New business lost: trials that never bought, and earlier failed attempts on later customers."""
+    deals: list[_Deal] = []
+    while count > 0:
         if rng.random() < 0.45:
             c = _choice(rng, trials)
             lo, hi = c.created + dt.timedelta(days=10), min(c.created + dt.timedelta(days=120), AS_OF)
@@ -767,72 +768,84 @@ def _make_deals(rng: Generator, customers: list[_Customer], subs: list[_Sub]) ->
             continue
         close = _business_datetime(rng, _random_day(rng, lo, hi))
         source = _choice(rng, ("inbound", "outbound", "referral", "event"), (0.45, 0.3, 0.1, 0.15))
-        deals.append(_make_deal(rng, c, "New Business", close - cycle(c), close, "lost",
+        deals.append(_make_deal(rng, c, "New Business", close - _cycle(rng, c), close, "lost",
                                 _quote_acv(rng, c), source))
-        lost_target -= 1
+        count -= 1
+    return deals
 
-    # New business still open: recent trials being worked by sales.
+
+def _open_new_business(rng: Generator, trials: list[_Customer]) -> list[_Deal]:
+    """New business still open: recent trials being worked by sales."""
+    deals: list[_Deal] = []
     for c in trials:
         if (AS_OF - c.created).days <= 150 and rng.random() < 0.7:
             created = _business_datetime(rng, _random_day(rng, c.created, AS_OF))
             source = _choice(rng, ("inbound", "outbound", "referral", "event"), (0.5, 0.25, 0.1, 0.15))
             deals.append(_make_deal(rng, c, "New Business", created, None, "open", _quote_acv(rng, c), source))
+    return deals
 
-    # Upsell won = recorded upgrades; lost/open upsell attempts on active customers.
-    upgrades = [s for s in subs if s.kind == "upgrade" and s.previous is not None]
-    n_upsell = 0
-    for s in upgrades:
+
+def _won_upsells(rng: Generator, subs: list[_Sub]) -> list[_Deal]:
+    """Upsell won = recorded upgrades (most SMB upgrades are self-serve, without a deal)."""
+    deals: list[_Deal] = []
+    for s in subs:
+        if s.kind != "upgrade" or s.previous is None:
+            continue
         if s.customer.segment == "SMB" and rng.random() < 0.75:
             continue  # self-serve upgrade in the app, no deal
         close = _business_datetime(rng, s.start)
-        deals.append(_make_deal(rng, s.customer, "Upsell", close - cycle(s.customer) / 2, close, "won",
+        deals.append(_make_deal(rng, s.customer, "Upsell", close - _cycle(rng, s.customer) / 2, close, "won",
                                 (s.mrr - s.previous.mrr) * 12, "outbound"))
-        n_upsell += 1
-    for outcome, count in (("lost", round(n_upsell * 0.6)), ("open", 40)):
-        for _ in range(count):
-            c = _choice(rng, paying)
-            last = c.last_day if outcome == "lost" else AS_OF
-            if outcome == "open" and not c.is_active(AS_OF):
-                continue
-            first = max(c.first_paid, last - dt.timedelta(days=120)) if outcome == "open" else c.first_paid
-            day = _random_day(rng, first, last)
-            mrr = sum(s.mrr for s in c.active_subs(day)) or c.subs[0].mrr
-            when = _business_datetime(rng, day)
-            if outcome == "lost":
-                deals.append(_make_deal(rng, c, "Upsell", when - cycle(c) / 2, when, "lost",
-                                        mrr * 12 * float(rng.uniform(0.2, 0.8)), "outbound"))
-            else:
-                deals.append(_make_deal(rng, c, "Upsell", when, None, "open",
-                                        mrr * 12 * float(rng.uniform(0.2, 0.8)), "outbound"))
+    return deals
 
-    # Renewals of annual subscriptions: won if renewed, lost if cancelled, open if upcoming.
-    for s in subs:
-        if s.interval != 12:
-            continue
-        year = 1
-        while True:
-            anniversary = _add_months(s.start, 12 * year)
-            year += 1
-            if anniversary > AS_OF + dt.timedelta(days=75):
-                break
-            if s.end is not None and s.end < anniversary:
-                break  # replaced by a plan change before renewal
-            created = _business_datetime(rng, anniversary - dt.timedelta(days=90))
-            if created > _AS_OF_END:
-                break
-            if s.canceled is not None and s.end == anniversary:
-                close, outcome = _business_datetime(rng, s.canceled), "lost"
-            elif anniversary <= AS_OF:
-                close = _business_datetime(rng, anniversary - dt.timedelta(days=_randint(rng, 0, 20)))
-                outcome = "won"
-            else:
-                close, outcome = None, "open"
-            deals.append(_make_deal(rng, s.customer, "Renewal", created, close, outcome, s.mrr * 12,
-                                    "outbound", pipeline="Direct"))
-            if outcome != "won":
-                break
 
-    # Cross-sell of services (training, integration) to paying customers.
+def _upsell_attempt(rng: Generator, paying: list[_Customer], outcome: str) -> _Deal | None:
+    """One lost or open upsell attempt on a paying customer (None: the customer is gone)."""
+    c = _choice(rng, paying)
+    last = c.last_day if outcome == "lost" else AS_OF
+    if outcome == "open" and not c.is_active(AS_OF):
+        return None
+    first = max(c.first_paid, last - dt.timedelta(days=120)) if outcome == "open" else c.first_paid
+    day = _random_day(rng, first, last)
+    mrr = sum(s.mrr for s in c.active_subs(day)) or c.subs[0].mrr
+    when = _business_datetime(rng, day)
+    if outcome == "lost":
+        return _make_deal(rng, c, "Upsell", when - _cycle(rng, c) / 2, when, "lost",
+                          mrr * 12 * float(rng.uniform(0.2, 0.8)), "outbound")
+    return _make_deal(rng, c, "Upsell", when, None, "open", mrr * 12 * float(rng.uniform(0.2, 0.8)), "outbound")
+
+
+def _renewals(rng: Generator, s: _Sub) -> list[_Deal]:
+    """Renewal deals of one annual subscription: won if renewed, lost if cancelled, open if upcoming."""
+    deals: list[_Deal] = []
+    year = 1
+    while True:
+        anniversary = _add_months(s.start, 12 * year)
+        year += 1
+        if anniversary > AS_OF + dt.timedelta(days=75):
+            break
+        if s.end is not None and s.end < anniversary:
+            break  # replaced by a plan change before renewal
+        created = _business_datetime(rng, anniversary - dt.timedelta(days=90))
+        if created > _AS_OF_END:
+            break
+        if s.canceled is not None and s.end == anniversary:
+            close, outcome = _business_datetime(rng, s.canceled), "lost"
+        elif anniversary <= AS_OF:
+            close = _business_datetime(rng, anniversary - dt.timedelta(days=_randint(rng, 0, 20)))
+            outcome = "won"
+        else:
+            close, outcome = None, "open"
+        deals.append(_make_deal(rng, s.customer, "Renewal", created, close, outcome, s.mrr * 12,
+                                "outbound", pipeline="Direct"))
+        if outcome != "won":
+            break
+    return deals
+
+
+def _cross_sell_deals(rng: Generator, paying: list[_Customer]) -> list[_Deal]:
+    """Cross-sell of services (training, integration) to paying customers, bigger accounts more often."""
+    deals: list[_Deal] = []
     weights = {"SMB": 1.0, "Mid-Market": 3.0, "Enterprise": 8.0}
     w = [weights[c.segment] for c in paying]
     p = [x / sum(w) for x in w]
@@ -848,9 +861,27 @@ def _make_deals(rng: Generator, customers: list[_Customer], subs: list[_Sub]) ->
             deals.append(_make_deal(rng, c, "Cross-sell", created, None, "open", amount, "outbound"))
         else:
             close = _business_datetime(rng, _random_day(rng, c.first_paid, c.last_day))
-            deals.append(_make_deal(rng, c, "Cross-sell", close - cycle(c) / 2, close, outcome, amount,
+            deals.append(_make_deal(rng, c, "Cross-sell", close - _cycle(rng, c) / 2, close, outcome, amount,
                                     _choice(rng, ("outbound", "inbound", "event"), (0.6, 0.3, 0.1))))
+    return deals
 
+
+def _make_deals(rng: Generator, customers: list[_Customer], subs: list[_Sub]) -> list[_Deal]:
+    """Every deal of the demo CRM, in the order the random draws are made, then numbered by creation."""
+    paying = [c for c in customers if c.paying]
+    trials = [c for c in customers if not c.paying]
+    deals = _won_new_business(rng, paying)
+    deals += _lost_new_business(rng, paying, trials, round(len(deals) * 1.3))
+    deals += _open_new_business(rng, trials)
+    upsells = _won_upsells(rng, subs)
+    deals += upsells
+    for outcome, count in (("lost", round(len(upsells) * 0.6)), ("open", 40)):
+        attempts = (_upsell_attempt(rng, paying, outcome) for _ in range(count))
+        deals += [d for d in attempts if d is not None]
+    for s in subs:
+        if s.interval == 12:
+            deals += _renewals(rng, s)
+    deals += _cross_sell_deals(rng, paying)
     deals.sort(key=lambda d: (d.created, d.account.num))
     for i, deal in enumerate(deals, start=1):
         deal.id = f"D{i:05d}"
@@ -863,13 +894,8 @@ def _first_response(rng: Generator, created: dt.datetime) -> dt.datetime:
     return _next_business_moment(rng, created + min(_lognormal_minutes(rng, 90, 1.0), dt.timedelta(hours=20)))
 
 
-def _make_leads(rng: Generator, deals: list[_Deal], total: int = 2500, converted: int = 200) -> list[_Lead]:
-    """Leads; ``converted`` of them became new-business deals (deal.created = converted date).
-
-    Funnel targets: ~40 % reach MQL, ~50 % of those SQL, ~40 % of SQL convert.
-    """
-    import numpy as np
-
+def _converted_leads(rng: Generator, deals: list[_Deal], converted: int) -> list[_Lead]:
+    """``converted`` leads that became inbound/event/referral new-business deals, funnel dates ordered."""
     leads: list[_Lead] = []
     candidates = [d for d in deals if d.type == "New Business" and d.source in ("inbound", "event", "referral")
                   and d.created >= _START_DT + dt.timedelta(days=60)]
@@ -888,46 +914,70 @@ def _make_leads(rng: Generator, deals: list[_Deal], total: int = 2500, converted
                      first_response=first_response, status="converted")
         deal.lead = lead
         leads.append(lead)
+    return leads
 
+
+def _funnel_dates(rng: Generator, created: dt.datetime, p_mql: float, p_sql: float) -> tuple[dt.date | None, dt.date | None]:
+    """MQL and SQL dates of an unconverted lead (None: not reached, or not by the as-of day)."""
+    mql = sql = None
+    if rng.random() < p_mql:
+        mql = created.date() + dt.timedelta(days=_randint(rng, 0, 21))
+        if rng.random() < p_sql:
+            sql = mql + dt.timedelta(days=_randint(rng, 1, 30))
+    if sql is not None and sql > AS_OF:
+        sql = None
+    if mql is not None and mql > AS_OF:
+        mql = None
+    return mql, sql
+
+
+def _lead_status(rng: Generator, age: int, mql: dt.date | None, sql: dt.date | None,
+                 first_response: dt.datetime | None) -> str:
+    """The CRM status of an unconverted lead ``age`` days old on the as-of day."""
+    if sql is not None:
+        return "qualified" if (AS_OF - sql).days <= 60 or rng.random() < 0.2 else "disqualified"
+    if mql is not None:
+        return "working" if (AS_OF - mql).days <= 45 or rng.random() < 0.15 else "disqualified"
+    if first_response is None or age <= 10:
+        return "new"  # nobody has contacted them yet
+    if age <= 40:
+        return "working"
+    # Old leads that never qualified: mostly ruled out, some kept in nurture.
+    return _choice(rng, ("disqualified", "working"), (0.7, 0.3))
+
+
+def _organic_lead(rng: Generator, month: dt.date, p_mql: float, p_sql: float) -> _Lead:
+    """One lead created in ``month`` that has not converted (yet)."""
+    day = _random_day(rng, month, min(_add_months(month, 1) - dt.timedelta(days=1), AS_OF))
+    # Web forms arrive around the clock; most still in office hours.
+    created = _business_datetime(rng, day) if rng.random() < 0.7 else _any_time(rng, day)
+    mql, sql = _funnel_dates(rng, created, p_mql, p_sql)
+    age = (AS_OF - created.date()).days
+    never_answered = mql is None and (rng.random() < 0.06 or age <= 1)
+    first_response = None if never_answered else _first_response(rng, created)
+    if first_response is not None and first_response > _AS_OF_END:
+        first_response = None
+    status = _lead_status(rng, age, mql, sql, first_response)
+    source = _choice(rng, ("inbound", "outbound", "referral", "event"), (0.55, 0.2, 0.1, 0.15))
+    return _Lead(created=created, source=source, owner=_choice(rng, SALES_REPS), mql=mql, sql=sql,
+                 converted=None, first_response=first_response, status=status)
+
+
+def _make_leads(rng: Generator, deals: list[_Deal], total: int = 2500, converted: int = 200) -> list[_Lead]:
+    """Leads; ``converted`` of them became new-business deals (deal.created = converted date).
+
+    Funnel targets: ~40 % reach MQL, ~50 % of those SQL, ~40 % of SQL convert.
+    """
+    import numpy as np
+
+    leads = _converted_leads(rng, deals, converted)
     n_rest = total - len(leads)
     months = _month_starts()
     weights = np.array([1 + 0.05 * i for i in range(len(months))])
     month_idx = rng.choice(len(months), size=n_rest, p=weights / weights.sum())
     p_mql = (total * 0.40 - len(leads)) / n_rest
     p_sql = (total * 0.20 - len(leads)) / (total * 0.40 - len(leads))
-    for i in range(n_rest):
-        month = months[int(month_idx[i])]
-        day = _random_day(rng, month, min(_add_months(month, 1) - dt.timedelta(days=1), AS_OF))
-        # Web forms arrive around the clock; most still in office hours.
-        created = _business_datetime(rng, day) if rng.random() < 0.7 else _any_time(rng, day)
-        mql = sql = None
-        if rng.random() < p_mql:
-            mql = created.date() + dt.timedelta(days=_randint(rng, 0, 21))
-            if rng.random() < p_sql:
-                sql = mql + dt.timedelta(days=_randint(rng, 1, 30))
-        if sql is not None and sql > AS_OF:
-            sql = None
-        if mql is not None and mql > AS_OF:
-            mql = None
-        age = (AS_OF - created.date()).days
-        never_answered = mql is None and (rng.random() < 0.06 or age <= 1)
-        first_response = None if never_answered else _first_response(rng, created)
-        if first_response is not None and first_response > _AS_OF_END:
-            first_response = None
-        if sql is not None:
-            status = "qualified" if (AS_OF - sql).days <= 60 or rng.random() < 0.2 else "disqualified"
-        elif mql is not None:
-            status = "working" if (AS_OF - mql).days <= 45 or rng.random() < 0.15 else "disqualified"
-        elif first_response is None or age <= 10:
-            status = "new"  # nobody has contacted them yet
-        elif age <= 40:
-            status = "working"
-        else:  # old leads that never qualified: mostly ruled out, some kept in nurture
-            status = _choice(rng, ("disqualified", "working"), (0.7, 0.3))
-        source = _choice(rng, ("inbound", "outbound", "referral", "event"), (0.55, 0.2, 0.1, 0.15))
-        leads.append(_Lead(created=created, source=source, owner=_choice(rng, SALES_REPS), mql=mql, sql=sql,
-                           converted=None, first_response=first_response, status=status))
-
+    leads += [_organic_lead(rng, months[int(month_idx[i])], p_mql, p_sql) for i in range(n_rest)]
     leads.sort(key=lambda lead: lead.created)
     for i, lead in enumerate(leads, start=1):
         lead.id = f"L{i:06d}"
@@ -1050,62 +1100,78 @@ def _nps_score(rng: Generator, group: str) -> int:
     return _choice(rng, (0, 1, 2, 3, 4, 5, 6), (0.03, 0.02, 0.04, 0.06, 0.10, 0.30, 0.45))
 
 
-def _make_surveys(rng: Generator, customers: list[_Customer], tickets: list[_Ticket]
-                  ) -> list[tuple[_Customer, _Ticket | None, str, int | None, dt.datetime, str]]:
-    """NPS (relationship survey, monthly sample), CSAT after tickets, CES."""
-    responses: list[tuple[_Customer, _Ticket | None, str, int | None, dt.datetime, str]] = []
-    paying = [c for c in customers if c.paying]
-    months = _month_starts()
+# One survey answer: customer, ticket (CSAT/CES after a ticket), type, score, answered at, comment.
+_Response = tuple[_Customer, _Ticket | None, str, int | None, dt.datetime, str]
 
-    # NPS: each month a sample of the customers paying mid-month answers.
+
+def _nps_month(rng: Generator, i: int, month: dt.date, sample: list[_Customer], n_months: int) -> list[_Response]:
+    """The NPS answers of one month's sample (the ``i``-th of ``n_months`` months).
+
+    The product gets better: the company-wide NPS drifts from +20 to +40. Plans differ
+    around that trend; centring the plan offsets on this month's sample keeps the plan mix
+    (which shifts as customers upgrade) from bending the company-wide line.
+    """
+    target = 0.20 + 0.20 * i / (n_months - 1) + float(rng.normal(0, 0.03))
+    mix = sum(_NPS_PLAN_OFFSET[c.plan] for c in sample) / max(1, len(sample))
+    groups: dict[str, list[str]] = {}
+    for plan in PLANS:
+        members = sum(1 for c in sample if c.plan == plan)
+        groups[plan] = _nps_groups(rng, members, target + _NPS_PLAN_OFFSET[plan] - mix)
+    responses: list[_Response] = []
+    for c in sample:
+        score = _nps_score(rng, groups[c.plan].pop())
+        when = _any_time(rng, month + dt.timedelta(days=_randint(rng, 0, 27)))
+        when = when.replace(hour=_randint(rng, 8, 21))
+        sentiment = 1 if score >= 9 else (0 if score >= 7 else -1)
+        responses.append((c, None, "NPS", score, when, _comment(rng, sentiment)))
+    return responses
+
+
+def _nps_responses(rng: Generator, paying: list[_Customer]) -> list[_Response]:
+    """NPS: each month a sample of the customers paying mid-month answers."""
+    months = _month_starts()
     active_by_month = [[c for c in paying if c.is_active(m + dt.timedelta(days=14))] for m in months]
     rate = 2200 / sum(len(a) for a in active_by_month)
+    responses: list[_Response] = []
     for i, (month, active) in enumerate(zip(months, active_by_month)):
         n = min(len(active), int(round(len(active) * rate)))
         sample = [active[int(j)] for j in sorted(rng.choice(len(active), size=n, replace=False))]
-        # The product gets better: the company-wide NPS drifts from +20 to +40.
-        # Plans differ around that trend; centring the plan offsets on this
-        # month's sample keeps the plan mix (which shifts as customers
-        # upgrade) from bending the company-wide line.
-        target = 0.20 + 0.20 * i / (len(months) - 1) + float(rng.normal(0, 0.03))
-        mix = sum(_NPS_PLAN_OFFSET[c.plan] for c in sample) / max(1, len(sample))
-        groups: dict[str, list[str]] = {}
-        for plan in PLANS:
-            members = sum(1 for c in sample if c.plan == plan)
-            groups[plan] = _nps_groups(rng, members, target + _NPS_PLAN_OFFSET[plan] - mix)
-        for c in sample:
-            score = _nps_score(rng, groups[c.plan].pop())
-            when = _any_time(rng, month + dt.timedelta(days=_randint(rng, 0, 27)))
-            when = when.replace(hour=_randint(rng, 8, 21))
-            sentiment = 1 if score >= 9 else (0 if score >= 7 else -1)
-            responses.append((c, None, "NPS", score, when, _comment(rng, sentiment)))
+        responses += _nps_month(rng, i, month, sample, len(months))
+    return responses
 
-    solved = [t for t in tickets if t.solved is not None]
 
-    def after_ticket(t: _Ticket) -> dt.datetime:
-        return min(t.solved + _lognormal_minutes(rng, 180, 1.0), _AS_OF_END)
+def _after_ticket(rng: Generator, t: _Ticket) -> dt.datetime:
+    """When the survey sent at a ticket's solve is answered (never after the export)."""
+    return min(t.solved + _lognormal_minutes(rng, 180, 1.0), _AS_OF_END)
 
-    # CSAT: mostly sent when a ticket is solved; a few from onboarding calls.
+
+def _csat_responses(rng: Generator, paying: list[_Customer], solved: list[_Ticket]) -> list[_Response]:
+    """CSAT: mostly sent when a ticket is solved (worse after a reopen); a few from onboarding calls."""
     csat_p = (0.05, 0.06, 0.12, 0.32, 0.45)
     csat_p_reopened = (0.15, 0.15, 0.20, 0.25, 0.25)
+    responses: list[_Response] = []
     for idx in sorted(int(j) for j in rng.choice(len(solved), size=min(1080, len(solved)), replace=False)):
         t = solved[idx]
         score = _choice(rng, (1, 2, 3, 4, 5), csat_p_reopened if t.reopens else csat_p)
         sentiment = 1 if score >= 4 else (0 if score == 3 else -1)
-        responses.append((t.customer, t, "CSAT", score, after_ticket(t), _comment(rng, sentiment)))
+        responses.append((t.customer, t, "CSAT", score, _after_ticket(rng, t), _comment(rng, sentiment)))
     for _ in range(120):
         c = _choice(rng, paying)
         onboarding_end = min(c.first_paid + dt.timedelta(days=60), AS_OF)
         when = _business_datetime(rng, _random_day(rng, c.first_paid, onboarding_end))
         score = _choice(rng, (1, 2, 3, 4, 5), csat_p)
         responses.append((c, None, "CSAT", score, when, _comment(rng, 1 if score >= 4 else 0)))
+    return responses
 
-    # CES (1 = very hard, 7 = very easy): half after tickets, half in-app.
+
+def _ces_responses(rng: Generator, paying: list[_Customer], solved: list[_Ticket]) -> list[_Response]:
+    """CES (1 = very hard, 7 = very easy): half after tickets, half in-app."""
     ces_p = (0.03, 0.04, 0.08, 0.12, 0.20, 0.28, 0.25)
+    responses: list[_Response] = []
     for idx in sorted(int(j) for j in rng.choice(len(solved), size=min(300, len(solved)), replace=False)):
         t = solved[idx]
         score = _choice(rng, (1, 2, 3, 4, 5, 6, 7), ces_p)
-        responses.append((t.customer, t, "CES", score, after_ticket(t),
+        responses.append((t.customer, t, "CES", score, _after_ticket(rng, t),
                           _comment(rng, 1 if score >= 6 else (0 if score >= 4 else -1))))
     for _ in range(300):
         c = _choice(rng, paying)
@@ -1113,7 +1179,14 @@ def _make_surveys(rng: Generator, customers: list[_Customer], tickets: list[_Tic
         score = _choice(rng, (1, 2, 3, 4, 5, 6, 7), ces_p)
         sentiment = 1 if score >= 6 else (0 if score >= 4 else -1)
         responses.append((c, None, "CES", score, when, _comment(rng, sentiment)))
+    return responses
 
+
+def _make_surveys(rng: Generator, customers: list[_Customer], tickets: list[_Ticket]) -> list[_Response]:
+    """NPS (relationship survey, monthly sample), CSAT after tickets, CES."""
+    paying = [c for c in customers if c.paying]
+    solved = [t for t in tickets if t.solved is not None]
+    responses = _nps_responses(rng, paying) + _csat_responses(rng, paying, solved) + _ces_responses(rng, paying, solved)
     responses.sort(key=lambda r: (r[4], r[0].num, r[2]))
     # A handful skipped the score question but left the survey open.
     skipped = {int(j) for j in rng.choice(len(responses), size=len(responses) // 200, replace=False)}
@@ -1124,17 +1197,20 @@ def _make_surveys(rng: Generator, customers: list[_Customer], tickets: list[_Tic
 # --------------------------------------------------------------------------- activities
 
 
-def _make_activities(rng: Generator, customers: list[_Customer], leads: list[_Lead], deals: list[_Deal],
-                     tickets: list[_Ticket], target: int = 6000) -> list[list[str]]:
-    """Sales touches, lead first responses, bot/system messages and product usage."""
-    acts: list[tuple[dt.datetime, str, str, str, str, str, str, str, str]] = []
+# One activity before numbering: when, customer, lead, deal, ticket id, user, type, direction, actor.
+_Activity = tuple[dt.datetime, str, str, str, str, str, str, str, str]
 
-    def add(when: dt.datetime, customer: _Customer | None, lead: _Lead | None, deal: _Deal | None,
-            ticket: _Ticket | None, user: str, kind: str, direction: str, actor: str) -> None:
-        acts.append((when, customer.id if customer else "", lead.id if lead else "", deal.id if deal else "",
-                     ticket.id if ticket else "", user, kind, direction, actor))
 
-    # Sales touches on deals, between creation and close (or today).
+def _activity(when: dt.datetime, customer: _Customer | None, lead: _Lead | None, deal: _Deal | None,
+              ticket: _Ticket | None, user: str, kind: str, direction: str, actor: str) -> _Activity:
+    """An activity row with the linked records' ids (blank where none is linked)."""
+    return (when, customer.id if customer else "", lead.id if lead else "", deal.id if deal else "",
+            ticket.id if ticket else "", user, kind, direction, actor)
+
+
+def _deal_touches(rng: Generator, deals: list[_Deal]) -> list[_Activity]:
+    """Sales touches on deals, between creation and close (or today)."""
+    acts: list[_Activity] = []
     for deal in deals:
         n = int(rng.poisson(1.2 if deal.stage == "Closed Won" else 0.6))
         end = deal.close or _AS_OF_END
@@ -1145,60 +1221,81 @@ def _make_activities(rng: Generator, customers: list[_Customer], leads: list[_Le
                 continue  # would fall after the export
             kind = _choice(rng, ("email", "call", "meeting", "demo"), (0.4, 0.3, 0.15, 0.15))
             if kind == "email" and rng.random() < 0.3:  # the prospect writing back
-                add(when, deal.account, deal.lead, deal, None, "", kind, "inbound", "customer")
+                acts.append(_activity(when, deal.account, deal.lead, deal, None, "", kind, "inbound", "customer"))
             else:
-                add(when, deal.account, deal.lead, deal, None, deal.owner, kind, "outbound", "agent")
+                acts.append(_activity(when, deal.account, deal.lead, deal, None, deal.owner, kind, "outbound", "agent"))
+    return acts
 
+
+def _service_messages(rng: Generator, customers: list[_Customer], leads: list[_Lead],
+                      tickets: list[_Ticket]) -> list[_Activity]:
+    """Lead first responses, help-desk bot acknowledgements and automated onboarding e-mails."""
+    acts: list[_Activity] = []
     # The first response to each qualified lead is logged as a call or an email.
     for lead in leads:
         if lead.first_response is not None and lead.mql is not None:
-            add(lead.first_response, None, lead, None, None, lead.owner,
-                _choice(rng, ("call", "email"), (0.4, 0.6)), "outbound", "agent")
-
+            acts.append(_activity(lead.first_response, None, lead, None, None, lead.owner,
+                                  _choice(rng, ("call", "email"), (0.4, 0.6)), "outbound", "agent"))
     # The help-desk bot acknowledges e-mail/web tickets (recent ones: older logs were purged).
     for t in tickets:
         if t.channel in ("email", "web") and t.created.date() >= dt.date(2026, 8, 1):
-            add(t.created + dt.timedelta(seconds=_randint(rng, 5, 90)), t.customer, None, None, t, "",
-                "email", "outbound", "bot")
-
+            acts.append(_activity(t.created + dt.timedelta(seconds=_randint(rng, 5, 90)), t.customer, None, None, t, "",
+                                  "email", "outbound", "bot"))
     # Automated onboarding e-mails to recent sign-ups.
     for c in customers:
         if c.created >= dt.date(2026, 8, 1):
             for offset in (0, 3, 7):
                 day = c.created + dt.timedelta(days=offset)
                 if day <= AS_OF:
-                    add(dt.datetime.combine(day, dt.time(10, 0)), c, None, None, None, "", "email",
-                        "outbound", "system")
+                    acts.append(_activity(dt.datetime.combine(day, dt.time(10, 0)), c, None, None, None, "", "email",
+                                          "outbound", "system"))
+    return acts
 
-    # Product usage (logins, feature use) for the last three months only — the
-    # analytics tool keeps 90 days — which is what DAU/MAU needs.
-    window_start = dt.date(2026, 8, 1)
+
+_USAGE_WINDOW_START = dt.date(2026, 8, 1)  # the analytics tool keeps 90 days
+
+
+def _product_users(rng: Generator, customers: list[_Customer]) -> tuple[list[tuple[_Customer, str, dt.date, dt.date]], list[float]]:
+    """The product's users (customer, user id, first and last active day in the window) and how much each uses it."""
     users: list[tuple[_Customer, str, dt.date, dt.date]] = []
     propensity: list[float] = []
     seats_cap = {"SMB": 3, "Mid-Market": 6, "Enterprise": 12}
     for c in customers:
         if not c.paying:
             continue
-        active_days = [s for s in c.subs if s.start <= AS_OF and (s.end is None or s.end > window_start)]
+        active_days = [s for s in c.subs if s.start <= AS_OF and (s.end is None or s.end > _USAGE_WINDOW_START)]
         if not active_days:
             continue
-        first = max(window_start, min(s.start for s in active_days))
+        first = max(_USAGE_WINDOW_START, min(s.start for s in active_days))
         last = min(AS_OF, max((s.end - dt.timedelta(days=1)) if s.end else AS_OF for s in active_days))
         for k in range(1, _randint(rng, 1, seats_cap[c.segment]) + 1):
             users.append((c, f"{c.user_prefix}-{k}", first, last))
             propensity.append(float(rng.gamma(1.5)))
-    n_usage = max(1000, target - len(acts))
+    return users, propensity
+
+
+def _product_usage(rng: Generator, customers: list[_Customer], n_usage: int) -> list[_Activity]:
+    """Product usage (logins, feature use) for the last three months only, which is what DAU/MAU needs."""
+    users, propensity = _product_users(rng, customers)
     p = [x / sum(propensity) for x in propensity]
     picks = rng.choice(len(users), size=n_usage, p=p)
+    acts: list[_Activity] = []
     for idx in picks:
         c, user, first, last = users[int(idx)]
         day = _random_day(rng, first, last)
         if day.weekday() >= 5 and rng.random() < 0.8:  # B2B tool: weekends are quiet
             day = _random_day(rng, first, last)
         when = _business_datetime(rng, day, latest=_AS_OF_END) if rng.random() < 0.85 else _any_time(rng, day)
-        add(when, c, None, None, None, user, _choice(rng, ("login", "feature_used"), (0.45, 0.55)),
-            "inbound", "customer")
+        acts.append(_activity(when, c, None, None, None, user, _choice(rng, ("login", "feature_used"), (0.45, 0.55)),
+                              "inbound", "customer"))
+    return acts
 
+
+def _make_activities(rng: Generator, customers: list[_Customer], leads: list[_Lead], deals: list[_Deal],
+                     tickets: list[_Ticket], target: int = 6000) -> list[list[str]]:
+    """Sales touches, lead first responses, bot/system messages and product usage."""
+    acts = _deal_touches(rng, deals) + _service_messages(rng, customers, leads, tickets)
+    acts += _product_usage(rng, customers, max(1000, target - len(acts)))
     acts.sort()
     return [[f"A{i:06d}", cid, lid, did, tid, user, _iso_dt(when), kind, direction, actor]
             for i, (when, cid, lid, did, tid, user, kind, direction, actor) in enumerate(acts, start=1)]
