@@ -448,16 +448,23 @@ def _allowed_keys(model_cls: type[BaseModel], loc: list[Any]) -> list[str]:
     return []
 
 
-def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
-    """Checks a JSON Schema cannot express: time zone, field names, values maps."""
+def _unknown_zone(name: str) -> bool:
+    """``name`` is not an IANA time zone this machine knows."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return True
+    return False
+
+
+def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
+    """Checks a JSON Schema cannot express: time zone, field names, values maps."""
     from crmmetrics.metrics.registry import all_metrics
 
     problems: list[str] = []
-    try:
-        ZoneInfo(cfg.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if _unknown_zone(cfg.timezone):
         problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
     specs = all_metrics()
     problems += _check_schedules(cfg, specs)
@@ -465,38 +472,50 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
 
     cfg.rules, cfg.goals, cfg.freshness, check_problems = parse_checks(cfg, single)
     problems += check_problems
+    problems += _check_report_metrics(cfg, specs)
+    for ent_name in ENTITIES:
+        for idx, src in enumerate(cfg.sources(ent_name)):
+            base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
+            problems += _check_source(cfg, ent_name, base, src)
+    return problems
+
+
+def _check_report_metrics(cfg: Config, specs: dict[str, Any]) -> list[str]:
+    """Every name under report.metrics is a metric (with the nearest name as a hint)."""
+    problems: list[str] = []
     for i, name in enumerate(cfg.model.report.metrics):
         if name not in specs:
             close = difflib.get_close_matches(name, list(specs), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(f"{cfg.where('report', 'metrics', i)}: report.metrics.{i}: unknown metric {name!r}{hint}")
-    for ent_name in ENTITIES:
-        canonical = ENTITIES[ent_name].field_names
-        for idx, src in enumerate(cfg.sources(ent_name)):
-            base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
-            dotted = ".".join(str(x) for x in base)
-            mapped = {k for k, v in src.fields.model_dump().items() if v is not None}
-            if src.timezone:
-                try:
-                    ZoneInfo(src.timezone)
-                except (ZoneInfoNotFoundError, ValueError):
-                    problems.append(f"{cfg.where(*base, 'timezone')}: {dotted}.timezone: unknown time zone {src.timezone!r} (use an IANA name such as America/Denver)")
-            for key in sorted(mapped - set(canonical)):
-                close = difflib.get_close_matches(key, canonical, n=1, cutoff=0.8)
-                if close:
-                    problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: not a field of {ent_name}; did you mean {close[0]!r}? (other names become --by dimensions)")
-                elif not DIMENSION_RE.match(key):
-                    problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: dimension names must be lower_snake_case")
-            for key in src.constants:
-                if key not in canonical and not DIMENSION_RE.match(key):
-                    problems.append(f"{cfg.where(*base, 'constants', key)}: {dotted}.constants.{key}: not a field of {ent_name}")
-            for key in src.values:
-                if key not in mapped and key not in src.constants:
-                    problems.append(f"{cfg.where(*base, 'values', key)}: {dotted}.values.{key}: no such mapped field (map it under fields first)")
-            if src.path != "-" and not src.csv.header:
-                for key, col in src.fields.model_dump().items():
-                    if col is not None and not isinstance(col, int):
-                        problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: with csv.header false, map fields by 1-based column position")
+    return problems
+
+
+def _check_source(cfg: Config, ent_name: str, base: tuple[Any, ...], src: Any) -> list[str]:
+    """One source at ``base``: its time zone, field and dimension names, constants, values maps and
+    (without a header row) column positions."""
+    canonical = ENTITIES[ent_name].field_names
+    dotted = ".".join(str(x) for x in base)
+    mapped = {k for k, v in src.fields.model_dump().items() if v is not None}
+    problems: list[str] = []
+    if src.timezone and _unknown_zone(src.timezone):
+        problems.append(f"{cfg.where(*base, 'timezone')}: {dotted}.timezone: unknown time zone {src.timezone!r} (use an IANA name such as America/Denver)")
+    for key in sorted(mapped - set(canonical)):
+        close = difflib.get_close_matches(key, canonical, n=1, cutoff=0.8)
+        if close:
+            problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: not a field of {ent_name}; did you mean {close[0]!r}? (other names become --by dimensions)")
+        elif not DIMENSION_RE.match(key):
+            problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: dimension names must be lower_snake_case")
+    for key in src.constants:
+        if key not in canonical and not DIMENSION_RE.match(key):
+            problems.append(f"{cfg.where(*base, 'constants', key)}: {dotted}.constants.{key}: not a field of {ent_name}")
+    for key in src.values:
+        if key not in mapped and key not in src.constants:
+            problems.append(f"{cfg.where(*base, 'values', key)}: {dotted}.values.{key}: no such mapped field (map it under fields first)")
+    if src.path != "-" and not src.csv.header:
+        for key, col in src.fields.model_dump().items():
+            if col is not None and not isinstance(col, int):
+                problems.append(f"{cfg.where(*base, 'fields', key)}: {dotted}.fields.{key}: with csv.header false, map fields by 1-based column position")
     return problems
 
 

@@ -268,10 +268,56 @@ def _hints(entity: str, ex: Export, q: Any) -> list[str]:
     return out
 
 
+def _q(text: str) -> str:
+    """``text`` as a quoted YAML scalar: a JSON string is a YAML string, quoted right."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _csv_line(ex: Export) -> list[str]:
+    """The ``csv:`` line of a source when its file differs from the defaults (none otherwise)."""
+    csv_opts = {}
+    if ex.delimiter and ex.delimiter != ",":
+        csv_opts["delimiter"] = ex.delimiter
+    if ex.encoding and ex.encoding not in ("utf-8", "utf-8-sig"):
+        csv_opts["encoding"] = ex.encoding
+    if ex.decimal == ",":
+        csv_opts.update(decimal=",", thousands=".")
+    if csv_opts:
+        return ["      csv: {" + ", ".join(f"{k}: {_q(v)}" for k, v in csv_opts.items()) + "}"]
+    return []
+
+
+def _source_lines(entity: str, ex: Export, config_path: Path) -> list[str]:
+    """One source entry: path (relative to the config when it can be), sheet, csv options,
+    the mapped fields and comments naming what stayed unmapped."""
+    try:
+        rel = ex.path.resolve().relative_to(config_path.resolve().parent)
+    except ValueError:
+        rel = ex.path.resolve()
+    if ex.preset is not None:
+        from crmmetrics.presets.drafting import preset_source_lines
+
+        return preset_source_lines(ex, str(rel), _q)
+    lines = [f"    - path: {_q(str(rel))}"]
+    if ex.sheet:
+        lines.append(f"      sheet: {_q(ex.sheet)}")
+    lines += _csv_line(ex)
+    lines.append("      fields:")
+    for fname, header in ex.fields.items():
+        lines.append(f"        {fname}: {_q(header)}")
+    lines += ex.extra_lines
+    lines += _hints(entity, ex, _q)
+    unmapped = [h for h in ex.headers if h not in ex.fields.values()]
+    missing = [f for f in ENTITIES[entity].field_names if f not in ex.fields]
+    if unmapped:
+        lines.append(f"        # not mapped (add as `name: \"column\"` to use as --by): {', '.join(unmapped[:30])}")
+    if missing:
+        lines.append(f"        # canonical fields with no column found: {', '.join(missing)}")
+    return lines
+
+
 def draft_yaml(exports: list[Export], config_path: Path, timezone: str) -> str:
     """The commented YAML text of the draft config."""
-    def q(text: str) -> str:
-        return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML string, quoted right
     lines = [
         "# yaml-language-server: $schema=./config.schema.json",
         "# Drafted by `crmmetrics init`: check every mapping, then run",
@@ -287,38 +333,7 @@ def draft_yaml(exports: list[Export], config_path: Path, timezone: str) -> str:
     for entity, items in groups.items():
         lines.append(f"  {entity}:")
         for ex in items:
-            try:
-                rel = ex.path.resolve().relative_to(config_path.resolve().parent)
-            except ValueError:
-                rel = ex.path.resolve()
-            if ex.preset is not None:
-                from crmmetrics.presets.drafting import preset_source_lines
-
-                lines += preset_source_lines(ex, str(rel), q)
-                continue
-            lines.append(f"    - path: {q(str(rel))}")
-            if ex.sheet:
-                lines.append(f"      sheet: {q(ex.sheet)}")
-            csv_opts = {}
-            if ex.delimiter and ex.delimiter != ",":
-                csv_opts["delimiter"] = ex.delimiter
-            if ex.encoding and ex.encoding not in ("utf-8", "utf-8-sig"):
-                csv_opts["encoding"] = ex.encoding
-            if ex.decimal == ",":
-                csv_opts.update(decimal=",", thousands=".")
-            if csv_opts:
-                lines.append("      csv: {" + ", ".join(f"{k}: {q(v)}" for k, v in csv_opts.items()) + "}")
-            lines.append("      fields:")
-            for fname, header in ex.fields.items():
-                lines.append(f"        {fname}: {q(header)}")
-            lines += ex.extra_lines
-            lines += _hints(entity, ex, q)
-            unmapped = [h for h in ex.headers if h not in ex.fields.values()]
-            missing = [f for f in ENTITIES[entity].field_names if f not in ex.fields]
-            if unmapped:
-                lines.append(f"        # not mapped (add as `name: \"column\"` to use as --by): {', '.join(unmapped[:30])}")
-            if missing:
-                lines.append(f"        # canonical fields with no column found: {', '.join(missing)}")
+            lines += _source_lines(entity, ex, config_path)
     if not groups:
         lines[-1] = "sources: {}   # no file was recognised: map your exports here (see the comments below)"
     skipped = [ex for ex in exports if not ex.entity]

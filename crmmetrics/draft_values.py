@@ -124,39 +124,51 @@ def _won_lost_column(ex: Export, prof: dict[str, Profile]) -> str | None:
     return None
 
 
-def score(ex: Export, entity: str, fields: dict[str, str], prof: dict[str, Profile]) -> float:
-    """How well ``entity`` explains the file, from header matches and values."""
-    ent = ENTITIES[entity]
-    if not fields:
-        return 0.0
-    has_key = ent.key is None or ent.key in fields
-    if entity == "orders" and not has_key:
-        has_key = {"customer_id", "order_date", "amount"} <= set(fields)  # CDNOW: purchases without ids
+def _has_key(ent: Any, entity: str, fields: dict[str, str]) -> bool:
+    """The file identifies its records: the entity's key, or a combination that stands for it."""
+    if ent.key is None or ent.key in fields:
+        return True
+    if entity == "orders":
+        return {"customer_id", "order_date", "amount"} <= set(fields)  # CDNOW: purchases without ids
     if entity == "deals":
-        if not has_key:
-            has_key = {"lead_id", "closed_at"} <= set(fields)  # Olist closed deals: one won deal per lead
-        if not ({"amount", "stage", "closed_at"} & set(fields) or _won_lost_column(ex, prof)):
-            return 0.0  # an id, a date and a status that is never won or lost is not a pipeline
-    s = len(fields) / len(ent.fields) + len(fields) * 0.05 + (0.2 if has_key else -0.5)
+        return {"lead_id", "closed_at"} <= set(fields)  # Olist closed deals: one won deal per lead
+    return False
+
+
+def _ruled_out(ex: Export, ent: Any, entity: str, fields: dict[str, str], prof: dict[str, Profile]) -> bool:
+    """Files that cannot be ``entity`` whatever their headers match."""
+    if entity == "deals" and not ({"amount", "stage", "closed_at"} & set(fields) or _won_lost_column(ex, prof)):
+        return True  # an id, a date and a status that is never won or lost is not a pipeline
     if ent.key is None:
         # Key-less entities (spend, stage history) must carry their date and another field,
         # and a file of customer ids is never marketing spend.
-        if ent.date_field not in fields or len(fields) < 2:
-            return 0.0
-        if any(norm(h) in ("customerid", "customer", "masterid", "clientid") for h in ex.headers):
-            return 0.0
-    elif ent.date_field and ent.date_field not in fields and entity not in ("customers", "deals", "tickets", "surveys"):
-        return 0.0  # a dated entity without its date feeds no metric (a Returns sheet of order ids)
+        return (ent.date_field not in fields or len(fields) < 2
+                or any(norm(h) in ("customerid", "customer", "masterid", "clientid") for h in ex.headers))
+    # A dated entity without its date feeds no metric (a Returns sheet of order ids).
+    return bool(ent.date_field) and ent.date_field not in fields and entity not in ("customers", "deals", "tickets", "surveys")
+
+
+def _value_evidence(ex: Export, entity: str, fields: dict[str, str], prof: dict[str, Profile]) -> float:
+    """What the sample values add: a yes/no churn column, a won/lost status, a score on a 0-10 scale."""
     if entity == "customers" and _has_bool_churn(ex, prof):
-        s += 0.6
+        return 0.6
     if entity == "deals" and _won_lost_column(ex, prof):
-        s += 0.6
+        return 0.6
     if entity == "surveys":
         score_col = fields.get("score")
         nums = prof[score_col].numbers if score_col in prof else []
         if not nums or min(nums) < 0 or max(nums) > 10:
-            s -= 1.0
-    return s
+            return -1.0
+    return 0.0
+
+
+def score(ex: Export, entity: str, fields: dict[str, str], prof: dict[str, Profile]) -> float:
+    """How well ``entity`` explains the file, from header matches and values."""
+    ent = ENTITIES[entity]
+    if not fields or _ruled_out(ex, ent, entity, fields, prof):
+        return 0.0
+    s = len(fields) / len(ent.fields) + len(fields) * 0.05 + (0.2 if _has_key(ent, entity, fields) else -0.5)
+    return s + _value_evidence(ex, entity, fields, prof)
 
 
 def decide(ex: Export) -> Export:

@@ -47,6 +47,66 @@ class Series:
     tooltips: list[str]  # one per point: the value and how it was computed
 
 
+def _value_range(values: list[float], unit: str) -> tuple[float, float]:
+    """The y range: from zero for positive magnitudes, widened around a flat line."""
+    lo, hi = min(values), max(values)
+    if lo > 0 and unit != "points":
+        lo = 0.0  # magnitudes read best from zero; NPS and signed values keep their range
+    if hi == lo:
+        hi, lo = hi + (abs(hi) or 1) * 0.5, lo - (abs(lo) or 1) * 0.5
+    return lo, hi
+
+
+@dataclass
+class _Plot:
+    """Where a period label and a value land in a trend chart's viewBox."""
+
+    xs: dict[str, int]  # period label → its position among the periods
+    n: int  # how many periods
+    lo: float
+    hi: float
+
+    def x(self, label: str) -> float:
+        """Horizontal position of a period."""
+        return LEFT + (W - LEFT - RIGHT) * self.xs[label] / max(self.n - 1, 1)
+
+    def y(self, v: float) -> float:
+        """Vertical position of a value."""
+        return TOP + (H - TOP - BOTTOM) * (1 - (v - self.lo) / (self.hi - self.lo))
+
+
+def _axes(plot: _Plot, first: str, last: str, unit: str) -> list[str]:
+    """Grid lines at the lowest and highest value, the zero line when it is inside, the first and last period."""
+    parts = []
+    for v in (plot.lo, plot.hi):
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{plot.y(v):.1f}" y2="{plot.y(v):.1f}"/>'
+                     f'<text class="axis" x="{LEFT - 4}" y="{plot.y(v) + 3:.1f}" text-anchor="end">{escape(short_number(v, unit))}</text>')
+    if plot.lo < 0 < plot.hi:
+        parts.append(f'<line class="zero" x1="{LEFT}" x2="{W - RIGHT}" y1="{plot.y(0):.1f}" y2="{plot.y(0):.1f}"/>')
+    parts.append(f'<text class="axis" x="{LEFT}" y="{H - 4}">{escape(first)}</text>'
+                 f'<text class="axis" x="{W - RIGHT}" y="{H - 4}" text-anchor="end">{escape(last)}</text>')
+    return parts
+
+
+def _series_svg(plot: _Plot, cls: str, s: Series) -> list[str]:
+    """One series: a solid line through its complete points, a dashed tail into the
+    incomplete ones, and a point with its tooltip per value."""
+    parts = []
+    pts = [(p, plot.x(p.period), plot.y(p.value)) for p in s.points if p.value is not None]
+    done = [f"{px:.1f},{py:.1f}" for p, px, py in pts if p.complete]
+    if len(done) > 1:
+        parts.append(f'<polyline class="line {cls}" points="{" ".join(done)}"/>')
+    # the dashed tail: from the last complete point through the incomplete ones
+    tail = [(px, py) for p, px, py in pts if p.complete][-1:] + [(px, py) for p, px, py in pts if not p.complete]
+    if len(tail) > 1 and any(not p.complete for p, _, _ in pts):
+        parts.append(f'<polyline class="line dash {cls}" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in tail)}"/>')
+    tips = {id(p): t for p, t in zip(s.points, s.tooltips)}
+    for p, px, py in pts:
+        inc = "" if p.complete else " inc"
+        parts.append(f'<circle class="pt {cls}{inc}" cx="{px:.1f}" cy="{py:.1f}" r="2.6"><title>{escape(tips[id(p)])}</title></circle>')
+    return parts
+
+
 def line_chart(series: list[Series], unit: str, aria: str) -> str:
     """A trend chart: one polyline per series over the union of their periods.
 
@@ -54,46 +114,14 @@ def line_chart(series: list[Series], unit: str, aria: str) -> str:
     dashed line and drawn as a hollow point (class ``inc``) with "incomplete" in its tooltip.
     """
     periods = sorted({(p.period_start, p.period) for s in series for p in s.points})
-    xs = {label: i for i, (_, label) in enumerate(periods)}
     values = [p.value for s in series for p in s.points if p.value is not None]
     if not values or len(periods) < 2:
         return ""
-    lo, hi = min(values), max(values)
-    if lo > 0 and unit != "points":
-        lo = 0.0  # magnitudes read best from zero; NPS and signed values keep their range
-    if hi == lo:
-        hi, lo = hi + (abs(hi) or 1) * 0.5, lo - (abs(lo) or 1) * 0.5
-    span_x, span_y = W - LEFT - RIGHT, H - TOP - BOTTOM
-
-    def x(label: str) -> float:
-        return LEFT + span_x * xs[label] / max(len(periods) - 1, 1)
-
-    def y(v: float) -> float:
-        return TOP + span_y * (1 - (v - lo) / (hi - lo))
-
+    plot = _Plot({label: i for i, (_, label) in enumerate(periods)}, len(periods), *_value_range(values, unit))
     parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(aria)}">']
-    for v in (lo, hi):
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
-                     f'<text class="axis" x="{LEFT - 4}" y="{y(v) + 3:.1f}" text-anchor="end">{escape(short_number(v, unit))}</text>')
-    if lo < 0 < hi:
-        parts.append(f'<line class="zero" x1="{LEFT}" x2="{W - RIGHT}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>')
-    first, last = periods[0][1], periods[-1][1]
-    parts.append(f'<text class="axis" x="{LEFT}" y="{H - 4}">{escape(first)}</text>'
-                 f'<text class="axis" x="{W - RIGHT}" y="{H - 4}" text-anchor="end">{escape(last)}</text>')
+    parts += _axes(plot, periods[0][1], periods[-1][1], unit)
     for si, s in enumerate(series):
-        cls = f"s{si % SERIES_CLASSES}"
-        pts = [(p, x(p.period), y(p.value)) for p in s.points if p.value is not None]
-        done = [f"{px:.1f},{py:.1f}" for p, px, py in pts if p.complete]
-        if len(done) > 1:
-            parts.append(f'<polyline class="line {cls}" points="{" ".join(done)}"/>')
-        # the dashed tail: from the last complete point through the incomplete ones
-        tail = [(px, py) for p, px, py in pts if p.complete][-1:] + [(px, py) for p, px, py in pts if not p.complete]
-        if len(tail) > 1 and any(not p.complete for p, _, _ in pts):
-            parts.append(f'<polyline class="line dash {cls}" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in tail)}"/>')
-        tips = {id(p): t for p, t in zip(s.points, s.tooltips)}
-        for p, px, py in pts:
-            inc = "" if p.complete else " inc"
-            parts.append(f'<circle class="pt {cls}{inc}" cx="{px:.1f}" cy="{py:.1f}" r="2.6"><title>{escape(tips[id(p)])}</title></circle>')
+        parts += _series_svg(plot, f"s{si % SERIES_CLASSES}", s)
     parts.append("</svg>")
     return "".join(parts)
 
