@@ -153,13 +153,9 @@ def segment_table(rows: list[SummaryRow], by: list[str], currency: str | None) -
             f"<thead><tr><th>metric</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>")
 
 
-def movements_section(rows: list[SummaryRow], currency: str | None) -> str:
-    """MRR movements per period: stacked bars (churn and contraction below zero) and a table."""
-    by_metric = {r.metric: r for r in rows if not r.segment}
-    present = [m for m in MOVEMENTS if m[0] in by_metric]
-    if not present:
-        return ""
-    periods = list(dict.fromkeys(p.period for m in present for p in by_metric[m[0]].points))
+def _movement_stacks(present: list[tuple[str, str, str]], by_metric: dict[str, SummaryRow], periods: list[str],
+                     currency: str | None) -> tuple[dict[str, list[float | None]], dict[str, list[str]]]:
+    """Bar values per movement and period (churn and contraction negative) and their tooltips."""
     stacks: dict[str, list[float | None]] = {}
     tips: dict[str, list[str]] = {}
     for name, _label, _cls in present:
@@ -168,20 +164,40 @@ def movements_section(rows: list[SummaryRow], currency: str | None) -> str:
         sign = -1 if name in NEGATIVE else 1
         stacks[name] = [None if vals.get(pd) is None or vals[pd].value is None else sign * vals[pd].value for pd in periods]
         tips[name] = [how(r, vals.get(pd), currency, formula=False) for pd in periods]
+    return stacks, tips
+
+
+def _movement_cell(r: SummaryRow, name: str, pd: str, currency: str | None) -> str:
+    """One movement's amount in one period, with how it was computed as its tooltip."""
+    p = next((q for q in r.points if q.period == pd), None)
+    return (f'<td class="num" title="{attr(how(r, p, currency, formula=False))}" data-metric="{attr(name)}" data-period="{attr(pd)}" '
+            f'data-value="{attr(raw(p.value if p else None))}">{escape(fmt_value(p.value if p else None, "currency"))}</td>')
+
+
+def _movement_rows(present: list[tuple[str, str, str]], by_metric: dict[str, SummaryRow], periods: list[str],
+                   currency: str | None) -> list[str]:
+    """The table rows: one per period, marked when the period is not over yet."""
+    body = []
+    for pd in periods:
+        tds = [_movement_cell(by_metric[name], name, pd, currency) for name, _l, _c in present]
+        inc = any(not q.complete for _n, _l, _c in present for q in by_metric[_n].points if q.period == pd)
+        body.append(f"<tr{' class=inc' if inc else ''}><th>{escape(pd)}{' (incomplete)' if inc else ''}</th>{''.join(tds)}</tr>")
+    return body
+
+
+def movements_section(rows: list[SummaryRow], currency: str | None) -> str:
+    """MRR movements per period: stacked bars (churn and contraction below zero) and a table."""
+    by_metric = {r.metric: r for r in rows if not r.segment}
+    present = [m for m in MOVEMENTS if m[0] in by_metric]
+    if not present:
+        return ""
+    periods = list(dict.fromkeys(p.period for m in present for p in by_metric[m[0]].points))
+    stacks, tips = _movement_stacks(present, by_metric, periods, currency)
     incomplete = {p.period for m in present for p in by_metric[m[0]].points if not p.complete}
     svg = stacked_bars(periods, stacks, {m[0]: m[2] for m in present}, tips, "MRR movements per period", incomplete)
     legend = '<div class="legend">' + "".join(f'<span class="key {cls}">{escape(label)}</span>' for _n, label, cls in present) + "</div>"
     head = "".join(f'<th title="{attr(by_metric[n].formula)}">{escape(label)}</th>' for n, label, _c in present)
-    body = []
-    for i, pd in enumerate(periods):
-        tds = []
-        for name, _l, _c in present:
-            r = by_metric[name]
-            p = next((q for q in r.points if q.period == pd), None)
-            tds.append(f'<td class="num" title="{attr(how(r, p, currency, formula=False))}" data-metric="{attr(name)}" data-period="{attr(pd)}" '
-                       f'data-value="{attr(raw(p.value if p else None))}">{escape(fmt_value(p.value if p else None, "currency"))}</td>')
-        inc = any(not q.complete for _n, _l, _c in present for q in by_metric[_n].points if q.period == pd)
-        body.append(f"<tr{' class=inc' if inc else ''}><th>{escape(pd)}{' (incomplete)' if inc else ''}</th>{''.join(tds)}</tr>")
+    body = _movement_rows(present, by_metric, periods, currency)
     return (f'<section><h2>MRR movements</h2><p class="muted">Per period{", " + escape(currency) if currency else ""}; churn and contraction '
             f'below zero; faded bars: period not over yet.</p>{svg}{legend}<details><summary>table</summary><div class="scroll"><table class="grid-table">'
             f"<thead><tr><th>period</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></details></section>")
@@ -282,13 +298,10 @@ def quality_section(report: Report) -> str:
             f"<tbody>{inputs}</tbody></table></section>")
 
 
-def dashboard_html(report: Report, rows: list[SummaryRow], currency: str | None, extras: Extras | None = None) -> str:
-    """The whole page as one string."""
-    from crmmetrics import __version__
+def _family_blocks(rows: list[SummaryRow], currency: str | None, extras: Extras) -> tuple[list[str], list[str]]:
+    """Per family: its tiles (one per metric) and its trend charts (by segment where asked)."""
     from crmmetrics.summary import by_family
 
-    extras = extras or Extras()
-    overall = [r for r in rows if not r.segment]
     tiles_by_family = []
     charts_by_family = []
     seg_groups = _group(extras.segments)
@@ -303,6 +316,11 @@ def dashboard_html(report: Report, rows: list[SummaryRow], currency: str | None,
         cards_html = "".join(c for c in cards if c)
         if cards_html:
             charts_by_family.append(f'<h3>{escape(fam.name)}</h3><div class="cards">{cards_html}</div>')
+    return tiles_by_family, charts_by_family
+
+
+def _page_header(report: Report, rows: list[SummaryRow], overall: list[SummaryRow], extras: Extras) -> str:
+    """Title, what the numbers are as of (period, zone, latest complete period, --by, config) and the incomplete-period note."""
     latest = sorted({r.latest.period for r in overall if r.latest})
     subtitle = (f"as of {escape(report.as_of[:10])} · period {escape(report.period)} · {escape(report.timezone)}"
                 + (f" · latest complete {escape(latest[-1])}" if latest else "")
@@ -311,8 +329,18 @@ def dashboard_html(report: Report, rows: list[SummaryRow], currency: str | None,
     incomplete = sorted({p.period for r in rows for p in r.incomplete})
     inc_note = (f'<p class="muted">Periods not over at the as-of ({escape(", ".join(incomplete[:4]))}) are drawn dashed and hollow and never '
                 f"used as the headline value.</p>") if incomplete else ""
+    return f'<header><h1>crmmetrics report</h1><p class="muted">{subtitle}</p>{inc_note}</header>'
+
+
+def dashboard_html(report: Report, rows: list[SummaryRow], currency: str | None, extras: Extras | None = None) -> str:
+    """The whole page as one string."""
+    from crmmetrics import __version__
+
+    extras = extras or Extras()
+    overall = [r for r in rows if not r.segment]
+    tiles_by_family, charts_by_family = _family_blocks(rows, currency, extras)
     body = [
-        f'<header><h1>crmmetrics report</h1><p class="muted">{subtitle}</p>{inc_note}</header>',
+        _page_header(report, rows, overall, extras),
         goals_section(overall, currency),
         f'<section><h2>At a glance</h2>{"".join(tiles_by_family)}</section>',
         segment_table(extras.segments, extras.by, currency) if extras.segments else "",
