@@ -21,7 +21,6 @@ whose status is still ``open`` the exported close date is an *expected* close da
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
@@ -31,7 +30,7 @@ from crmmetrics.domain.spans import days_between, precedes
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio
+from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, complete_grid, group_keys
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,36 +64,6 @@ def _amount_rows(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataFr
     if blank.any():
         ctx.row_issues(rows[blank], "missing_amount", f"{what} without an amount; excluded", "amount")
     return rows[~blank]
-
-
-def totals(ctx: MetricContext, rows: pd.DataFrame, column: str | None = None, *, extras: dict[str, str] | None = None,
-           what: str = "rows") -> pd.DataFrame:
-    """Counts (``column`` None) or sums per period and dimension, every period present.
-
-    value = numerator = count or Σ column (an empty period is a real 0, not null);
-    n = rows; denominator is null: a count has none. ``extras`` are summed columns.
-    """
-    import numpy as np
-    import pandas as pd
-
-    keys = group_keys(ctx)
-    extras = extras or {}
-    rows = rows.assign(_one=np.int64(1))
-    col = column or "_one"
-    agg = {"numerator": (col, "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
-    if len(rows):
-        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
-    else:
-        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
-    grouped = complete_grid(ctx, grouped, rows)
-    for name in ("numerator", *extras):
-        grouped[name] = pd.to_numeric(grouped[name]).fillna(0)
-    grouped["value"] = grouped["numerator"]
-    grouped["denominator"] = np.nan
-    grouped["unit"] = ctx.spec.unit
-    if grouped.empty:
-        ctx.issue("no_data", f"no {what} in the selected range; nothing to report")
-    return grouped
 
 
 def whole(out: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -137,15 +106,17 @@ class WinRateOptions(Options):
         "by_value: won amount ÷ closed amount by close date; cohort: of the deals created in the period, won ÷ (won + lost) so far.")
 
 
-def compute_win_rate(ctx: MetricContext) -> MetricOutput:
-    """Win rate = won ÷ (won + lost) over deals closed in the period (open deals ignored).
+def win_rate_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per deal closed in the period (or created, variants all_created and cohort):
+    0/1 _won, _lost, _open and the variant's numerator and denominator columns.
+
+    Win rate = won ÷ (won + lost) over deals closed in the period (open deals ignored).
 
     Example (METRICS.md WX14): 12 won, 8 lost and 5 open deals closed or open in March
     → 12 ÷ (12 + 8) = 60 %. Variant all_created with the same deals all created in March
     → 12 ÷ 25 = 48 %.
     """
     import numpy as np
-    import pandas as pd
 
     opts: WinRateOptions = ctx.options  # type: ignore[assignment]
     deals = clean_deals(ctx, amounts=opts.variant == "by_value")
@@ -159,17 +130,27 @@ def compute_win_rate(ctx: MetricContext) -> MetricOutput:
     rows = rows.assign(_won=won, _lost=lost, _open=(rows["status"] == "open").astype("int64"))
     if opts.variant == "by_value":
         rows = _amount_rows(ctx, rows, "closed deal")
-        rows = rows.assign(_num=rows["amount"] * rows["_won"], _den=rows["amount"].astype("float64"))
-        out = ratio(ctx, rows, "_num", "_den", extras={"won": "_won", "lost": "_lost"}, what="closed deals with an amount")
-    elif opts.variant == "all_created":
-        rows = rows.assign(_all=np.int64(1))
-        out = ratio(ctx, rows, "_won", "_all", extras={"won": "_won", "lost": "_lost", "open": "_open"}, what="created deals")
-    else:
-        rows = rows.assign(_closed=rows["_won"] + rows["_lost"])
-        extras = {"won": "_won", "lost": "_lost"} | ({"open": "_open"} if opts.variant == "cohort" else {})
-        out = ratio(ctx, rows, "_won", "_closed", extras=extras, what="closed deals")
-        out["n"] = pd.to_numeric(out["denominator"]).fillna(0).astype("int64")  # decided deals; open ones are in 'open'
-    return MetricOutput(whole(out, "won", "lost", "open"))
+        return rows.assign(_num=rows["amount"] * rows["_won"], _den=rows["amount"].astype("float64"))
+    if opts.variant == "all_created":
+        return rows.assign(_all=np.int64(1))
+    return rows.assign(_closed=rows["_won"] + rows["_lost"])
+
+
+def win_rate_shape(opts: WinRateOptions) -> Shape:
+    """won amount ÷ closed amount (by_value), won ÷ created (all_created), else won ÷ decided."""
+    outcomes = {"won": "_won", "lost": "_lost"}
+    if opts.variant == "by_value":
+        return Ratio("_num", "_den", extras=outcomes, numerator_kind="amount", denominator_kind="amount", what="closed deals with an amount")
+    if opts.variant == "all_created":
+        return Ratio("_won", "_all", extras={**outcomes, "open": "_open"}, what="created deals")
+    return Ratio("_won", "_closed", extras=outcomes | ({"open": "_open"} if opts.variant == "cohort" else {}), what="closed deals")
+
+
+def decided_n(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Variants closed and cohort: n = decided deals (the denominator); open ones are in 'open'."""
+    if ctx.options.variant in ("closed", "cohort"):  # type: ignore[attr-defined]
+        out["n"] = out["denominator"]
+    return out
 
 
 register(MetricSpec(
@@ -184,9 +165,10 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="closed_at",
-    compute=compute_win_rate,
+    rows=win_rate_rows,
+    shape=win_rate_shape,
+    finish=decided_n,
     options=WinRateOptions,
-    shape="ratio",
     extra_columns=("won", "lost", "open"),
     edge_rules=(
         "Open deals are excluded (variant all_created counts them in the denominator); no closed deals → null and an issue.",
@@ -208,8 +190,10 @@ class DealSizeOptions(Options):
     include_lost: bool = Field(False, description="false: won deals only (default); true: every closed deal, won or lost (trexrun variant).")
 
 
-def compute_average_deal_size(ctx: MetricContext) -> MetricOutput:
-    """Average deal size = Σ amount of won deals closed in the period ÷ their count.
+def deal_size_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per won (or closed, include_lost) deal with an amount closed in the period: _amount.
+
+    Average deal size = Σ amount of won deals closed in the period ÷ their count.
 
     Example: won deals of 10,000, 20,000 and 60,000 closed in May (plus a lost 5,000)
     → 90,000 ÷ 3 = 30,000 (median 20,000); with include_lost 95,000 ÷ 4 = 23,750.
@@ -218,9 +202,7 @@ def compute_average_deal_size(ctx: MetricContext) -> MetricOutput:
     deals = clean_deals(ctx, amounts=True)
     rows = closed_rows(ctx, deals, CLOSED if opts.include_lost else ("won",))
     rows = _amount_rows(ctx, rows, "closed deal" if opts.include_lost else "won deal")
-    rows = rows.assign(_amount=rows["amount"].astype("float64"))
-    out = mean_quantiles(ctx, rows, "_amount", headline="mean", what="won deals with an amount")
-    return MetricOutput(out)
+    return rows.assign(_amount=rows["amount"].astype("float64"))
 
 
 register(MetricSpec(
@@ -235,9 +217,9 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="closed_at",
-    compute=compute_average_deal_size,
+    rows=deal_size_rows,
+    shape=Mean("_amount", headline="mean", what="won deals with an amount"),
     options=DealSizeOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90"),
     edge_rules=(
         "A won deal without an amount or with a negative amount is an issue and excluded (never counted as 0).",
@@ -297,8 +279,10 @@ def _cycle_start(ctx: MetricContext, deals: pd.DataFrame, opts: SalesCycleOption
     return as_instants(ctx, pd.concat(earliest, axis=1).min(axis=1))
 
 
-def compute_sales_cycle_length(ctx: MetricContext) -> MetricOutput:
-    """Sales cycle = mean days from start (deal created) to close over won deals closed in the period.
+def sales_cycle_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per won (or closed) deal closed (or created, basis cohort) in the period: _days from its cycle start to close.
+
+    Sales cycle = mean days from start (deal created) to close over won deals closed in the period.
 
     Example (METRICS.md WX13, ChartMogul): 10 deals (or leads) start on May 1; 5 are
     won on May 11 and 5 on May 21 → (5 × 10 + 5 × 20) ÷ 10 = 15 days; median 15, p90 20.
@@ -320,8 +304,7 @@ def compute_sales_cycle_length(ctx: MetricContext) -> MetricOutput:
     if negative.any():
         ctx.row_issues(rows[negative], "negative_duration", f"close date is before the cycle start ({opts.start}); deal excluded", "closed_at")
         rows = rows[~negative]
-    out = mean_quantiles(ctx, rows, "_days", headline=opts.headline, what="won deals")
-    return MetricOutput(out)
+    return rows
 
 
 register(MetricSpec(
@@ -337,9 +320,9 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="closed_at",
-    compute=compute_sales_cycle_length,
+    rows=sales_cycle_rows,
+    shape=lambda opts: Mean("_days", headline=opts.headline, what="won deals"),
     options=SalesCycleOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90"),
     edge_rules=(
         "Only closed deals are used: open deals in HubSpot exports carry placeholder close dates.",
@@ -436,7 +419,6 @@ register(MetricSpec(
     date_field="created_at",
     compute=compute_pipeline_value,
     options=PipelineOptions,
-    shape="sum",
     extra_columns=("without_amount", "snapshot_at"),
     edge_rules=(
         "Won and lost deals count only before their close date; a deal still open ignores its (expected) close date.",
@@ -581,7 +563,6 @@ register(MetricSpec(
     date_field="created_at",
     compute=compute_weighted_pipeline_value,
     options=WeightedPipelineOptions,
-    shape="sum",
     extra_columns=("without_amount", "without_probability", "snapshot_at"),
     edge_rules=(
         "Only deals open at t count (created_at < t ≤ closed_at); won and lost deals never weigh in after they close.",
@@ -617,8 +598,10 @@ def _qualified(ctx: MetricContext, deals: pd.DataFrame, unqualified: list[str], 
     return deals
 
 
-def compute_new_opportunities(ctx: MetricContext) -> MetricOutput:
-    """New opportunities = deals created in the period (the Turkish article's "yeni fırsatlar").
+def new_opportunities_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per qualified deal created in the period: _amount (0 without amounts).
+
+    New opportunities = deals created in the period (the Turkish article's "yeni fırsatlar").
 
     Example: deals created Mar 3, Mar 20 and Apr 2 → March 2, April 1; with
     unqualified_stages [Prospecting] a March deal still in Prospecting is not counted.
@@ -627,9 +610,7 @@ def compute_new_opportunities(ctx: MetricContext) -> MetricOutput:
     opts: NewOpportunitiesOptions = ctx.options  # type: ignore[assignment]
     deals = _qualified(ctx, clean_deals(ctx), opts.unqualified_stages, opts.deal_types)
     rows = ctx.flow_rows(deals, "created_at")
-    rows = rows.assign(_amount=rows["amount"].astype("float64") if "amount" in rows else 0.0)
-    out = totals(ctx, rows, extras={"amount": "_amount"}, what="created deals")
-    return MetricOutput(whole(out, "numerator", "value"))
+    return rows.assign(_amount=rows["amount"].astype("float64") if "amount" in rows else 0.0)
 
 
 register(MetricSpec(
@@ -644,9 +625,9 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="created_at",
-    compute=compute_new_opportunities,
+    rows=new_opportunities_rows,
+    shape=CountSum(extras={"amount": ("_amount", "amount")}, what="created deals"),
     options=NewOpportunitiesOptions,
-    shape="count",
     extra_columns=("amount",),
     edge_rules=(
         "A period without new deals is 0, not null.",
@@ -748,7 +729,6 @@ register(MetricSpec(
     date_field="closed_at",
     compute=compute_sales_velocity,
     options=SalesVelocityOptions,
-    shape="custom",
     extra_columns=("opportunities", "average_deal_size", "win_rate", "cycle_days", "won", "closed"),
     edge_rules=(
         "All four inputs use the same period: opportunities created in it (by default), deals closed in it for the rest.",
@@ -775,8 +755,10 @@ class StageDurationOptions(Options):
     headline: Literal["mean", "median"] = Field("mean", description="Which statistic is the value (median and p90 are always shown).")
 
 
-def compute_stage_duration(ctx: MetricContext) -> MetricOutput:
-    """Stage duration = mean days between entering and leaving a stage, per stage, over visits left in the period.
+def stage_duration_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per stage visit exited in the period (and per finished deal, stage '(total)'): _days and stage.
+
+    Stage duration = mean days between entering and leaving a stage, per stage, over visits left in the period.
 
     Example: deal 1 Prospecting Mar 1 → Mar 5, Proposal Mar 5 → Mar 15 (won); deal 2
     Prospecting Mar 2 → Mar 8 (lost); deal 3 Prospecting Mar 1 → Mar 3, then still in
@@ -813,10 +795,7 @@ def compute_stage_duration(ctx: MetricContext) -> MetricOutput:
         last = per_deal.sort_values("exited_at", kind="stable").groupby("deal_id", sort=False).tail(1).drop(columns=["_days"])
         last = last.merge(per_deal.groupby("deal_id")["_days"].sum().reset_index(), on="deal_id").assign(stage="(total)")
         rows = pd.concat([rows, ctx.flow_rows(last, "exited_at")], ignore_index=True)
-    sctx = ctx if "stage" in ctx.by else replace(ctx, by=[*ctx.by, "stage"])
-    rows = rows.assign(stage=rows["stage"].astype(str))
-    out = mean_quantiles(sctx, rows, "_days", headline=opts.headline, what="stage visits")
-    return MetricOutput(out)
+    return rows.assign(stage=rows["stage"].astype(str))
 
 
 register(MetricSpec(
@@ -832,9 +811,9 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="exited_at",
-    compute=compute_stage_duration,
+    rows=stage_duration_rows,
+    shape=lambda opts: Mean("_days", headline=opts.headline, dims=("stage",), what="stage visits"),
     options=StageDurationOptions,
-    shape="mean",
     extra_columns=("stage", "mean", "median", "p90"),
     edge_rules=(
         "Needs the deal_stages history (one row per stage entered); without it the metric is not computed.",

@@ -18,6 +18,10 @@ shape          the row function supplies                  the aggregator emits
 ``Custom``     nothing: the metric's own compute function  nothing
 =============  =========================================  ============================================
 
+``Stock`` (a value at each snapshot instant from intervals) is not here: the two STOCK
+metrics that could use it (pipeline_value, weighted_pipeline_value) stay Custom, see
+docs/architecture.md "Executable shapes".
+
 Output column kinds (:data:`KINDS`) decide the dtype, so it never depends on the data:
 a count is int64 even on an empty result, an amount or a rate float64.
 """
@@ -150,6 +154,7 @@ class Mean(Shape):
     extras: Mapping[str, Any] = field(default_factory=dict)
     unit: str | None = None
     what: str = "rows"
+    dims: tuple[str, ...] = ()  # result dimensions of the metric's own beside --by (stage_duration's stage)
     label = "mean"
 
     def __post_init__(self) -> None:
@@ -162,8 +167,13 @@ class Mean(Shape):
                 *(Column(s, kind) for s in STATISTICS), *extra_columns(self.extras), Column("unit", "text"))
 
     def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        import dataclasses
+
         import pandas as pd
 
+        extra_dims = [d for d in self.dims if d not in ctx.by]
+        if extra_dims:  # grouped and gridded like a --by dimension (the issues still go to the metric's own list)
+            ctx = dataclasses.replace(ctx, by=[*ctx.by, *extra_dims])
         column = self.column
         extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
         keys = group_keys(ctx)
@@ -231,6 +241,8 @@ class CountSum(Shape):
             grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
         else:
             grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
+        if ctx.partial is not None:  # Dask engine: counts and sums are added across partitions (metrics/partial.py)
+            grouped = rows = ctx.partial.exchange("sums", grouped)
         grouped = complete_grid(ctx, grouped, rows)
         for name in ("numerator", *extras):
             grouped[name] = pd.to_numeric(grouped[name]).fillna(0)

@@ -533,7 +533,6 @@ register(MetricSpec(
     date_field="created_at",
     compute=compute_health_score,
     options=HealthScoreOptions,
-    shape="custom",
     extra_columns=("red", "yellow", "green", "pct_red", "pct_yellow", "pct_green"),
     edge_rules=(
         "STOCK: customers paying (population option) at P.end are scored as of P.end (the data's last day for the current period).",

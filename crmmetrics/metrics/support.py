@@ -26,7 +26,7 @@ from crmmetrics.domain.tickets import (
 from crmmetrics.errors import ConfigError, Level, UsageError
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, register
-from crmmetrics.metrics.shapes import complete_grid, group_keys, mean_quantiles, ratio
+from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, group_keys
 from crmmetrics.metrics.survey import CsatOptions
 
 if TYPE_CHECKING:
@@ -119,22 +119,34 @@ def fill_counts(out: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pd.D
     return out
 
 
-def _duration_output(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, extras: dict[str, str], what: str,
-                     from_column: str | None = None) -> MetricOutput:
-    """mean/median/p90 of ``_dur`` per group with the option's headline, target share and extras."""
-    if opts.target is not None:
-        rows = rows.assign(_within=(rows["_dur"] <= opts.target).astype("int64").where(rows["_dur"].notna(), 0))
-        extras = {**extras, "within_target": "_within"}
-    out = mean_quantiles(ctx, rows, "_dur", headline=opts.headline, unit=opts.unit, extras=extras, what=what)
-    if opts.target is not None:
-        out["pct_within_target"] = out["within_target"] / out["n"].where(out["n"] > 0)
-        out = out.drop(columns=["within_target"])
-    fill_counts(out, list(extras))
+def _duration_rows(ctx: MetricContext, rows: pd.DataFrame, opts: DurationOptions, from_column: str | None = None) -> pd.DataFrame:
+    """The rows of a duration metric (``_dur`` in the option's unit) with ``_within`` (at or under
+    the target) when a target is set; records how the durations were measured."""
     if from_column:
         clock = "business" if opts.business() else "calendar"
-        return MetricOutput(out, {"measured_in": f"{clock} {opts.unit}", "measured_from": f"precomputed durations (tickets.{from_column})"})
-    return MetricOutput(out, {"measured_in": f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}",
-                              "measured_from": "timestamps"})
+        ctx.in_force.update(measured_in=f"{clock} {opts.unit}", measured_from=f"precomputed durations (tickets.{from_column})")
+    else:
+        ctx.in_force.update(measured_in=f"business {opts.unit} ({opts.schedule})" if opts.schedule else f"calendar {opts.unit}",
+                            measured_from="timestamps")
+    if opts.target is not None:
+        rows = rows.assign(_within=(rows["_dur"] <= opts.target).astype("int64").where(rows["_dur"].notna(), 0))
+    return rows
+
+
+def duration_shape(extras: dict[str, str], what: str) -> Any:
+    """The Mean of ``_dur`` with the option's headline and unit, ``extras`` and, with a target, within_target."""
+    def shape(opts: DurationOptions) -> Shape:
+        counted = {**extras, "within_target": "_within"} if opts.target is not None else extras
+        return Mean("_dur", headline=opts.headline, unit=opts.unit, extras=counted, what=what)
+    return shape
+
+
+def pct_within_target(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """pct_within_target = measured tickets at or under the target ÷ measured tickets (with a target)."""
+    if "within_target" in out:
+        out["pct_within_target"] = out["within_target"] / out["n"].where(out["n"] > 0)
+        out = out.drop(columns=["within_target"])
+    return out
 
 
 # ------------------------------------------------------------------ E1 first reply time
@@ -149,8 +161,10 @@ class FirstReplyOptions(DurationOptions):
         "clock stops at the agent's next public message; count: it is a reply (about 0 h).")
 
 
-def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
-    """First reply time = first public agent reply − ticket created, tickets created in P.
+def first_reply_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ticket created in P: _dur (null when unanswered), _no_reply.
+
+    First reply time = first public agent reply − ticket created, tickets created in P.
 
     Example (METRICS.md WX20): created Mon 10:00, first agent reply 11:30 → 1 h 30 min
     (value 1.5 in hours). WX19 with a 07:00-opening schedule: created 18:00, reply 08:00
@@ -163,7 +177,7 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
     if column:
         rows = ctx.flow_rows(df, "created_at")
         rows = rows.assign(_dur=rows[column] / MINUTES_PER[opts.unit], _no_reply=rows[column].isna().astype("int64"))
-        return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets", column)
+        return _duration_rows(ctx, rows, opts, column)
     _check_business(opts)
     if "first_reply_at" not in df:
         df = df.assign(first_reply_at=first_replies_from_activities(ctx, df, opts.opening_message))
@@ -171,7 +185,7 @@ def compute_first_reply_time(ctx: MetricContext) -> MetricOutput:
     rows = ctx.flow_rows(df, "created_at")
     minutes = elapsed_minutes(ctx, rows, "created_at", "first_reply_at", opts.schedule, "reply_before_created", "first_reply_at")
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _no_reply=rows["first_reply_at"].isna().astype("int64"))
-    return _duration_output(ctx, rows, opts, {"no_reply": "_no_reply"}, "answered tickets")
+    return _duration_rows(ctx, rows, opts)
 
 
 register(MetricSpec(
@@ -186,9 +200,10 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="created_at",
-    compute=compute_first_reply_time,
+    rows=first_reply_rows,
+    shape=duration_shape({"no_reply": "_no_reply"}, "answered tickets"),
+    finish=pct_within_target,
     options=FirstReplyOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90", "no_reply", "pct_within_target"),
     edge_rules=(
         "Period: tickets created in [start, end) (Intercom, Zendesk); a reply may fall after the period.",
@@ -229,7 +244,8 @@ class FullResolutionOptions(ResolutionOptions):
                                                       "without a solve time is an issue and left out; true: it ends at closed_at (counted in an info issue).")
 
 
-def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput:
+def _resolution(ctx: MetricContext, end_field: str, final: bool) -> pd.DataFrame:
+    """One row per ticket solved (or created, period_by created) in P: _dur (null when unsolved), _open."""
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
     df = usable_tickets(ctx, opts)
     column = duration_column(set(df.columns), opts, "full_resolution" if final else "first_resolution")
@@ -250,10 +266,13 @@ def _resolution(ctx: MetricContext, end_field: str, final: bool) -> MetricOutput
     else:
         minutes = elapsed_minutes(ctx, rows, "created_at", "_end", opts.schedule, "solved_before_created", end_field)
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _open=rows["_end"].isna().astype("int64"))
-    return _duration_output(ctx, rows, opts, {"unresolved": "_open"}, "solved tickets", column)
+    return _duration_rows(ctx, rows, opts, column)
 
 
-def compute_first_resolution_time(ctx: MetricContext) -> MetricOutput:
+RESOLUTION_SHAPE = duration_shape({"unresolved": "_open"}, "solved tickets")
+
+
+def first_resolution_rows(ctx: MetricContext) -> pd.DataFrame:
     """First resolution time = first time the ticket was solved − created.
 
     Example: created 2026-03-02 09:00, first solved 2026-03-02 13:00, reopened and solved
@@ -262,7 +281,7 @@ def compute_first_resolution_time(ctx: MetricContext) -> MetricOutput:
     return _resolution(ctx, "first_solved_at", final=False)
 
 
-def compute_full_resolution_time(ctx: MetricContext) -> MetricOutput:
+def full_resolution_rows(ctx: MetricContext) -> pd.DataFrame:
     """Full resolution time = latest solve − created, tickets solved in P (Zendesk).
 
     Example: created 2026-03-02 09:00, solved 2026-03-02 13:00, reopened, solved again
@@ -293,9 +312,10 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="first_solved_at",
-    compute=compute_first_resolution_time,
+    rows=first_resolution_rows,
+    shape=RESOLUTION_SHAPE,
+    finish=pct_within_target,
     options=FirstResolutionOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
     edge_rules=("Period: tickets whose first solve is in [start, end) (variant period_by: created).", *_RESOLUTION_RULES),
     optional={"tickets": (*DURATION_FIELDS["first_resolution"], *TICKET_OPTIONAL)},
@@ -313,9 +333,10 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="solved_at",
-    compute=compute_full_resolution_time,
+    rows=full_resolution_rows,
+    shape=RESOLUTION_SHAPE,
+    finish=pct_within_target,
     options=FullResolutionOptions,
-    shape="mean",
     extra_columns=("mean", "median", "p90", "unresolved", "pct_within_target"),
     edge_rules=(
         "Period: tickets solved in [start, end) (Zendesk solved date; variant period_by: created).",
@@ -355,8 +376,10 @@ ONE_TOUCH_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def compute_one_touch_rate(ctx: MetricContext) -> MetricOutput:
-    """One-touch rate = solved tickets resolved in one touch ÷ solved tickets, solved in P.
+def one_touch_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ticket solved in P with the fields its variant reads: _touch (1 = one touch), _one.
+
+    One-touch rate = solved tickets resolved in one touch ÷ solved tickets, solved in P.
 
     Example: 10 solved tickets with agent replies 1,1,1,1,1,1,2,3,0,1 where one of the
     single-reply tickets was reopened → exactly_one: 6 ÷ 10 = 60 %; zendesk_legacy
@@ -383,9 +406,7 @@ def compute_one_touch_rate(ctx: MetricContext) -> MetricOutput:
     else:
         rows = _require(ctx, rows, "customer_id", "variant repeat_contact")
         touch = ~_repeat_contact(ctx, rows, opts.repeat_days)
-    rows = rows.assign(_touch=touch.astype("int64"), _one=np.int64(1))
-    out = ratio(ctx, rows, "_touch", "_one", unit="percent", extras={"one_touch": "_touch"}, what="solved tickets")
-    return MetricOutput(fill_counts(out, ["one_touch"]))
+    return rows.assign(_touch=touch.astype("int64"), _one=np.int64(1))
 
 
 def _repeat_contact(ctx: MetricContext, solved: pd.DataFrame, days: float) -> pd.Series:
@@ -418,9 +439,9 @@ register(MetricSpec(
     better="higher",
     period_kind="FLOW",
     date_field="solved_at",
-    compute=compute_one_touch_rate,
+    rows=one_touch_rows,
+    shape=Ratio("_touch", "_one", unit="percent", extras={"one_touch": "_touch"}, what="solved tickets"),
     options=OneTouchOptions,
-    shape="ratio",
     extra_columns=("one_touch",),
     edge_rules=(
         "Period: tickets whose latest solve is in [start, end); a reopened ticket not solved again is not solved.",
@@ -440,8 +461,10 @@ class ReopenOptions(TicketOptions):
     variant: Literal["tickets", "events"] = Field("tickets", description="tickets: solved tickets reopened at least once ÷ solved (default); events: total reopens ÷ solved (Zoho).")
 
 
-def compute_reopen_rate(ctx: MetricContext) -> MetricOutput:
-    """Reopen rate = solved tickets with reopen_count ≥ 1 ÷ solved tickets, solved in P.
+def reopen_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ticket solved in P with a reopen_count: _reopened (0/1), _events (reopens), _one.
+
+    Reopen rate = solved tickets with reopen_count ≥ 1 ÷ solved tickets, solved in P.
 
     Example: 20 tickets solved in March, reopen counts 2, 1, 1 and seventeen 0 →
     3 ÷ 20 = 15 %; the events variant gives 4 ÷ 20 = 20 %.
@@ -451,10 +474,13 @@ def compute_reopen_rate(ctx: MetricContext) -> MetricOutput:
     opts: ReopenOptions = ctx.options  # type: ignore[assignment]
     rows = _require(ctx, solved_in_period(ctx, opts), "reopen_count", "(solved tickets reopened ÷ solved)")
     reopened = (rows["reopen_count"] >= 1).astype("int64")
-    rows = rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
+    return rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
+
+
+def reopen_shape(opts: ReopenOptions) -> Shape:
+    """Reopened tickets (variant tickets) or reopen events (variant events) ÷ solved tickets."""
     num = "_reopened" if opts.variant == "tickets" else "_events"
-    out = ratio(ctx, rows, num, "_one", unit="percent", extras={"reopened": "_reopened", "reopens": "_events"}, what="solved tickets")
-    return MetricOutput(fill_counts(out, ["reopened", "reopens"]))
+    return Ratio(num, "_one", unit="percent", extras={"reopened": "_reopened", "reopens": "_events"}, what="solved tickets")
 
 
 register(MetricSpec(
@@ -469,9 +495,9 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="solved_at",
-    compute=compute_reopen_rate,
+    rows=reopen_rows,
+    shape=reopen_shape,
     options=ReopenOptions,
-    shape="ratio",
     extra_columns=("reopened", "reopens"),
     edge_rules=(
         "Period: tickets whose latest solve is in [start, end).",
@@ -491,29 +517,10 @@ class VolumeOptions(TicketOptions):
     event: Literal["created", "solved"] = Field("created", description="Count tickets created in P (default) or solved in P.")
 
 
-def _count_output(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataFrame:
-    """A count per period and dimension: value = n = numerator; an empty period is 0."""
-    keys = group_keys(ctx)
-    if len(rows):
-        grouped = rows.groupby(keys, dropna=False, sort=True).size().rename("n").reset_index()
-    else:
-        import pandas as pd
+def ticket_volume_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ticket created (or solved, event solved) in P.
 
-        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, "n"]})
-    if ctx.partial is not None:  # Dask engine: counts are summed across partitions (metrics/partial.py)
-        grouped = rows = ctx.partial.exchange("sums", grouped)
-    grouped = complete_grid(ctx, grouped, rows)
-    grouped["value"] = grouped["n"].astype("float64")
-    grouped["numerator"] = grouped["n"]
-    grouped["denominator"] = float("nan")  # a count has no denominator
-    grouped["unit"] = "count"
-    if grouped.empty:
-        ctx.issue("no_data", f"no {what} in the selected range; nothing to report")
-    return grouped
-
-
-def compute_ticket_volume(ctx: MetricContext) -> MetricOutput:
-    """Ticket volume = tickets created (or solved) in P.
+    Ticket volume = tickets created (or solved) in P.
 
     Example: tickets created on 2026-03-02, 03-15 and 04-01 → March 2, April 1; a month
     without tickets is 0, not missing.
@@ -527,7 +534,7 @@ def compute_ticket_volume(ctx: MetricContext) -> MetricOutput:
             raise ConfigError("ticket_volume event solved needs tickets.solved_at; map it under sources.tickets.fields")
         df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=True))
         rows = ctx.flow_rows(df[df["_end"].notna()], "_end")
-    return MetricOutput(_count_output(ctx, rows, "tickets"))
+    return rows
 
 
 register(MetricSpec(
@@ -542,9 +549,9 @@ register(MetricSpec(
     better="none",
     period_kind="FLOW",
     date_field="created_at",
-    compute=compute_ticket_volume,
+    rows=ticket_volume_rows,
+    shape=CountSum(what="tickets"),
     options=VolumeOptions,
-    shape="count",
     edge_rules=(
         "A period without tickets is 0 (a count), not null; denominator is empty for counts.",
         "Tickets with an excluded status (spam, merged, deleted) are left out.",
@@ -579,8 +586,7 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
     if opts.denominator == "requesters":
         first = ~rows.duplicated([*keys, "customer_id"])
         rows = rows.assign(_one=np.int64(1), _req=first.astype("int64"))
-        out = ratio(ctx, rows, "_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers")
-        return MetricOutput(fill_counts(out, ["customers"]))
+        return MetricOutput(Ratio("_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers").aggregate(ctx, rows))
     customers = ctx.other("customers")
     if customers is None or not {"customer_id", "created_at"} <= set(customers.columns):
         raise ConfigError("tickets_per_customer denominator active_customers needs customers.customer_id and customers.created_at mapped")
@@ -588,7 +594,7 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
     if missing_dims:
         raise UsageError(f"--by {', '.join(missing_dims)}: tickets_per_customer with active_customers can only split by customer fields")
     rows = rows.assign(_one=np.int64(1), _zero=np.int64(0))
-    out = ratio(ctx, rows, "_one", "_zero", unit="ratio", what="tickets")
+    out = Ratio("_one", "_zero", unit="ratio", what="tickets").aggregate(ctx, rows)  # the grid and the numerator; the denominator follows
     cust = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     created = ctx.local(cust["created_at"])
     churned = ctx.local(cust["churned_at"]) if "churned_at" in cust else pd.Series(pd.NaT, index=cust.index)
@@ -632,7 +638,6 @@ register(MetricSpec(
     date_field="created_at",
     compute=compute_tickets_per_customer,
     options=PerCustomerOptions,
-    shape="ratio",
     extra_columns=("customers",),
     edge_rules=(
         "No published anchor: requesters is the default because it needs tickets only; active_customers uses the customer base.",
@@ -710,7 +715,6 @@ register(MetricSpec(
     date_field="created_at",
     compute=compute_support_csat,
     options=SupportCsatOptions,
-    shape="ratio",
     extra_columns=("satisfied",),
     edge_rules=(
         "Period: responses with responded_at in [start, end) (Zendesk rating date), whatever the ticket's dates.",
