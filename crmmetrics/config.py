@@ -204,22 +204,38 @@ class EngineSettings(_Strict):
     scheduler: str | None = Field(None, description="Dask scheduler address (tcp://HOST:8786); unset: a local cluster with one worker per core.")
 
 
-@lru_cache(maxsize=1)
 def config_model() -> type[BaseModel]:
-    """The top-level pydantic model; metric options and thresholds come from the registry."""
+    """The top-level model as the JSON Schema shows it: each ``metrics.<name>`` typed by the
+    metric's Options class and described by its title (imports every metric family).
+
+    ``load_config`` validates with :func:`load_model` instead, which does not import them.
+    """
     from crmmetrics.metrics.registry import all_metrics
 
     specs = all_metrics()
-    metrics_model = create_model(
-        "MetricOptions",
-        __config__=ConfigDict(extra="forbid"),
-        **{name: (spec.options | None, Field(None, description=spec.title)) for name, spec in specs.items()},
-    )
-    thresholds_model = create_model(
-        "Thresholds",
-        __config__=ConfigDict(extra="forbid"),
-        **{name: (Threshold | None, Field(None, description=spec.title)) for name, spec in specs.items()},
-    )
+    return _top_model(
+        {name: (spec.options | None, Field(None, description=spec.title)) for name, spec in specs.items()},
+        {name: (Threshold | None, Field(None, description=spec.title)) for name, spec in specs.items()})
+
+
+@lru_cache(maxsize=1)
+def load_model() -> type[BaseModel]:
+    """The top-level model ``load_config`` validates with: the same keys as
+    :func:`config_model`, metric names from ``metrics/catalog.py``, and each
+    ``metrics.<name>`` section kept as written (any value) until
+    :meth:`Config.check_metric_options` validates it against the metric's Options class.
+
+    Why: loading a config must not import the metric families (docs/architecture.md).
+    """
+    from crmmetrics.metrics.catalog import UNITS
+
+    return _top_model({name: (Any, Field(None)) for name in UNITS}, {name: (Threshold | None, Field(None)) for name in UNITS})
+
+
+def _top_model(metric_fields: dict[str, Any], threshold_fields: dict[str, Any]) -> type[BaseModel]:
+    """The whole config model around the given ``metrics:`` and ``thresholds:`` fields."""
+    metrics_model = create_model("MetricOptions", __config__=ConfigDict(extra="forbid"), **metric_fields)
+    thresholds_model = create_model("Thresholds", __config__=ConfigDict(extra="forbid"), **threshold_fields)
     from crmmetrics.analyses import all_analyses
 
     analyses_model = create_model(
@@ -284,6 +300,7 @@ class Config:
         self.goals: list[Any] = []
         self.freshness: list[Any] = []
         self.data: Any = None  # the parsed YAML, set by config_from_data
+        self._metric_options: dict[str, BaseModel] | None = None  # set by check_metric_options
 
     @property
     def timezone(self) -> str:
@@ -301,8 +318,39 @@ class Config:
         return [e for e in ENTITIES if self.sources(e)]
 
     def metric_options(self, name: str) -> BaseModel | None:
-        """The options block the user wrote for ``name`` (None when absent)."""
-        return getattr(self.model.metrics, name)
+        """The options block the user wrote for ``name``, validated (None when absent).
+
+        The first call validates every ``metrics:`` section (:meth:`check_metric_options`).
+        """
+        return self.check_metric_options().get(name)
+
+    def check_metric_options(self) -> dict[str, BaseModel]:
+        """Every ``metrics.<name>`` section validated against its metric's Options class.
+
+        Done here, not in ``load_config``, because it imports the metric families; every
+        run that plans metrics calls it first. A bad value is a ConfigError listing every
+        problem as ``FILE:LINE: metrics.NAME.KEY: message`` (exit 78), the text
+        ``load_config`` gave when it validated them itself.
+        """
+        if self._metric_options is None:
+            from crmmetrics.metrics.registry import all_metrics
+
+            name = str(self.path) if self.path else "<config>"
+            parsed: dict[str, BaseModel] = {}
+            problems: list[str] = []
+            for metric, spec in all_metrics().items():
+                raw = getattr(self.model.metrics, metric)
+                if raw is None:
+                    continue
+                try:
+                    parsed[metric] = spec.options.model_validate(raw)
+                except ValidationError as exc:
+                    problems += [_format_problem(name, ["metrics", metric, *err["loc"]], err, self.lines, spec.options, root=2)
+                                 for err in exc.errors()]
+            if problems:
+                raise ConfigError("\n".join(problems))
+            self._metric_options = parsed
+        return self._metric_options
 
     def threshold(self, name: str) -> Threshold | None:
         return getattr(self.model.thresholds, name)
@@ -384,7 +432,7 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
 
         expanded = expand_sources(data["sources"], base_dir(path), read_headers_of)
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
-    model_cls = config_model()
+    model_cls = load_model()
     problems: list[str] = []
     try:
         model = model_cls.model_validate(normalised)
@@ -403,14 +451,17 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
     return cfg
 
 
-def _format_problem(name: str, loc: list[Any], err: dict[str, Any], lines: dict[tuple[Any, ...], int], model_cls: type[BaseModel]) -> str:
+def _format_problem(name: str, loc: list[Any], err: dict[str, Any], lines: dict[tuple[Any, ...], int], model_cls: type[BaseModel],
+                    root: int = 0) -> str:
+    """One ``FILE:LINE: key.path: message`` line; ``model_cls`` is the model at ``loc[root:]``
+    (close-match hints for unknown keys come from it)."""
     from crmmetrics.yamlload import line_for
 
     line = line_for(tuple(loc), lines)
     where = f"{name}:{line}" if line else name
     dotted = ".".join(str(x) for x in loc) or "(top)"
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model_cls, loc[:-1])
+        allowed = _allowed_keys(model_cls, loc[root:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed and len(allowed) <= 12 else "")
         return f"{where}: {dotted}: unknown key{hint}"
@@ -461,18 +512,16 @@ def _unknown_zone(name: str) -> bool:
 
 def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
     """Checks a JSON Schema cannot express: time zone, field names, values maps."""
-    from crmmetrics.metrics.registry import all_metrics
 
     problems: list[str] = []
     if _unknown_zone(cfg.timezone):
         problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
-    specs = all_metrics()
-    problems += _check_schedules(cfg, specs)
+    problems += _check_schedules(cfg)
     from crmmetrics.checks.rules import parse_checks
 
     cfg.rules, cfg.goals, cfg.freshness, check_problems = parse_checks(cfg, single)
     problems += check_problems
-    problems += _check_report_metrics(cfg, specs)
+    problems += _check_report_metrics(cfg)
     for ent_name in ENTITIES:
         for idx, src in enumerate(cfg.sources(ent_name)):
             base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
@@ -480,12 +529,15 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
     return problems
 
 
-def _check_report_metrics(cfg: Config, specs: dict[str, Any]) -> list[str]:
-    """Every name under report.metrics is a metric (with the nearest name as a hint)."""
+def _check_report_metrics(cfg: Config) -> list[str]:
+    """Every name under report.metrics is a metric (with the nearest name as a hint; names
+    from metrics/catalog.py, so loading a config imports no metric family)."""
+    from crmmetrics.metrics.catalog import UNITS
+
     problems: list[str] = []
     for i, name in enumerate(cfg.model.report.metrics):
-        if name not in specs:
-            close = difflib.get_close_matches(name, list(specs), n=1)
+        if name not in UNITS:
+            close = difflib.get_close_matches(name, list(UNITS), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(f"{cfg.where('report', 'metrics', i)}: report.metrics.{i}: unknown metric {name!r}{hint}")
     return problems
@@ -519,8 +571,9 @@ def _check_source(cfg: Config, ent_name: str, base: tuple[Any, ...], src: Any) -
     return problems
 
 
-def _check_schedules(cfg: Config, specs: dict[str, Any]) -> list[str]:
-    """Every business_hours schedule compiles; every `schedule` option names one."""
+def _check_schedules(cfg: Config) -> list[str]:
+    """Every business_hours schedule compiles; every `schedule` option names one (read from
+    the sections as written: they are validated later, see Config.check_metric_options)."""
     from crmmetrics.domain.business_hours import compile_schedule
 
     problems: list[str] = []
@@ -530,9 +583,8 @@ def _check_schedules(cfg: Config, specs: dict[str, Any]) -> list[str]:
             compile_schedule(name, bh, cfg.timezone, cfg.where)
         except ConfigError as exc:
             problems.append(exc.message)
-    for metric in specs:
-        opts = cfg.metric_options(metric)
-        chosen = getattr(opts, "schedule", None) if opts is not None else None
+    for metric, raw in cfg.model.metrics:
+        chosen = raw.get("schedule") if isinstance(raw, dict) else None
         if isinstance(chosen, str) and chosen not in names:
             close = difflib.get_close_matches(chosen, names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; defined: {', '.join(names) or 'none (add business_hours:)'}"

@@ -165,6 +165,8 @@ def make_plan(config: Config, names: list[str], period: str, by: list[str], need
         get_metric(n) for n in (config.model.report.metrics or list(all_metrics()))]
     if period not in GRAINS:
         raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
+    # Every metrics: section, also of metrics not run: a typo is exit 78, never a skip.
+    config.check_metric_options()
     plans: list[MetricPlan] = []
     needs: dict[str, set[str]] = {}
     skipped: list[Issue] = []
@@ -224,12 +226,29 @@ def _check_fields(config: Config, spec: MetricSpec, have: set[str], standalone: 
 
 
 def _resolve_options(config: Config, spec: MetricSpec) -> Any:
-    """The metric's options from the config (defaults otherwise); ConfigError for an option with no safe default."""
+    """The metric's options from the config (defaults otherwise) with inherited settings
+    applied, so a metric never reads the config; ConfigError for an option with no safe default."""
     user_opts = config.metric_options(spec.name)
-    options = user_opts if user_opts is not None else spec.options()
+    options = inherited_options(config, spec.name, user_opts if user_opts is not None else spec.options())
     unset = [o for o in spec.requires_options if getattr(options, o) is None]
     if unset:
         raise ConfigError(f"{spec.name} needs metrics.{spec.name}.{' and .'.join(unset)} in the config (no safe default)")
+    return options
+
+
+def inherited_options(config: Config, name: str, options: Any) -> Any:
+    """``options`` completed from the sections they inherit from: the MRR engine options
+    (``metrics.mrr``) for subscription-engine metrics, ``analyses.health`` for health scoring.
+
+    Example: ``metrics: {mrr: {quantity: multiply}, arpa: {}}`` → arpa's options say multiply.
+    """
+    from crmmetrics.domain.activity import HealthOptions, merged_health_options
+    from crmmetrics.domain.mrr import EngineOptions, resolve_options
+
+    if isinstance(options, EngineOptions):
+        return resolve_options(config, name, options)
+    if isinstance(options, HealthOptions):
+        return type(options).model_validate(merged_health_options(config, options, "metrics"))
     return options
 
 
@@ -479,6 +498,7 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     from crmmetrics.dataset import load_dataset
 
     spec = get_analysis(name)
+    config.check_metric_options()  # the whole config is checked before data is read, as in compute
     config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers, not the config path's
     where = config.where("sources")
     needs: dict[str, set[str]] = {}

@@ -34,11 +34,33 @@ def test_unknown_key_has_file_line_path_and_close_match(tmp_path):
 
 
 def test_nested_problems_point_at_their_own_lines(tmp_path):
+    """Metric option sections are validated when a run loads the registry (loading a config
+    imports no metric family), with the same FILE:LINE lines; every other key at load."""
     text = BASE + "metrics:\n  nps:\n    promoter_mn: 9\n  csat: {scale: [5, 1]}\nweek_start: moonday\n"
     lines = _problems(tmp_path, text)
-    assert any(":9: metrics.nps.promoter_mn: unknown key; did you mean 'promoter_min'?" in line for line in lines)
-    assert any(":10: metrics.csat" in line and "highest > lowest" in line for line in lines)
     assert any(":11: week_start:" in line for line in lines)
+    cfg = load_config(write(tmp_path / "crm.yaml", text.replace("moonday", "monday")))
+    with pytest.raises(ConfigError) as err:
+        cfg.check_metric_options()
+    lines = err.value.message.splitlines()
+    assert lines[0] == f"{tmp_path / 'crm.yaml'}:9: metrics.nps.promoter_mn: unknown key; did you mean 'promoter_min'?"
+    assert ":10: metrics.csat" in lines[1] and "highest > lowest" in lines[1]
+    assert len(lines) == 2
+
+
+def test_a_bad_metric_option_fails_every_run_even_of_another_metric(tmp_path):
+    """A typo in metrics.csat stops `compute nps` with exit 78 and the line, as when the
+    sections were validated at load; it is never turned into a metric_skipped note."""
+    from typer.testing import CliRunner
+
+    from crmmetrics.cli import app
+
+    write(tmp_path / "s.csv", "Puan,Tarih,Tip\n9,2026-01-05,nps\n")
+    cfg = write(tmp_path / "crm.yaml", BASE + "metrics:\n  csat: {scale: [5, 1]}\n")
+    for args in (["compute", "nps"], ["compute"], ["explain", "nps"], ["check"]):
+        res = CliRunner().invoke(app, [*args, "-c", str(cfg)])
+        assert res.exit_code == 78, (args, res.output)
+        assert f"{cfg}:8: metrics.csat" in res.output and "highest > lowest" in res.output, (args, res.output)
 
 
 def test_single_source_paths_do_not_show_a_list_index(tmp_path):

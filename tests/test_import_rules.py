@@ -12,7 +12,14 @@ Rule (b): no module under ``crmmetrics/domain/`` imports ``crmmetrics.cli``,
 Imports under ``if TYPE_CHECKING:`` are exempt: they never execute, they only name a
 type in an annotation.
 
-The scan is syntactic (AST), so it sees lazy imports inside functions too.
+Rule (c): no module under ``crmmetrics/metrics/`` imports ``crmmetrics.config`` or
+``crmmetrics.io`` at run time: a metric gets typed frames and resolved options, it never
+reads the config or a file (``TYPE_CHECKING`` imports are exempt, as in rule (b)).
+
+Rule (d): loading a config imports no metric family (nor pandas): names and units come from
+``metrics/catalog.py``, option sections are validated when a run loads the registry.
+
+The scans are syntactic (AST), so they see lazy imports inside functions too.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "crmmetrics"
 FRAMEWORK = frozenset({"registry", "shapes", "context"})
 DOMAIN_FORBIDDEN = ("crmmetrics.cli", "crmmetrics.render", "crmmetrics.config")
+METRICS_FORBIDDEN = ("crmmetrics.config", "crmmetrics.io")
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -81,10 +89,11 @@ def family_imports(source: str, module: str) -> list[str]:
     return _first_per_line(module, [(line, name) for line, name in imports(source, module) if family(name)])
 
 
-def layer_imports(source: str, module: str) -> list[str]:
-    """Rule (b) violations in ``source``: run-time imports of the cli, render or config."""
+def layer_imports(source: str, module: str, forbidden: tuple[str, ...] = DOMAIN_FORBIDDEN) -> list[str]:
+    """Rule (b) (or (c) with ``METRICS_FORBIDDEN``) violations in ``source``: run-time
+    imports of ``forbidden`` packages or anything below them."""
     return _first_per_line(module, [(line, name) for line, name in imports(source, module, runtime_only=True)
-                                    if any(name == f or name.startswith(f + ".") for f in DOMAIN_FORBIDDEN)])
+                                    if any(name == f or name.startswith(f + ".") for f in forbidden)])
 
 
 def _modules(folder: str) -> list[tuple[str, str]]:
@@ -157,3 +166,43 @@ def test_the_scanner_catches_every_import_form() -> None:
     assert layer_imports("if TYPE_CHECKING:\n    from crmmetrics.config import Config\nelse:\n    import crmmetrics.config\n",
                          "crmmetrics.domain.x") == ["crmmetrics.domain.x:4 imports crmmetrics.config"]
     assert layer_imports("from crmmetrics.configuration import x\n", "crmmetrics.domain.x") == []
+
+
+def test_metrics_never_import_the_config_or_io_at_run_time() -> None:
+    modules = _modules("metrics")
+    assert any(m == "crmmetrics.metrics.sales" for m, _ in modules)
+    bad = [v for m, src in modules for v in layer_imports(src, m, METRICS_FORBIDDEN)]
+    assert bad == [], "a metric gets typed frames and resolved options (engine.inherited_options):\n" + "\n".join(bad)
+    assert layer_imports("def f():\n    from crmmetrics.io.parse import x\n", "crmmetrics.metrics.x", METRICS_FORBIDDEN) == [
+        "crmmetrics.metrics.x:2 imports crmmetrics.io.parse"]
+    assert layer_imports("from crmmetrics.iox import y\n", "crmmetrics.metrics.x", METRICS_FORBIDDEN) == []
+
+
+def test_loading_a_config_imports_no_metric_family_nor_pandas() -> None:
+    """In a fresh interpreter: load config.example.yaml (every section, every family's
+    options) and list what got imported."""
+    import json
+    import subprocess
+    import sys
+
+    from crmmetrics.metrics.registry import FAMILY_MODULES
+
+    code = ("import json, sys\nfrom crmmetrics.config import load_config\n"
+            f"cfg = load_config({str(PACKAGE.parent / 'config.example.yaml')!r})\n"
+            "assert cfg.rules and cfg.model.metrics.nps is not None\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    loaded = set(json.loads(out.stdout))
+    assert "crmmetrics.config" in loaded
+    assert sorted(loaded & {f"crmmetrics.metrics.{f}" for f in FAMILY_MODULES}) == []
+    assert "pandas" not in loaded
+
+
+def test_the_catalog_matches_the_registry() -> None:
+    """metrics/catalog.py (what the config loader knows) is what the registry says."""
+    from crmmetrics.metrics import catalog
+    from crmmetrics.metrics.registry import all_metrics
+
+    assert catalog.UNITS == {name: spec.unit for name, spec in all_metrics().items()}, \
+        "regenerate it: python -m crmmetrics.metrics.catalog"
+    assert list(catalog.UNITS) == list(all_metrics()), "regenerate it: python -m crmmetrics.metrics.catalog"

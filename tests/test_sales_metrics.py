@@ -342,7 +342,7 @@ def test_weighted_example_10000_at_50_percent_is_5000(sales):
 
 def test_bad_stage_probabilities_are_a_config_error(sales):
     with pytest.raises(ConfigError, match="stage_probabilities"):
-        sales(PIPELINE, options='  weighted_pipeline_value: {stage_probabilities: {"Proposal": 150}}\n')
+        sales(PIPELINE, options='  weighted_pipeline_value: {stage_probabilities: {"Proposal": 150}}\n').check_metric_options()
 
 
 # ------------------------------------------------------------------ sales_velocity (D6, WX15)

@@ -85,17 +85,16 @@ class Freshness:
 
 def parse_checks(cfg: Config, single: set[str]) -> tuple[list[Rule], list[GoalSpec], list[Freshness], list[str]]:
     """Rules, goals and freshness limits of ``cfg``, plus one problem line per bad value."""
-    from crmmetrics.metrics.registry import all_metrics
+    from crmmetrics.metrics.catalog import UNITS as units  # metric name → stored unit, without importing the families
 
-    specs = all_metrics()
     problems: list[str] = []
-    rules = _threshold_rules(cfg, specs, problems) + _check_rules(cfg, specs, problems)
+    rules = _threshold_rules(cfg, units, problems) + _check_rules(cfg, units, problems)
     seen: dict[str, int] = {}
     unique = []
     for r in rules:  # ids label monitoring series: make them unique and stable
         seen[r.id] = seen.get(r.id, 0) + 1
         unique.append(r if seen[r.id] == 1 else _renamed(r, f"{r.id}_{seen[r.id]}"))
-    goals = _goals(cfg, specs, problems)
+    goals = _goals(cfg, units, problems)
     fresh = _freshness(cfg, single, problems)
     return unique, goals, fresh, problems
 
@@ -106,8 +105,8 @@ def _renamed(rule: Rule, new_id: str) -> Rule:
     return replace(rule, id=new_id)
 
 
-def _unknown_metric(cfg: Config, name: str, specs: dict[str, Any], path: tuple[Any, ...]) -> str:
-    close = difflib.get_close_matches(name, list(specs), n=1)
+def _unknown_metric(cfg: Config, name: str, units: dict[str, str], path: tuple[Any, ...]) -> str:
+    close = difflib.get_close_matches(name, list(units), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "; `crmmetrics metrics` lists them"
     return f"{cfg.where(*path)}: {'.'.join(map(str, path))}: unknown metric {name!r}{hint}"
 
@@ -116,26 +115,26 @@ def _problem(cfg: Config, path: tuple[Any, ...], exc: ValueProblem) -> str:
     return f"{cfg.where(*path)}: {'.'.join(map(str, path))}: {exc.message} (hint: {exc.hint})"
 
 
-def _threshold_rules(cfg: Config, specs: dict[str, Any], problems: list[str]) -> list[Rule]:
+def _threshold_rules(cfg: Config, units: dict[str, str], problems: list[str]) -> list[Rule]:
     rules = []
-    for name in specs:
+    for name in units:
         t = cfg.threshold(name)
         if t is None or (t.min is None and t.max is None):
             continue
-        level = _level(cfg, ("thresholds", name), {"min": t.min, "max": t.max}, specs[name].unit, problems)
+        level = _level(cfg, ("thresholds", name), {"min": t.min, "max": t.max}, units[name], problems)
         if level is not None:
-            rules.append(Rule(f"{name}_threshold", name, specs[name].unit, "static", None, level, where=cfg.where("thresholds", name)))
+            rules.append(Rule(f"{name}_threshold", name, units[name], "static", None, level, where=cfg.where("thresholds", name)))
     return rules
 
 
-def _check_rules(cfg: Config, specs: dict[str, Any], problems: list[str]) -> list[Rule]:
+def _check_rules(cfg: Config, units: dict[str, str], problems: list[str]) -> list[Rule]:
     rules = []
     for i, raw in enumerate(cfg.model.checks):
         base = ("checks", i)
-        if raw.metric not in specs:
-            problems.append(_unknown_metric(cfg, raw.metric, specs, (*base, "metric")))
+        if raw.metric not in units:
+            problems.append(_unknown_metric(cfg, raw.metric, units, (*base, "metric")))
             continue
-        unit = specs[raw.metric].unit
+        unit = units[raw.metric]
         if raw.warn is None and raw.crit is None:
             problems.append(f"{cfg.where(*base)}: checks.{i}: a rule needs warn or crit bounds (hint: e.g. crit: {{min: 30}})")
             continue
@@ -207,14 +206,14 @@ def _day(cfg: Config, path: tuple[Any, ...], text: str | None, problems: list[st
         return None
 
 
-def _goals(cfg: Config, specs: dict[str, Any], problems: list[str]) -> list[GoalSpec]:
+def _goals(cfg: Config, units: dict[str, str], problems: list[str]) -> list[GoalSpec]:
     goals = []
     for i, g in enumerate(cfg.model.goals):
         base = ("goals", i)
-        if g.metric not in specs:
-            problems.append(_unknown_metric(cfg, g.metric, specs, (*base, "metric")))
+        if g.metric not in units:
+            problems.append(_unknown_metric(cfg, g.metric, units, (*base, "metric")))
             continue
-        unit = specs[g.metric].unit
+        unit = units[g.metric]
         before = len(problems)
         values = {}
         for key in ("target", "baseline"):

@@ -76,6 +76,7 @@ def run_checks(config: Config, *, period: str | None = None, as_of: str | None =
     from crmmetrics.checks.freshness import freshness_outcomes
     from crmmetrics.engine import nothing_to_do
 
+    config.check_metric_options()  # a bad metrics: section is exit 78 with its line, as in compute
     if not (config.rules or config.goals or config.freshness):
         raise ConfigError(f"{config.where('checks')}: nothing to check: no checks:, thresholds:, goals: or sources max_age",
                           hint="add e.g. checks: [{metric: nps, warn: {min: 35}, crit: {min: 30}, min_n: 30}]")

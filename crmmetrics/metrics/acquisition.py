@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
 from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, EPS, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary, bucket, engine_in_force,
-                                    fx_rates, paying_at, per_cell, period_summary, resolve_options, result, run_from_metric)
+                                    fx_rates, paying_at, per_cell, period_summary, result, run_from_metric)
 from crmmetrics.metrics.registry import MetricSpec, register
 from crmmetrics.metrics.subscription import LtvOptions, ltv_inputs, sub_summary
 
@@ -159,7 +159,7 @@ def compute_cac(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: CacOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: CacOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run, s, spend, new = cac_parts(ctx, opts)
     rows = result(run, s, spend / np.where(new > 0, new, np.nan), spend, new, new, "currency",
                   {"spend": spend, "new_customers": new}, what="new customers")
@@ -180,7 +180,7 @@ def compute_ltv_to_cac(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: LtvToCacOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: LtvToCacOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx, _dim_source(ctx))
     spend = _clean_spend(ctx, run, opts)
     s, p, mask = ltv_inputs(run, opts, first_time=_first_matched(spend))
@@ -209,7 +209,7 @@ def compute_cac_payback_months(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: PaybackOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: PaybackOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run, s, spend = _prepare(ctx, opts)
     cells = spend_cells(ctx, run, s, spend, opts)
     f = s.frame
@@ -245,7 +245,7 @@ def compute_retention_cost(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: RetentionCostOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: RetentionCostOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run, s, spend = _prepare(ctx, opts)
     cells = spend_cells(ctx, run, s, spend, opts)
     f = s.frame
@@ -277,7 +277,7 @@ def compute_referral_rate(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: ReferralOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: ReferralOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
     s = period_summary(run, opts, need_mrr=False)
     f = s.frame

@@ -23,7 +23,7 @@ from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext, MetricOutput
 from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, EPS, PERIOD_COL, SUBSCRIPTION_FIELDS, EngineOptions, Run, Summary,
                                     bucket, engine_in_force, months_in, paying_at, per_cell, period_summary,
-                                    resolve_options, result, run_from_metric, segment_dims, with_dims)
+                                    result, run_from_metric, segment_dims, with_dims)
 from crmmetrics.metrics.registry import MetricSpec, register
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ COMMON_EDGE = (
 
 
 def _run(ctx: MetricContext, *, need_mrr: bool = True, daily: bool = False) -> tuple[Any, Run, Summary]:
-    opts = resolve_options(ctx.config, ctx.spec.name, ctx.options)
+    opts = ctx.options  # metrics.mrr inherited in the plan (engine.inherited_options)
     run = run_from_metric(ctx)
     return opts, run, period_summary(run, opts, need_mrr=need_mrr, daily=daily)
 
@@ -107,7 +107,7 @@ class ArrOptions(EngineOptions):
 
 def compute_arr(ctx: MetricContext) -> MetricOutput:
     """ARR = MRR at the period end × 12 (run rate). Example (WX6): MRR 25 → ARR 300."""
-    opts: ArrOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: ArrOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
     s = period_summary(run, opts, min_interval=12 if opts.annual_contracts_only else None)
     f = s.frame
@@ -490,7 +490,7 @@ def compute_ltv(ctx: MetricContext) -> MetricOutput:
     """
     import numpy as np
 
-    opts: LtvOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: LtvOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
     s, p, mask = ltv_inputs(run, opts)
     den = p["denominator"][mask]
@@ -524,7 +524,7 @@ def compute_renewal_rate(ctx: MetricContext) -> MetricOutput:
     annual contracts due in March; one runs on, one is replaced by a new plan two weeks
     later, one ends → 2 ÷ 3.
     """
-    opts: RenewalOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: RenewalOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
     source = opts.renewal_source
     if source == "auto":
@@ -676,7 +676,7 @@ def compute_expansion_revenue(ctx: MetricContext) -> MetricOutput:
 
     Example: won upsells 1,000 and 500 and a cross-sell of 250 closed in March → 1,750.
     """
-    opts: ExpansionRevenueOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+    opts: ExpansionRevenueOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
     source = opts.revenue_source
     if source == "auto":
@@ -726,7 +726,7 @@ class UpsellOptions(EngineOptions):
 
 def _sell_rate(deal_type: str) -> Any:
     def compute(ctx: MetricContext) -> MetricOutput:
-        opts: UpsellOptions = resolve_options(ctx.config, ctx.spec.name, ctx.options)  # type: ignore[assignment]
+        opts: UpsellOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
         run = run_from_metric(ctx)
         source = opts.rate_source
         if source == "auto":

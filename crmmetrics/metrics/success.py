@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from crmmetrics.domain.activity import (ACTIVITY_FIELDS, ActivityOptions, HealthOptions, HealthScorer, data_end, merged_health_options,
+from crmmetrics.domain.activity import (ACTIVITY_FIELDS, ActivityOptions, HealthOptions, HealthScorer, data_end,
                                         qualifying, scoring_instant)
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
@@ -458,8 +458,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
     import numpy as np
     import pandas as pd
 
-    opts: HealthScoreOptions = ctx.options  # type: ignore[assignment]
-    opts = HealthScoreOptions.model_validate(merged_health_options(ctx.config, opts, "metrics"))
+    opts: HealthScoreOptions = ctx.options  # type: ignore[assignment]  # analyses.health merged in the plan
     frames = {k: v for k, v in ctx.dataset.frames.items()}
     frames["customers"] = ctx.frame
     last = data_end(ctx, frames)
