@@ -99,9 +99,6 @@ PENDING: dict[tuple[str, str], int] = {
     ("crmmetrics/domain/orders.py", "_prepare"): 31,
     ("crmmetrics/dask_engine.py", "compute_dask"): 37,
     ("crmmetrics/io/readers.py", "_read_excel"): 29,
-    ("crmmetrics/io/parse.py", "parse_number"): 30,
-    ("crmmetrics/cli/init_cmd.py", "init_cmd"): 29,
-    ("crmmetrics/cli/validate.py", "validate_cmd"): 26,
 }
 
 

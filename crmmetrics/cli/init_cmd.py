@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -34,9 +34,6 @@ def init_cmd(
       crmmetrics init exports/deals.xlsx exports/nps.csv -o crm.yaml --timezone Europe/Istanbul
     """
     from crmmetrics.config import config_from_data
-    from crmmetrics.draft import draft_yaml, guess
-    from crmmetrics.draft_values import check_encoding, complete, decide, metrics_block, satisfaction_survey, undated
-    from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
     from crmmetrics.errors import ConfigError, OutputError
     from crmmetrics.io.output import atomic_write, refuse_overwriting_inputs
     from crmmetrics.yamlload import load_yaml
@@ -49,9 +46,29 @@ def init_cmd(
     refuse_overwriting_inputs(output, [name for name, _, _ in specs])
     if output.exists() and not force:
         raise OutputError(f"{output} exists; not replacing it", hint="pass --force, or -o another name")
-    exports = []
-    metric_options: dict[str, dict] = {}  # metric options the values called for (1-10 NPS, unit prices)
-    for name, _, entity in specs:
+    exports, metric_options = _draft_exports([(name, entity) for name, _, entity in specs], quiet)
+    text = _draft_text(exports, metric_options, output, timezone)
+    data, lines = load_yaml(text)
+    try:
+        config_from_data(data, lines, output)
+    except ConfigError as exc:
+        sys.stderr.write(f"crmmetrics: the draft needs attention before use:\n{exc.message}\n")
+    atomic_write(output, text.encode("utf-8"))
+    if not quiet:
+        _say_what_was_drafted(exports, output)
+
+
+def _draft_exports(specs: list[tuple[str, str]], quiet: bool) -> tuple[list[Any], dict[str, dict]]:
+    """Each (file, forced entity or "") as drafted exports (a preset's, or matched by headers
+    and values, plus a satisfaction survey found inside a tickets file), and the metric options
+    the values called for (1-10 NPS, unit prices)."""
+    from crmmetrics.draft import guess
+    from crmmetrics.draft_values import check_encoding, complete, decide, satisfaction_survey
+    from crmmetrics.presets.drafting import near_miss_note, peek_any, preset_exports
+
+    exports: list[Any] = []
+    metric_options: dict[str, dict] = {}
+    for name, entity in specs:
         for ex in peek_any(Path(name)):
             drafted = None if entity else preset_exports(ex)
             note = None if drafted or entity else near_miss_note(ex)
@@ -69,24 +86,30 @@ def init_cmd(
             survey = satisfaction_survey(ex) if not entity else None
             if survey is not None:
                 exports.append(survey)
+    return exports, metric_options
+
+
+def _draft_text(exports: list[Any], metric_options: dict[str, dict], output: Path, timezone: str) -> str:
+    """The config text: sources, the metric options, and period: all when nothing is dated."""
+    from crmmetrics.draft import draft_yaml
+    from crmmetrics.draft_values import metrics_block, undated
+
     text = draft_yaml(exports, output, timezone)
     text += "".join(line + "\n" for line in metrics_block(metric_options))
     if undated(exports):
         text += "report: {period: all}   # guessed: no file has a date column init could map, so metrics cover all rows at once\n"
-    data, lines = load_yaml(text)
-    try:
-        config_from_data(data, lines, output)
-    except ConfigError as exc:
-        sys.stderr.write(f"crmmetrics: the draft needs attention before use:\n{exc.message}\n")
-    atomic_write(output, text.encode("utf-8"))
-    if not quiet:
-        for ex in exports:
-            where = f"{ex.path}{' sheet ' + repr(ex.sheet) if ex.sheet else ''}"
-            what = f"{ex.entity} ({len(ex.fields)} of {len(ex.headers)} columns mapped)" if ex.entity else "not recognised"
-            if ex.preset is not None:
-                what = f"{ex.entity} via preset {ex.preset.preset.name}"
-            sys.stderr.write(f"crmmetrics: {where}: {what}\n")
-        sys.stderr.write(f"crmmetrics: wrote {output}; check it, then: crmmetrics validate -c {output}\n")
+    return text
+
+
+def _say_what_was_drafted(exports: list[Any], output: Path) -> None:
+    """One stderr line per export (its entity and how many columns were mapped), then what to do next."""
+    for ex in exports:
+        where = f"{ex.path}{' sheet ' + repr(ex.sheet) if ex.sheet else ''}"
+        what = f"{ex.entity} ({len(ex.fields)} of {len(ex.headers)} columns mapped)" if ex.entity else "not recognised"
+        if ex.preset is not None:
+            what = f"{ex.entity} via preset {ex.preset.preset.name}"
+        sys.stderr.write(f"crmmetrics: {where}: {what}\n")
+    sys.stderr.write(f"crmmetrics: wrote {output}; check it, then: crmmetrics validate -c {output}\n")
 
 
 def _write_example(name: str | None, output: Path, force: bool, quiet: bool) -> None:

@@ -290,6 +290,119 @@ def parse_bool(values: pd.Series) -> Parsed:
     return Parsed(out, bad, reason="not a yes/no value", hint="use true/false, yes/no, evet/hayır, 1/0, or a values: map")
 
 
+def _fast_numbers(values: pd.Series, present: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
+    """Numbers that need no symbol or group handling, and the mask of the text left to parse.
+
+    Plain text numbers ("12", "-3.5" / "3,5") are read in bulk (Arrow first, then a regex
+    and pandas); typed numbers (Parquet, Excel cells) are taken as they are.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    if is_text(values):
+        # Fastest path: short plain numbers, the whole column at once in Arrow.
+        parsed, done = _arrow_plain_numbers(values, decimal)
+        out = pd.Series(parsed, index=values.index)
+        plain = pd.Series(done, index=values.index)
+        # Fast path: plain numbers ("12", "-3.5" / "3,5") need no symbol or group handling.
+        d = re.escape(decimal)
+        rest = present & ~plain
+        if rest.any():
+            more = rest & values.str.fullmatch(rf"[+-]?\d{{1,300}}(?:{d}\d+)?").fillna(False).astype(bool)
+            if more.any():
+                txt = values[more] if decimal == "." else values[more].str.replace(",", ".", regex=False)
+                out[more] = pd.to_numeric(txt, errors="coerce").astype("float64")
+                plain |= more
+        return out, present & ~plain
+    if values.dtype.kind in "fiu":
+        # typed numbers (Parquet): no parse, so no text round trip
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+    if is_num.any():
+        out[is_num] = values[is_num].astype("float64")
+    return out, present & ~is_num
+
+
+def _currency_conversion(s: pd.Series, index: Any, fx: dict[str, float] | None, currency: str | None,
+                         problems: list[Problem]) -> tuple[pd.Series | None, pd.Series]:
+    """Rates for a column that mixes currency markers, when ``fx`` has one for each (an info
+    problem), else an error problem. Returns the per-value rates (None: one currency) and
+    the mask of values refused."""
+    import pandas as pd
+
+    refused = pd.Series(False, index=index)
+    markers = s.str.extract(_CURRENCY_MARK, expand=False).str.upper().map(_CURRENCY_OF)
+    kinds = markers.dropna().unique()
+    if len(kinds) <= 1:
+        return None, refused
+    rates = {**(fx or {}), **({_CURRENCY_OF.get(currency.upper(), currency.upper()): 1.0} if currency else {})}
+    missing = sorted(k for k in kinds if k not in rates)
+    if not missing:
+        problems.append(Problem(_widen(markers.notna(), index), "fx_converted",
+                                f"amounts in {', '.join(sorted(kinds))} converted with fx_rates", level="info"))
+        return markers.map(rates).fillna(1.0), refused  # unmarked amounts: the reporting currency
+    mixed = markers.notna()
+    problems.append(Problem(_widen(mixed, index), "mixed_currency",
+                            f"the column mixes currencies ({', '.join(sorted(kinds))}); summing them would be wrong; value ignored",
+                            hint=f"set fx_rates for {', '.join(missing)} in the config (and currency:), or export one currency per column",
+                            level="error"))
+    return None, refused | _widen(mixed, index)
+
+
+def _read_decorated(s: pd.Series, decimal: str, thousands: str) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Text with currency symbols, ``%``, parentheses and group separators → (numbers, the
+    values that matched the number pattern, the percentages, the text as stripped)."""
+    import pandas as pd
+
+    s = s.str.replace(_CURRENCY, "", regex=True).str.strip()
+    pct = s.str.endswith("%")
+    s = s.str.replace(r"\s*%$", "", regex=True)
+    neg = s.str.match(r"^\((.*)\)$")
+    s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.strip()
+    # Spaces (also no-break and narrow no-break) may only group thousands: 1 234 567.
+    spaced = s.str.contains(r"[\s\u00a0\u202f]", regex=True)
+    if spaced.any():
+        grouped = s.str.fullmatch(rf"[+-]?\d{{1,3}}(?:[\s\u00a0\u202f]\d{{3}})+(?:{re.escape(decimal)}\d*)?").fillna(False)
+        s = s.where(~(spaced & grouped), s.str.replace(r"[\s\u00a0\u202f]", "", regex=True))
+    t, d = re.escape(thousands) if thousands else "", re.escape(decimal)
+    group = rf"\d{{1,3}}(?:{t}\d{{3}})+|" if thousands else ""
+    pattern = rf"^[+-]?(?:{group}\d+)(?:{d}\d*)?(?:[eE][+-]?\d+)?$|^[+-]?{d}\d+$"
+    ok = s.str.match(pattern)
+    cleaned = s.where(ok, None)
+    if thousands:
+        cleaned = cleaned.str.replace(thousands, "", regex=False)
+    cleaned = cleaned.str.replace(decimal, ".", regex=False)
+    nums = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    nums[neg.fillna(False).astype(bool)] *= -1
+    return nums, ok, pct.fillna(False).astype(bool), s
+
+
+def _parse_text_numbers(text: pd.Series, index: Any, *, decimal: str, thousands: str, integer: bool, money: bool,
+                        fx: dict[str, float] | None, currency: str | None, problems: list[Problem]) -> tuple[pd.Series, pd.Series]:
+    """The numbers of the text values that need symbol and group handling, and the mask (over
+    ``index``) of values refused with a problem of their own (currency, percent, ambiguity)."""
+    s = text.astype(str)
+    convert, refused = _currency_conversion(s, index, fx, currency, problems)
+    nums, ok, pct, s = _read_decorated(s, decimal, thousands)
+    if convert is not None:
+        nums = nums * convert
+    if pct.any():
+        if money or integer:
+            refused_pct = pct & nums.notna()
+            problems.append(Problem(_widen(refused_pct, index), "percent_refused",
+                                    "a percentage where an amount is expected; value ignored", hint="export the amount itself"))
+            refused |= _widen(refused_pct, index)
+        nums[pct] = nums[pct] / 100
+    ambiguous = _ambiguous_groups(s, ok, decimal, thousands) if thousands else None
+    if ambiguous is not None and ambiguous.any():
+        problems.append(Problem(_widen(ambiguous, index), "ambiguous_number",
+                                f"reads as thousands grouped by {thousands!r}, but other values in the column use {thousands!r} "
+                                f"as the decimal mark; value ignored", hint="set csv.decimal / csv.thousands for this source"))
+        refused |= _widen(ambiguous, index)
+    return nums, refused
+
+
 def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None = None, integer: bool = False,
                  money: bool = False, fx: dict[str, float] | None = None, currency: str | None = None) -> Parsed:
     """Numbers with locale separators, currency symbols and (parenthesised) negatives.
@@ -308,87 +421,12 @@ def parse_number(values: pd.Series, *, decimal: str = ".", thousands: str | None
     if thousands is None:
         thousands = "." if decimal == "," else ","
     present = values.notna()
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    out, text_mask = _fast_numbers(values, present, decimal)
     problems: list[Problem] = []
-    if is_text(values):
-        # Fastest path: short plain numbers, the whole column at once in Arrow.
-        parsed, done = _arrow_plain_numbers(values, decimal)
-        out = pd.Series(parsed, index=values.index)
-        plain = pd.Series(done, index=values.index)
-        # Fast path: plain numbers ("12", "-3.5" / "3,5") need no symbol or group handling.
-        d = re.escape(decimal)
-        rest = present & ~plain
-        if rest.any():
-            more = rest & values.str.fullmatch(rf"[+-]?\d{{1,300}}(?:{d}\d+)?").fillna(False).astype(bool)
-            if more.any():
-                txt = values[more] if decimal == "." else values[more].str.replace(",", ".", regex=False)
-                out[more] = pd.to_numeric(txt, errors="coerce").astype("float64")
-                plain |= more
-        text_mask = present & ~plain
-    elif values.dtype.kind in "fiu":
-        out = values.astype("float64")  # typed numbers (Parquet): no parse, so no text round trip
-        text_mask = pd.Series(False, index=values.index)
-    else:
-        is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
-        if is_num.any():
-            out[is_num] = values[is_num].astype("float64")
-        text_mask = present & ~is_num
     refused = pd.Series(False, index=values.index)
     if text_mask.any():
-        s = values[text_mask].astype(str)
-        markers = s.str.extract(_CURRENCY_MARK, expand=False).str.upper().map(_CURRENCY_OF)
-        kinds = markers.dropna().unique()
-        rates = {**(fx or {}), **({_CURRENCY_OF.get(currency.upper(), currency.upper()): 1.0} if currency else {})}
-        convert = None
-        if len(kinds) > 1:
-            missing = sorted(k for k in kinds if k not in rates)
-            if not missing:
-                convert = markers.map(rates).fillna(1.0)  # unmarked amounts: the reporting currency
-                problems.append(Problem(_widen(markers.notna(), values.index), "fx_converted",
-                                        f"amounts in {', '.join(sorted(kinds))} converted with fx_rates", level="info"))
-            else:
-                mixed = markers.notna()
-                problems.append(Problem(_widen(mixed, values.index), "mixed_currency",
-                                        f"the column mixes currencies ({', '.join(sorted(kinds))}); summing them would be wrong; value ignored",
-                                        hint=f"set fx_rates for {', '.join(missing)} in the config (and currency:), or export one currency per column",
-                                        level="error"))
-                refused |= _widen(mixed, values.index)
-        s = s.str.replace(_CURRENCY, "", regex=True).str.strip()
-        pct = s.str.endswith("%")
-        s = s.str.replace(r"\s*%$", "", regex=True)
-        neg = s.str.match(r"^\((.*)\)$")
-        s = s.str.replace(r"^\((.*)\)$", r"\1", regex=True).str.strip()
-        # Spaces (also no-break and narrow no-break) may only group thousands: 1 234 567.
-        spaced = s.str.contains(r"[\s\u00a0\u202f]", regex=True)
-        if spaced.any():
-            grouped = s.str.fullmatch(rf"[+-]?\d{{1,3}}(?:[\s\u00a0\u202f]\d{{3}})+(?:{re.escape(decimal)}\d*)?").fillna(False)
-            s = s.where(~(spaced & grouped), s.str.replace(r"[\s\u00a0\u202f]", "", regex=True))
-        t, d = re.escape(thousands) if thousands else "", re.escape(decimal)
-        group = rf"\d{{1,3}}(?:{t}\d{{3}})+|" if thousands else ""
-        pattern = rf"^[+-]?(?:{group}\d+)(?:{d}\d*)?(?:[eE][+-]?\d+)?$|^[+-]?{d}\d+$"
-        ok = s.str.match(pattern)
-        cleaned = s.where(ok, None)
-        if thousands:
-            cleaned = cleaned.str.replace(thousands, "", regex=False)
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
-        nums = pd.to_numeric(cleaned, errors="coerce").astype("float64")
-        nums[neg.fillna(False).astype(bool)] *= -1
-        if convert is not None:
-            nums = nums * convert
-        pct = pct.fillna(False).astype(bool)
-        if pct.any():
-            if money or integer:
-                refused_pct = pct & nums.notna()
-                problems.append(Problem(_widen(refused_pct, values.index), "percent_refused",
-                                        "a percentage where an amount is expected; value ignored", hint="export the amount itself"))
-                refused |= _widen(refused_pct, values.index)
-            nums[pct] = nums[pct] / 100
-        ambiguous = _ambiguous_groups(s, ok, decimal, thousands) if thousands else None
-        if ambiguous is not None and ambiguous.any():
-            problems.append(Problem(_widen(ambiguous, values.index), "ambiguous_number",
-                                    f"reads as thousands grouped by {thousands!r}, but other values in the column use {thousands!r} "
-                                    f"as the decimal mark; value ignored", hint="set csv.decimal / csv.thousands for this source"))
-            refused |= _widen(ambiguous, values.index)
+        nums, refused = _parse_text_numbers(values[text_mask], values.index, decimal=decimal, thousands=thousands, integer=integer,
+                                            money=money, fx=fx, currency=currency, problems=problems)
         out[text_mask] = nums
     overflow = present & np.isinf(out)
     if overflow.any():
