@@ -2,9 +2,9 @@
 
 Each part file of a metric's source (a Parquet folder's parts, or the files a glob
 matches) is one partition. A Dask task per partition reads it with the ordinary
-readers, applies the as-of policy and runs each metric's own compute function in
-*collect* mode: the shapes hand over per period × segment sums and counts (ratios,
-counts, NPS, CSAT, CES) or the measured values (exact median and p90). The client
+readers, applies the as-of policy and runs each metric (row function, then shape) in
+*collect* mode: the aggregators hand over per period × segment sums and counts (Ratio,
+CountSum: NPS, CSAT, rates, ticket volume) or the measured values (Mean: exact median and p90). The client
 merges them and runs the metric once more in *finish* mode, so completing the grid,
 values, units and zero-denominator issues are the pandas engine's code
 (:mod:`crmmetrics.metrics.partial`). The pandas engine stays the default and the

@@ -62,6 +62,7 @@ def metrics_markdown() -> str:
                 f"- **Formula:** {s.formula}",
                 f"- **Inputs:** {entity_text(s)}",
                 f"- **Unit / better:** {s.unit} / {s.better}",
+                f"- **Shape:** {s.shape_label()}",
                 f"- **Period kind:** {s.period_kind} ({PERIOD_KIND_TEXT[s.period_kind]})",
                 f"- **Result columns:** value, n, numerator, denominator" + (", " + ", ".join(s.extra_columns) if s.extra_columns else "")]
         rows = s.option_rows()

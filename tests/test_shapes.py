@@ -173,3 +173,14 @@ def test_shape_labels_come_from_the_aggregators():
     assert specs["ces"].shape_label() == "mean"
     assert specs["mrr"].shape_label() == "custom"
     assert CountSum().label == "count" and CountSum("amount", kind="amount").label == "sum"
+
+
+def test_explain_and_the_metrics_page_show_the_aggregators_label():
+    from crmmetrics.explain import explain_text, metrics_markdown
+
+    specs = all_metrics()
+    assert "Shape: ratio" in explain_text(specs["nps"]) and "Shape: mean" in explain_text(specs["first_reply_time"])
+    assert "Shape: count" in explain_text(specs["ticket_volume"]) and "Shape: custom" in explain_text(specs["mrr"])
+    page = metrics_markdown()
+    assert page.count("- **Shape:** ") == len(specs)
+    assert "- **Shape:** sum" in page  # revenue: CountSum of amounts

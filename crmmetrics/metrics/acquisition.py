@@ -317,30 +317,105 @@ def compute_referral_rate(ctx: MetricContext) -> MetricOutput:
 # ------------------------------------------------------------------ registration
 
 
-def _reg(name: str, title: str, description: str, formula: str, unit: str, better: str, kind: str, compute: Any, options: type,
-         extra: tuple[str, ...] = (), edge: tuple[str, ...] = (), entity: str = "spend") -> None:
-    needs = ("date", "amount", "category") if entity == "spend" else ("customer_id", "is_referred")
-    register(MetricSpec(
-        name=name, title=title, family=FAMILY, description=description, formula=formula, entity=entity, needs=needs, unit=unit,
-        better=better, period_kind=kind, date_field="date" if entity == "spend" else "created_at", compute=compute, options=options,
-        shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional=OPTIONAL,
-    ))
+# What every acquisition metric shares; each registration below spreads it (one style: register(MetricSpec(...))).
+ACQUISITION_SPEC: dict[str, Any] = dict(family=FAMILY, optional=OPTIONAL)
 
 
-_reg("cac", "Customer acquisition cost (CAC)", "Acquisition spend of the period per customer who first paid in it.",
-     "Σ spend.amount (category acquisition) dated in P ÷ customers whose first payment is in P", "currency", "lower", "FLOW",
-     compute_cac, CacOptions, ("spend", "new_customers"),
-     ("Blended by default; --by channel gives per-channel CAC. 0 new customers → null.",
-      "lag_periods matches spend with later conversions; spend rows are dated by their day (no pro-rating across periods)."))
-_reg("ltv_to_cac", "LTV to CAC ratio", "Customer lifetime value over the cost of acquiring a customer.",
-     "ltv ÷ cac", "ratio", "higher", "FLOW", compute_ltv_to_cac, LtvToCacOptions, ("ltv", "cac", "spend", "new_customers"),
-     ("> 3 is commonly called healthy, < 1 unsustainable (ChartMogul's rule of thumb). Null when either side is undefined.",))
-_reg("cac_payback_months", "CAC payback period", "Months of gross profit needed to earn back the cost of acquiring a customer.",
-     "cac ÷ (arpa × gross_margin)", "months", "lower", "FLOW", compute_cac_payback_months, PaybackOptions, ("cac", "arpa", "gross_margin"))
-_reg("retention_cost", "Customer retention cost", "Retention spend of the period per customer retained through it.",
-     "Σ spend.amount (category retention) dated in P ÷ customers paying at P.start and at P.end", "currency", "lower", "FLOW",
-     compute_retention_cost, RetentionCostOptions, ("spend", "retained_customers"),
-     ("total: true reports the spend itself (some calculators define CRC as a total).",))
-_reg("referral_rate", "Referral rate", "Share of the period's new customers who came through a referral.",
-     "new customers in P with is_referred ÷ new customers in P", "percent", "higher", "FLOW", compute_referral_rate, ReferralOptions,
-     (), ("Blank is_referred counts as not referred (info issue).",), entity="customers")
+register(MetricSpec(
+    name="cac",
+    title="Customer acquisition cost (CAC)",
+    description="Acquisition spend of the period per customer who first paid in it.",
+    formula="Σ spend.amount (category acquisition) dated in P ÷ customers whose first payment is in P",
+    unit="currency",
+    better="lower",
+    period_kind="FLOW",
+    compute=compute_cac,
+    options=CacOptions,
+    extra_columns=("spend", "new_customers"),
+    edge_rules=(
+        "Blended by default; --by channel gives per-channel CAC. 0 new customers → null.",
+        "lag_periods matches spend with later conversions; spend rows are dated by their day (no pro-rating across periods).",
+        *COMMON_EDGE,
+    ),
+    entity="spend",
+    needs=("date", "amount", "category"),
+    date_field="date",
+    **ACQUISITION_SPEC,
+))
+register(MetricSpec(
+    name="ltv_to_cac",
+    title="LTV to CAC ratio",
+    description="Customer lifetime value over the cost of acquiring a customer.",
+    formula="ltv ÷ cac",
+    unit="ratio",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_ltv_to_cac,
+    options=LtvToCacOptions,
+    extra_columns=("ltv", "cac", "spend", "new_customers"),
+    edge_rules=(
+        "> 3 is commonly called healthy, < 1 unsustainable (ChartMogul's rule of thumb). Null when either side is undefined.",
+        *COMMON_EDGE,
+    ),
+    entity="spend",
+    needs=("date", "amount", "category"),
+    date_field="date",
+    **ACQUISITION_SPEC,
+))
+register(MetricSpec(
+    name="cac_payback_months",
+    title="CAC payback period",
+    description="Months of gross profit needed to earn back the cost of acquiring a customer.",
+    formula="cac ÷ (arpa × gross_margin)",
+    unit="months",
+    better="lower",
+    period_kind="FLOW",
+    compute=compute_cac_payback_months,
+    options=PaybackOptions,
+    extra_columns=("cac", "arpa", "gross_margin"),
+    edge_rules=COMMON_EDGE,
+    entity="spend",
+    needs=("date", "amount", "category"),
+    date_field="date",
+    **ACQUISITION_SPEC,
+))
+register(MetricSpec(
+    name="retention_cost",
+    title="Customer retention cost",
+    description="Retention spend of the period per customer retained through it.",
+    formula="Σ spend.amount (category retention) dated in P ÷ customers paying at P.start and at P.end",
+    unit="currency",
+    better="lower",
+    period_kind="FLOW",
+    compute=compute_retention_cost,
+    options=RetentionCostOptions,
+    extra_columns=("spend", "retained_customers"),
+    edge_rules=(
+        "total: true reports the spend itself (some calculators define CRC as a total).",
+        *COMMON_EDGE,
+    ),
+    entity="spend",
+    needs=("date", "amount", "category"),
+    date_field="date",
+    **ACQUISITION_SPEC,
+))
+register(MetricSpec(
+    name="referral_rate",
+    title="Referral rate",
+    description="Share of the period's new customers who came through a referral.",
+    formula="new customers in P with is_referred ÷ new customers in P",
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_referral_rate,
+    options=ReferralOptions,
+    edge_rules=(
+        "Blank is_referred counts as not referred (info issue).",
+        *COMMON_EDGE,
+    ),
+    entity="customers",
+    needs=("customer_id", "is_referred"),
+    date_field="created_at",
+    **ACQUISITION_SPEC,
+))
+

@@ -95,8 +95,6 @@ class MetricSpec:
             raise ValueError(f"{self.name}: unknown unit {self.unit!r}")
         if self.period_kind not in PERIOD_KINDS:
             raise ValueError(f"{self.name}: unknown period kind {self.period_kind!r}")
-        if isinstance(self.shape, str):  # TRANSITIONAL: a family not moved to executable shapes yet names its helper
-            object.__setattr__(self, "shape", Custom(self.shape))
         custom = isinstance(self.shape, Custom)
         if custom != (self.rows is None) or custom != (self.compute is not None) or (custom and self.finish is not None):
             raise ValueError(f"{self.name}: give rows= and an aggregating shape=, or compute= with the Custom shape")

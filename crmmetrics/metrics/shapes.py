@@ -99,7 +99,7 @@ class Custom(Shape):
     timelines, CLV, health scores, snapshots, per-customer windows).
     """
 
-    label: str = "custom"
+    label = "custom"
 
 
 @dataclass(frozen=True)

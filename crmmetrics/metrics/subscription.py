@@ -68,15 +68,11 @@ def _out(rows: pd.DataFrame, opts: Any, **extra: Any) -> MetricOutput:
     return MetricOutput(rows, {**engine_in_force(opts), **extra})
 
 
-def _reg(name: str, title: str, description: str, formula: str, unit: str, better: str, kind: str, compute: Any,
-         options: type, extra: tuple[str, ...] = (), edge: tuple[str, ...] = (), optional: dict[str, tuple[str, ...]] | None = None) -> None:
-    register(MetricSpec(
-        name=name, title=title, family=FAMILY, description=description, formula=formula, entity="customers",
-        needs=("customer_id",), unit=unit, better=better, period_kind=kind, date_field="created_at", compute=compute,
-        options=options, shape="custom", extra_columns=extra, edge_rules=(*edge, *COMMON_EDGE), optional={**OPTIONAL, **(optional or {})},
-        entity_optional=True, by_from=("subscriptions",),
-        dated_by="subscriptions.started_at / ended_at (customers.first_paid_at / churned_at without subscriptions)",
-    ))
+# What every subscription metric shares; each registration below spreads it (one style: register(MetricSpec(...))).
+SUBSCRIPTION_SPEC: dict[str, Any] = dict(
+    family=FAMILY, entity="customers", needs=("customer_id",), date_field="created_at", entity_optional=True, by_from=("subscriptions",),
+    dated_by="subscriptions.started_at / ended_at (customers.first_paid_at / churned_at without subscriptions)",
+)
 
 
 # ------------------------------------------------------------------ A1–A3 stocks
@@ -791,82 +787,369 @@ def _cross_sell_orders(ctx: MetricContext, run: Run, s: Summary) -> pd.DataFrame
 
 # ------------------------------------------------------------------ registration
 
-_reg("mrr", "Monthly Recurring Revenue (MRR)",
-     "Normalised monthly value of every active recurring subscription at the period end.",
-     "Σ over subscriptions active at P.end of (amount − discount [− tax]) × fx ÷ billing_interval_months",
-     "currency", "higher", "STOCK", compute_mrr, MrrOptions, ("mrr_start", "customers"),
-     ("Annual and multi-month prepayments are divided by their months (2,000 a year → 166.67); discounts deducted; tax excluded.",
-      "'MRR for October' is the MRR of the subscriptions active on 31 October; the current period reads as of the --as-of day."))
-_reg("arr", "Annual Run Rate (ARR)", "MRR at the period end × 12.", "mrr × 12", "currency", "higher", "STOCK", compute_arr, ArrOptions, ("mrr",),
-     ("annual_contracts_only keeps only subscriptions billed every 12 months or more (strict Annual Recurring Revenue).",))
-_reg("arpa", "Average Revenue Per Account (ARPA)", "MRR at the period end divided by the paying customers at that moment.",
-     "mrr(P.end) ÷ paying customers at P.end", "currency", "higher", "STOCK", compute_arpa, ArpaOptions, (),
-     ("Customers, not subscriptions, are counted: several subscriptions of one customer are merged first.", "0 customers → null."))
-for _kind, _title, _better, _doc in (
-        ("new", "New business MRR", "higher", "MRR of customers whose first paid MRR starts in the period."),
-        ("expansion", "Expansion MRR", "higher", "MRR increases of customers already paying (upgrades, seats, second subscriptions, expiring discounts)."),
-        ("contraction", "Contraction MRR", "lower", "MRR decreases of customers who keep paying (downgrades, cancelling one of several subscriptions)."),
-        ("churned", "Churned MRR", "lower", "MRR lost when a customer's last active subscription ends."),
-        ("reactivation", "Reactivation MRR", "higher", "MRR of former customers returning in the period (any gap, or within reactivation_window_days)."),
-):
-    _reg(f"{_kind}_mrr", _title, _doc, f"Σ {_kind} movements dated in P (customer-level, value ≥ 0)", "currency", _better, "FLOW",
-         _movement(_kind), MovementOptions, ("customers",),
-         ("same_period_churn: net leaves customers who joined and left inside the period out of every movement (ProfitWell).",))
-_reg("net_new_mrr", "Net new MRR", "New + expansion + reactivation − contraction − churned MRR; equals MRR(end) − MRR(start).",
-     "new + expansion + reactivation − contraction − churned", "currency", "higher", "FLOW", compute_net_new_mrr, MovementOptions,
-     ("mrr_start", "mrr_end", "new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr"),
-     ("Not the Turkish 'net new revenue' (revenue from new customers only): that is new_customer_revenue.",))
-_reg("customer_churn_rate", "Customer churn rate", "Share of paying customers lost during the period (logo churn).",
-     "churned ÷ paying customers at P.start (formula: chartmogul | stripe | baremetrics | profitwell | daily)", "percent", "lower", "BASE",
-     compute_customer_churn_rate, ChurnOptions, ("customers_start", "customers_end", "new_customers", "churned_customers"),
-     ("A customer churns only when all their subscriptions are gone (a partial cancel is contraction).",
-      "baremetrics counts same-period sign-ups that leave, so it can exceed the others (and, in theory, 100 %); 0 customers at the start → null.",
-      "Do not mix monthly and annual plans in one rate (ChartMogul, Baremetrics): use --by plan.",
-      "Expected lifetime in periods = 1 ÷ churn rate."))
-_reg("gross_mrr_churn_rate", "Gross MRR churn rate", "MRR lost to cancellations and downgrades as a share of MRR at the period start.",
-     "(churned_mrr + contraction_mrr) ÷ mrr(P.start)", "percent", "lower", "BASE", compute_gross_mrr_churn_rate, GrossChurnOptions,
-     ("churned_mrr", "contraction_mrr", "mrr_start"),
-     ("Can exceed 100 % when MRR added inside the period is removed again in it (it counts as contraction).",
-      "daily deviates from the literal (MRR_start − MRR_end) ÷ MRR_start day sum of METRICS.md A11, which would net new business in a 'gross' rate: "
-      "it sums churned + contraction per day instead.",))
-_reg("net_mrr_churn_rate", "Net MRR churn rate", "MRR lost net of expansion and reactivation, as a share of MRR at the period start; negative is good.",
-     "(churned + contraction − expansion − reactivation) ÷ mrr(P.start)", "percent", "lower", "BASE", compute_net_mrr_churn_rate, NetChurnOptions,
-     ("churned_mrr", "contraction_mrr", "expansion_mrr", "reactivation_mrr", "mrr_start"))
-_reg("net_revenue_retention", "Net revenue retention (NRR)", "MRR at the period end of the customers paying at its start, over their MRR at the start.",
-     "Σ_{i paying at P.start} mrr_i(P.end) ÷ Σ mrr_i(P.start)", "percent", "higher", "BASE", compute_net_revenue_retention, NrrOptions, ("mrr_start",),
-     ("A start-base customer who churns and returns within P counts at their end MRR; new customers are outside the base.",
-      "Annual NRR (investor convention): -p year, or a trailing 12-month --since/--until with -p all. The ChartMogul cohort-table variant lives in `analyze cohorts`."))
-_reg("gross_revenue_retention", "Gross revenue retention (GRR)", "Share of the start base's MRR kept after churn and contraction (expansion not counted).",
-     "Σ_{i paying at P.start} min(mrr_i(P.end), mrr_i(P.start)) ÷ Σ mrr_i(P.start)", "percent", "higher", "BASE",
-     compute_gross_revenue_retention, GrrOptions, ("mrr_start",), ("≤ 100 % by construction.",))
-_reg("quick_ratio", "SaaS quick ratio", "MRR gained over MRR lost in the period.",
-     "(new_mrr + expansion_mrr [+ reactivation_mrr]) ÷ (contraction_mrr + churned_mrr)", "ratio", "higher", "FLOW", compute_quick_ratio,
-     QuickRatioOptions, (), ("No lost MRR → null.",))
-_reg("customer_retention_rate", "Customer retention rate", "Customers kept from the start of the period to its end.",
-     "(customers at P.end − customers new or returning in P still paying at P.end) ÷ customers at P.start", "percent", "higher", "BASE",
-     compute_customer_retention_rate, RetentionOptions, ("customers_start", "customers_end", "new_or_returning_customers"),
-     ("new_or_returning_customers (N) counts customers not paying at P.start and paying at P.end: first-time sign-ups and returning "
+register(MetricSpec(
+    name="mrr",
+    title="Monthly Recurring Revenue (MRR)",
+    description="Normalised monthly value of every active recurring subscription at the period end.",
+    formula="Σ over subscriptions active at P.end of (amount − discount [− tax]) × fx ÷ billing_interval_months",
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    compute=compute_mrr,
+    options=MrrOptions,
+    extra_columns=("mrr_start", "customers"),
+    edge_rules=(
+        "Annual and multi-month prepayments are divided by their months (2,000 a year → 166.67); discounts deducted; tax excluded.",
+        "'MRR for October' is the MRR of the subscriptions active on 31 October; the current period reads as of the --as-of day.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="arr",
+    title="Annual Run Rate (ARR)",
+    description="MRR at the period end × 12.",
+    formula="mrr × 12",
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    compute=compute_arr,
+    options=ArrOptions,
+    extra_columns=("mrr",),
+    edge_rules=(
+        "annual_contracts_only keeps only subscriptions billed every 12 months or more (strict Annual Recurring Revenue).",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="arpa",
+    title="Average Revenue Per Account (ARPA)",
+    description="MRR at the period end divided by the paying customers at that moment.",
+    formula="mrr(P.end) ÷ paying customers at P.end",
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    compute=compute_arpa,
+    options=ArpaOptions,
+    edge_rules=(
+        "Customers, not subscriptions, are counted: several subscriptions of one customer are merged first.",
+        "0 customers → null.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+MOVEMENT_EDGE = "same_period_churn: net leaves customers who joined and left inside the period out of every movement (ProfitWell)."
+register(MetricSpec(
+    name="new_mrr",
+    title="New business MRR",
+    description="MRR of customers whose first paid MRR starts in the period.",
+    formula="Σ new movements dated in P (customer-level, value ≥ 0)",
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    compute=_movement("new"),
+    options=MovementOptions,
+    extra_columns=("customers",),
+    edge_rules=(MOVEMENT_EDGE, *COMMON_EDGE),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="expansion_mrr",
+    title="Expansion MRR",
+    description="MRR increases of customers already paying (upgrades, seats, second subscriptions, expiring discounts).",
+    formula="Σ expansion movements dated in P (customer-level, value ≥ 0)",
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    compute=_movement("expansion"),
+    options=MovementOptions,
+    extra_columns=("customers",),
+    edge_rules=(MOVEMENT_EDGE, *COMMON_EDGE),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="contraction_mrr",
+    title="Contraction MRR",
+    description="MRR decreases of customers who keep paying (downgrades, cancelling one of several subscriptions).",
+    formula="Σ contraction movements dated in P (customer-level, value ≥ 0)",
+    unit="currency",
+    better="lower",
+    period_kind="FLOW",
+    compute=_movement("contraction"),
+    options=MovementOptions,
+    extra_columns=("customers",),
+    edge_rules=(MOVEMENT_EDGE, *COMMON_EDGE),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="churned_mrr",
+    title="Churned MRR",
+    description="MRR lost when a customer's last active subscription ends.",
+    formula="Σ churned movements dated in P (customer-level, value ≥ 0)",
+    unit="currency",
+    better="lower",
+    period_kind="FLOW",
+    compute=_movement("churned"),
+    options=MovementOptions,
+    extra_columns=("customers",),
+    edge_rules=(MOVEMENT_EDGE, *COMMON_EDGE),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="reactivation_mrr",
+    title="Reactivation MRR",
+    description="MRR of former customers returning in the period (any gap, or within reactivation_window_days).",
+    formula="Σ reactivation movements dated in P (customer-level, value ≥ 0)",
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    compute=_movement("reactivation"),
+    options=MovementOptions,
+    extra_columns=("customers",),
+    edge_rules=(MOVEMENT_EDGE, *COMMON_EDGE),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="net_new_mrr",
+    title="Net new MRR",
+    description="New + expansion + reactivation − contraction − churned MRR; equals MRR(end) − MRR(start).",
+    formula="new + expansion + reactivation − contraction − churned",
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_net_new_mrr,
+    options=MovementOptions,
+    extra_columns=("mrr_start", "mrr_end", "new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr"),
+    edge_rules=(
+        "Not the Turkish 'net new revenue' (revenue from new customers only): that is new_customer_revenue.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="customer_churn_rate",
+    title="Customer churn rate",
+    description="Share of paying customers lost during the period (logo churn).",
+    formula="churned ÷ paying customers at P.start (formula: chartmogul | stripe | baremetrics | profitwell | daily)",
+    unit="percent",
+    better="lower",
+    period_kind="BASE",
+    compute=compute_customer_churn_rate,
+    options=ChurnOptions,
+    extra_columns=("customers_start", "customers_end", "new_customers", "churned_customers"),
+    edge_rules=(
+        "A customer churns only when all their subscriptions are gone (a partial cancel is contraction).",
+        "baremetrics counts same-period sign-ups that leave, so it can exceed the others (and, in theory, 100 %); 0 customers at the start → null.",
+        "Do not mix monthly and annual plans in one rate (ChartMogul, Baremetrics): use --by plan.",
+        "Expected lifetime in periods = 1 ÷ churn rate.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="gross_mrr_churn_rate",
+    title="Gross MRR churn rate",
+    description="MRR lost to cancellations and downgrades as a share of MRR at the period start.",
+    formula="(churned_mrr + contraction_mrr) ÷ mrr(P.start)",
+    unit="percent",
+    better="lower",
+    period_kind="BASE",
+    compute=compute_gross_mrr_churn_rate,
+    options=GrossChurnOptions,
+    extra_columns=("churned_mrr", "contraction_mrr", "mrr_start"),
+    edge_rules=(
+        "Can exceed 100 % when MRR added inside the period is removed again in it (it counts as contraction).",
+        "daily deviates from the literal (MRR_start − MRR_end) ÷ MRR_start day sum of METRICS.md A11, which would net new business in a 'gross' rate: "
+      "it sums churned + contraction per day instead.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="net_mrr_churn_rate",
+    title="Net MRR churn rate",
+    description="MRR lost net of expansion and reactivation, as a share of MRR at the period start; negative is good.",
+    formula="(churned + contraction − expansion − reactivation) ÷ mrr(P.start)",
+    unit="percent",
+    better="lower",
+    period_kind="BASE",
+    compute=compute_net_mrr_churn_rate,
+    options=NetChurnOptions,
+    extra_columns=("churned_mrr", "contraction_mrr", "expansion_mrr", "reactivation_mrr", "mrr_start"),
+    edge_rules=COMMON_EDGE,
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="net_revenue_retention",
+    title="Net revenue retention (NRR)",
+    description="MRR at the period end of the customers paying at its start, over their MRR at the start.",
+    formula="Σ_{i paying at P.start} mrr_i(P.end) ÷ Σ mrr_i(P.start)",
+    unit="percent",
+    better="higher",
+    period_kind="BASE",
+    compute=compute_net_revenue_retention,
+    options=NrrOptions,
+    extra_columns=("mrr_start",),
+    edge_rules=(
+        "A start-base customer who churns and returns within P counts at their end MRR; new customers are outside the base.",
+        "Annual NRR (investor convention): -p year, or a trailing 12-month --since/--until with -p all. The ChartMogul cohort-table variant lives in `analyze cohorts`.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="gross_revenue_retention",
+    title="Gross revenue retention (GRR)",
+    description="Share of the start base's MRR kept after churn and contraction (expansion not counted).",
+    formula="Σ_{i paying at P.start} min(mrr_i(P.end), mrr_i(P.start)) ÷ Σ mrr_i(P.start)",
+    unit="percent",
+    better="higher",
+    period_kind="BASE",
+    compute=compute_gross_revenue_retention,
+    options=GrrOptions,
+    extra_columns=("mrr_start",),
+    edge_rules=(
+        "≤ 100 % by construction.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="quick_ratio",
+    title="SaaS quick ratio",
+    description="MRR gained over MRR lost in the period.",
+    formula="(new_mrr + expansion_mrr [+ reactivation_mrr]) ÷ (contraction_mrr + churned_mrr)",
+    unit="ratio",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_quick_ratio,
+    options=QuickRatioOptions,
+    edge_rules=(
+        "No lost MRR → null.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="customer_retention_rate",
+    title="Customer retention rate",
+    description="Customers kept from the start of the period to its end.",
+    formula="(customers at P.end − customers new or returning in P still paying at P.end) ÷ customers at P.start",
+    unit="percent",
+    better="higher",
+    period_kind="BASE",
+    compute=compute_customer_retention_rate,
+    options=RetentionOptions,
+    extra_columns=("customers_start", "customers_end", "new_or_returning_customers"),
+    edge_rules=(
+        "new_or_returning_customers (N) counts customers not paying at P.start and paying at P.end: first-time sign-ups and returning "
       "(reactivated) customers alike, so it can exceed customer_churn_rate's new_customers (first-time sign-ups only).",
-      "classic (E − N) ÷ S differs from 1 − customer_churn_rate when a customer leaves and returns within the period (retained here, churned there).",))
-_reg("ltv", "Customer lifetime value (SaaS LTV)", "Average revenue per account over the customer churn rate, optionally times gross margin.",
-     "arpa × gross_margin ÷ customer_churn_rate (matching time units)", "currency", "higher", "STOCK", compute_ltv, LtvOptions,
-     ("arpa", "churn_rate", "gross_margin"),
-     ("ARPA is monthly; for other grains LTV = ARPA × months per period ÷ churn per period.",
-      "churn 0 → null (ChartMogul does not compute LTV then). Small bases fluctuate: churn: trailing smooths them."))
-_reg("renewal_rate", "Renewal rate", "Contracts renewed among those whose term ended in the period.",
-     "renewed ÷ contracts due in P (logo) or renewed MRR ÷ MRR due (value)", "percent", "higher", "FLOW", compute_renewal_rate, RenewalOptions,
-     ("contracts_due", "contracts_renewed"),
-     ("A contract due in the last grace_days before the as-of day may still renew late (info issue).",
-      "From deals: won ÷ (won + lost) renewal deals closed in P (open renewal deals are not due yet)."),
-     {"deals": DEAL_FIELDS})
-_reg("expansion_revenue", "Expansion revenue", "Revenue growth from existing customers in the period.",
-     "expansion_mrr [+ reactivation_mrr], or Σ won upsell + cross-sell deal amounts closed in P", "currency", "higher", "FLOW",
-     compute_expansion_revenue, ExpansionRevenueOptions, (), (), {"deals": DEAL_FIELDS})
-_reg("upsell_rate", "Upsell rate", "Share of customers paying at the period start who bought an upsell during it.",
-     "customers paying at P.start with ≥ 1 won upsell deal closed in P ÷ customers paying at P.start", "percent", "higher", "FLOW",
-     _sell_rate("upsell"), UpsellOptions, (), ("Offer-based variant (accepted ÷ offered) needs offer data, which the data contract does not carry.",),
-     {"deals": DEAL_FIELDS})
-_reg("cross_sell_rate", "Cross-sell rate", "Share of customers paying at the period start who bought a cross-sell during it.",
-     "customers paying at P.start with ≥ 1 won cross-sell deal closed in P ÷ customers paying at P.start", "percent", "higher", "FLOW",
-     _sell_rate("cross_sell"), UpsellOptions, (), ("orders source: a paid order in a category the customer had never bought before (having bought another).",),
-     {"deals": DEAL_FIELDS, "orders": ORDER_FIELDS})
+        "classic (E − N) ÷ S differs from 1 − customer_churn_rate when a customer leaves and returns within the period (retained here, churned there).",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="ltv",
+    title="Customer lifetime value (SaaS LTV)",
+    description="Average revenue per account over the customer churn rate, optionally times gross margin.",
+    formula="arpa × gross_margin ÷ customer_churn_rate (matching time units)",
+    unit="currency",
+    better="higher",
+    period_kind="STOCK",
+    compute=compute_ltv,
+    options=LtvOptions,
+    extra_columns=("arpa", "churn_rate", "gross_margin"),
+    edge_rules=(
+        "ARPA is monthly; for other grains LTV = ARPA × months per period ÷ churn per period.",
+        "churn 0 → null (ChartMogul does not compute LTV then). Small bases fluctuate: churn: trailing smooths them.",
+        *COMMON_EDGE,
+    ),
+    optional=OPTIONAL,
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="renewal_rate",
+    title="Renewal rate",
+    description="Contracts renewed among those whose term ended in the period.",
+    formula="renewed ÷ contracts due in P (logo) or renewed MRR ÷ MRR due (value)",
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_renewal_rate,
+    options=RenewalOptions,
+    extra_columns=("contracts_due", "contracts_renewed"),
+    edge_rules=(
+        "A contract due in the last grace_days before the as-of day may still renew late (info issue).",
+        "From deals: won ÷ (won + lost) renewal deals closed in P (open renewal deals are not due yet).",
+        *COMMON_EDGE,
+    ),
+    optional={**OPTIONAL, "deals": DEAL_FIELDS},
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="expansion_revenue",
+    title="Expansion revenue",
+    description="Revenue growth from existing customers in the period.",
+    formula="expansion_mrr [+ reactivation_mrr], or Σ won upsell + cross-sell deal amounts closed in P",
+    unit="currency",
+    better="higher",
+    period_kind="FLOW",
+    compute=compute_expansion_revenue,
+    options=ExpansionRevenueOptions,
+    edge_rules=COMMON_EDGE,
+    optional={**OPTIONAL, "deals": DEAL_FIELDS},
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="upsell_rate",
+    title="Upsell rate",
+    description="Share of customers paying at the period start who bought an upsell during it.",
+    formula="customers paying at P.start with ≥ 1 won upsell deal closed in P ÷ customers paying at P.start",
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    compute=_sell_rate("upsell"),
+    options=UpsellOptions,
+    edge_rules=(
+        "Offer-based variant (accepted ÷ offered) needs offer data, which the data contract does not carry.",
+        *COMMON_EDGE,
+    ),
+    optional={**OPTIONAL, "deals": DEAL_FIELDS},
+    **SUBSCRIPTION_SPEC,
+))
+register(MetricSpec(
+    name="cross_sell_rate",
+    title="Cross-sell rate",
+    description="Share of customers paying at the period start who bought a cross-sell during it.",
+    formula="customers paying at P.start with ≥ 1 won cross-sell deal closed in P ÷ customers paying at P.start",
+    unit="percent",
+    better="higher",
+    period_kind="FLOW",
+    compute=_sell_rate("cross_sell"),
+    options=UpsellOptions,
+    edge_rules=(
+        "orders source: a paid order in a category the customer had never bought before (having bought another).",
+        *COMMON_EDGE,
+    ),
+    optional={**OPTIONAL, "deals": DEAL_FIELDS, "orders": ORDER_FIELDS},
+    **SUBSCRIPTION_SPEC,
+))
+

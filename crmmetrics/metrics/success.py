@@ -321,20 +321,43 @@ _USAGE_RULES = (
     "Days covered: from --since (or the first active day) to --until (or the last active day); a period's days outside that range are not counted.",
 )
 
-for _name, _title, _desc, _formula, _unit, _compute, _extras in (
-    ("dau", "Daily active users (DAU)", "Average number of distinct active users per day over the period; days without activity count as 0.",
-     "Σ over days d in P of distinct active users on d ÷ days in P", "count", compute_dau, ("active_users",)),
-    ("mau", "Monthly active users (MAU)", "Distinct active users in the period (window period) or in the 30 days ending at its last day (rolling30).",
-     "count(distinct users active in the window)", "count", compute_mau, ()),
-    ("stickiness", "Stickiness (DAU/MAU)", "Average DAU over the period divided by the period's MAU.",
-     "avg DAU over P ÷ MAU of P", "percent", compute_stickiness, ("dau", "mau")),
-):
-    register(MetricSpec(
-        name=_name, title=_title, family=FAMILY, description=_desc, formula=_formula, entity="activities",
-        needs=("user_id", "occurred_at"), unit=_unit, better="higher", period_kind="FLOW", date_field="occurred_at",
-        compute=_compute, options=UsageOptions, shape="custom", extra_columns=_extras, edge_rules=_USAGE_RULES,
-        optional={"activities": ("type", "actor_type")},
-    ))
+# What the three usage metrics share; each registration below spreads it (one style: register(MetricSpec(...))).
+USAGE_SPEC: dict[str, Any] = dict(
+    family=FAMILY, entity="activities", needs=("user_id", "occurred_at"), better="higher", period_kind="FLOW", date_field="occurred_at",
+    options=UsageOptions, edge_rules=_USAGE_RULES, optional={"activities": ("type", "actor_type")},
+)
+
+register(MetricSpec(
+    name="dau",
+    title="Daily active users (DAU)",
+    description="Average number of distinct active users per day over the period; days without activity count as 0.",
+    formula="Σ over days d in P of distinct active users on d ÷ days in P",
+    unit="count",
+    compute=compute_dau,
+    extra_columns=("active_users",),
+    **USAGE_SPEC,
+))
+
+register(MetricSpec(
+    name="mau",
+    title="Monthly active users (MAU)",
+    description="Distinct active users in the period (window period) or in the 30 days ending at its last day (rolling30).",
+    formula="count(distinct users active in the window)",
+    unit="count",
+    compute=compute_mau,
+    **USAGE_SPEC,
+))
+
+register(MetricSpec(
+    name="stickiness",
+    title="Stickiness (DAU/MAU)",
+    description="Average DAU over the period divided by the period's MAU.",
+    formula="avg DAU over P ÷ MAU of P",
+    unit="percent",
+    compute=compute_stickiness,
+    extra_columns=("dau", "mau"),
+    **USAGE_SPEC,
+))
 
 
 # ------------------------------------------------------------------ G2 time to value
