@@ -491,7 +491,11 @@ def _finish(frames: list[pd.DataFrame], period: str, by: list[str]) -> pd.DataFr
 def analyze(config: Config, name: str, *, period: str | None = None, since: str | None = None, until: str | None = None,
             as_of: str | None = None, table: str | None = None, inputs: dict[str, str] | None = None,
             stdin: Any = None, now: dt.datetime | None = None) -> Report:
-    """Run the per-customer analysis ``name``; ``results`` is its main (or chosen) table."""
+    """Run the per-customer analysis ``name``; ``results`` is its main (or chosen) table.
+
+    The run settings (period, --since/--until, --input entities) are checked as compute
+    checks them (``run_settings``, ``check_inputs``), and time is the same ``Grid``.
+    """
     from zoneinfo import ZoneInfo
 
     from crmmetrics.analyses import AnalysisContext, get_analysis
@@ -500,6 +504,31 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     spec = get_analysis(name)
     config.check_metric_options()  # the whole config is checked before data is read, as in compute
     config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers, not the config path's
+    needs = _analysis_needs(config, spec)
+    user_opts = getattr(config.model.analyses, name, None)
+    options = user_opts if user_opts is not None else spec.options()
+    tz = config.timezone
+    now = now or dt.datetime.now(ZoneInfo(tz))
+    period, _, since_dt, until_dt = run_settings(config, period, [], since, until)
+    as_of_dt = parse_day(as_of, "--as-of")
+    if period not in GRAINS:
+        raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
+    check_inputs(config, inputs)
+    dataset = load_dataset(config, needs, inputs, stdin)
+    grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, as_of_dt, now), tz)
+    ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt, grid=grid)
+    out = spec.compute(ctx)
+    chosen = _chosen_table(name, list(out.tables), table)
+    opts = options.model_dump(mode="json")
+    opts.update(out.options_in_force)
+    return Report(out.tables[chosen], dataset.issues + ctx.issues, dataset.inputs, now.isoformat(timespec="seconds"),
+                  (as_of_dt or now.replace(tzinfo=None, microsecond=0)).isoformat(timespec="seconds"), tz, period, [],
+                  since, until, {name: opts}, tables=out.tables, notes=out.notes)
+
+
+def _analysis_needs(config: Config, spec: Any) -> dict[str, set[str]]:
+    """Entity → fields an analysis reads: every required field (a ConfigError names the
+    missing ones), plus the optional fields the config maps."""
     where = config.where("sources")
     needs: dict[str, set[str]] = {}
     for entity, fields in spec.needs.items():
@@ -507,36 +536,18 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
         missing = [f for f in fields if f not in have]
         if not config.sources(entity) or missing:
             what = ", ".join(f"{entity}.{m}" for m in (missing or fields))
-            raise ConfigError(f"analysis {name} needs {what}; map it under sources.{entity} ({where})")
+            raise ConfigError(f"analysis {spec.name} needs {what}; map it under sources.{entity} ({where})")
         needs[entity] = set(fields)
     for entity, fields in spec.optional.items():
         have = mapped_fields(config, entity)
         if have:
             needs.setdefault(entity, set()).update(f for f in fields if f in have)
-    user_opts = getattr(config.model.analyses, name, None)
-    options = user_opts if user_opts is not None else spec.options()
-    tz = config.timezone
-    now = now or dt.datetime.now(ZoneInfo(tz))
-    since_dt, until_dt = parse_day(since, "--since"), parse_day(until, "--until")
-    as_of_dt = parse_day(as_of, "--as-of")
-    period = period or config.model.report.period
-    if period not in GRAINS:
-        raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
-    if since_dt and until_dt and until_dt <= since_dt:
-        raise UsageError(f"--until {until} is not after --since {since}")
-    for ent in (inputs or {}):
-        if ent not in config.configured_entities():
-            raise UsageError(f"--input {ent}=...: the config has no {ent} source to take the column mapping from")
-    dataset = load_dataset(config, needs, inputs, stdin)
-    grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, as_of_dt, now), tz)
-    ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt, grid=grid)
-    out = spec.compute(ctx)
-    names = list(out.tables)
+    return needs
+
+
+def _chosen_table(name: str, names: list[str], table: str | None) -> str:
+    """The analysis table asked for (default: its first, the main one)."""
     chosen = table or names[0]
-    if chosen not in out.tables:
+    if chosen not in names:
         raise UsageError(f"analysis {name} has no table {chosen!r}", hint=f"tables: {', '.join(names)}")
-    opts = options.model_dump(mode="json")
-    opts.update(out.options_in_force)
-    return Report(out.tables[chosen], dataset.issues + ctx.issues, dataset.inputs, now.isoformat(timespec="seconds"),
-                  (as_of_dt or now.replace(tzinfo=None, microsecond=0)).isoformat(timespec="seconds"), tz, period, [],
-                  since, until, {name: opts}, tables=out.tables, notes=out.notes)
+    return chosen
