@@ -310,31 +310,15 @@ def group_keys(ctx: MetricContext) -> list[str]:
     return [PERIOD_COL, *ctx.by]
 
 
-def _undeclared(extras: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Extras of a caller that declares no kinds: floats (amounts), as the old helpers left them."""
-    return {k: (v, "amount") if isinstance(v, str) else v for k, v in (extras or {}).items()}
-
-
-def ratio(ctx: MetricContext, rows: pd.DataFrame, numerator: str, denominator: str, **kw: Any) -> pd.DataFrame:
-    """:class:`Ratio` applied once, for Custom metrics that finish a ratio themselves."""
-    kw.setdefault("numerator_kind", "amount")
-    kw.setdefault("denominator_kind", "amount")
-    return Ratio(numerator, denominator, **{**kw, "extras": _undeclared(kw.get("extras"))}).aggregate(ctx, rows)
-
-
-def mean_quantiles(ctx: MetricContext, rows: pd.DataFrame, column: str, **kw: Any) -> pd.DataFrame:
-    """:class:`Mean` applied once, for Custom metrics that finish a mean themselves."""
-    return Mean(column, **{**kw, "extras": _undeclared(kw.get("extras"))}).aggregate(ctx, rows)
-
-
 def _empty(keys: list[str], agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
 
 
-# Count-like columns that are 0 (not null) in an added empty cell, whoever built the frame.
-COUNT_COLUMNS = ("n", "numerator", "denominator", "promoters", "passives", "detractors", "satisfied", "easy")
+# Count-like columns that are 0 (not null) in an added empty cell, whoever built the frame;
+# a shape passes its extras as ``counts`` (no list of metric-specific names here).
+COUNT_COLUMNS = ("n", "numerator", "denominator")
 
 
 def complete_grid(ctx: MetricContext, grouped: pd.DataFrame, rows: pd.DataFrame, counts: tuple[str, ...] = ()) -> pd.DataFrame:
