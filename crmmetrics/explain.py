@@ -33,7 +33,7 @@ def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> st
         "",
         f"Formula:      {spec.formula}",
         f"Entity:       {entity_text(spec)}",
-        f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape_label()}",
+        f"Unit:         {spec.unit}   Better: {spec.better}   Shape: {spec.shape_label(_options(spec, in_force))}",
         f"Period kind:  {spec.period_kind}: {PERIOD_KIND_TEXT[spec.period_kind]}",
         "Result:       value, n, numerator, denominator" + (", " + ", ".join(spec.extra_columns) if spec.extra_columns else ""),
         "",
@@ -48,6 +48,16 @@ def explain_text(spec: MetricSpec, in_force: dict[str, Any] | None = None) -> st
     if spec.edge_rules:
         lines += ["", "Rules and edge cases:"] + [f"  - {r}" for r in spec.edge_rules]
     return "\n".join(lines) + "\n"
+
+
+def _options(spec: MetricSpec, in_force: dict[str, Any] | None) -> Any:
+    """The options in force as the spec's Options (None: the defaults), so a variant's shape shows (csat variant mean → mean)."""
+    if in_force is None:
+        return None
+    try:
+        return spec.options.model_validate(in_force)
+    except ValueError:  # pydantic's ValidationError: fall back to the defaults' shape
+        return None
 
 
 def metrics_markdown() -> str:

@@ -181,6 +181,9 @@ def test_explain_and_the_metrics_page_show_the_aggregators_label():
     specs = all_metrics()
     assert "Shape: ratio" in explain_text(specs["nps"]) and "Shape: mean" in explain_text(specs["first_reply_time"])
     assert "Shape: count" in explain_text(specs["ticket_volume"]) and "Shape: custom" in explain_text(specs["mrr"])
+    # With the options in force (explain -c), a variant's shape: csat variant mean is a Mean.
+    assert "Shape: mean" in explain_text(specs["csat"], {"variant": "mean"})
+    assert "Shape: ratio" in explain_text(specs["csat"], {"variant": "top_box"})
     page = metrics_markdown()
     assert page.count("- **Shape:** ") == len(specs)
     assert "- **Shape:** sum" in page  # revenue: CountSum of amounts
