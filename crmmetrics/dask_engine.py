@@ -164,12 +164,12 @@ def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[s
                   by: list[str], as_of: dt.datetime) -> dict[str, Any]:
     """Read one part file and collect each metric's partial aggregates (runs on a worker)."""
     from crmmetrics.dataset import load_dataset
-    from crmmetrics.engine import run_metric
+    from crmmetrics.engine import declared_fields, run_metric
     from crmmetrics.grid import apply_as_of
     from crmmetrics.metrics.context import PERIOD_COL
     from crmmetrics.metrics.partial import Partials
 
-    ds = load_dataset(config, needs, {entity: part})
+    ds = load_dataset(config, needs, {entity: part}, declared=declared_fields(mps))
     part_grid = apply_as_of(ds, grid, config.timezone)
     parts, issues = {}, []
     for mp in mps:
@@ -178,7 +178,7 @@ def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[s
         parts[mp.spec.name] = collect.parts
         issues += [i for i in metric_issues if i.code not in FINISH_CODES]
     empty = {e: f.iloc[:0] for e, f in ds.frames.items()}  # the columns, for the finish run
-    return {"parts": parts, "issues": ds.issues + issues, "inputs": ds.inputs, "empty": empty,
+    return {"parts": parts, "issues": ds.issues + issues, "inputs": ds.inputs, "empty": empty, "mapped": ds.mapped,
             "grid": (part_grid.first, part_grid.last, part_grid.last_entity)}
 
 
@@ -206,7 +206,7 @@ def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, g
         merged = [(kind, f.assign(**{PERIOD_COL: pd.Timestamp(grid.all_start)}) if len(f) else f) for kind, f in merged]
         merged = merge([merged], keys)
     finish = Partials("finish", keys, merged)
-    ds = Dataset(frames=dict(outs[0]["empty"]))
+    ds = Dataset(frames=dict(outs[0]["empty"]), mapped=dict(outs[0]["mapped"]))  # declared-but-unmapped columns stay "not mapped"
     return run_metric(mp, ds, config, grid, by, as_of, partial=finish)
 
 

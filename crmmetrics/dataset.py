@@ -53,6 +53,19 @@ class Dataset:
     inputs: list[InputFact] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     tables: list[RawTable] = field(default_factory=list)
+    # entity → fields read from a source column or constant (the others of its frame are
+    # declared fields the config does not map: all-null columns, see load_dataset)
+    mapped: dict[str, set[str]] = field(default_factory=dict)
+
+    def mapped_fields(self, entity: str) -> set[str]:
+        """The fields of ``entity`` that came from the data (a declared but unmapped field is
+        an all-null column). Ask it only where the difference matters, such as a message
+        saying what to map; a frame built by hand (tests) counts its own columns."""
+        known = self.mapped.get(entity)
+        if known is None:
+            frame = self.frames.get(entity)
+            return set() if frame is None else set(frame.columns) - {"_src", "_row"}
+        return known
 
     def locate(self, src: Any, rows: Any, fieldname: str | None = None) -> list[str]:
         """Human locations for parallel arrays of source ids and row positions."""
@@ -102,8 +115,13 @@ def _display(p: Path) -> str:
 
 
 def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str, str] | None = None,
-                 stdin: Any = None) -> Dataset:
-    """Read every source of the entities in ``needs`` (entity → fields), typed."""
+                 stdin: Any = None, declared: dict[str, set[str]] | None = None) -> Dataset:
+    """Read every source of the entities in ``needs`` (entity → fields), typed.
+
+    ``declared`` (entity → every field the run's metrics may read) are always columns of
+    the entity's frame: all-null with the field's declared type when the config does not
+    map them, so a metric behaves the same whichever columns the plan happened to load.
+    """
     import pandas as pd
 
     ds = Dataset()
@@ -121,9 +139,37 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
             if entity_name in overrides:
                 break  # --input replaces the entity's sources with one file
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        ds.mapped[entity_name] = set(frame.columns) - {"_src", "_row"}
+        frame = with_declared(frame, entity_name, (declared or {}).get(entity_name, set()), config.timezone)
         ds.frames[entity_name] = frame
         _check_duplicate_keys(ds, entity_name, frame)
     return ds
+
+
+def null_column(ftype: FieldType, n: int, tz: str) -> pd.Series:
+    """``n`` nulls typed as a mapped all-blank column of ``ftype`` parses to (dates: NaT in
+    the reporting zone; numbers, money, durations: NaN floats; the rest: None objects).
+    tests/test_declared_fields.py compares it with the parser's output."""
+    import pandas as pd
+
+    if ftype in (FieldType.DATETIME, FieldType.DATE):
+        return pd.Series(pd.NaT, index=pd.RangeIndex(n), dtype=f"datetime64[ns, {tz}]")
+    if ftype in (FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER, FieldType.DURATION):
+        return pd.Series(float("nan"), index=pd.RangeIndex(n), dtype="float64")
+    return pd.Series([None] * n, index=pd.RangeIndex(n), dtype=object)
+
+
+def with_declared(frame: pd.DataFrame, entity: str, fields: set[str], tz: str) -> pd.DataFrame:
+    """``frame`` with an all-null column (declared type) for each of ``fields`` it lacks."""
+    import pandas as pd
+
+    ent = ENTITIES[entity]
+    missing = sorted(f for f in fields if f not in frame and ent.field(f) is not None)
+    if not missing:
+        return frame
+    nulls = pd.DataFrame({f: null_column(ent.field(f).type, len(frame), tz) for f in missing})  # type: ignore[union-attr]
+    nulls.index = frame.index
+    return pd.concat([frame, nulls], axis=1)
 
 
 def _size(path: str) -> int | None:

@@ -51,6 +51,25 @@ class Plan:
     by: list[str]
     skipped: list[Issue] = field(default_factory=list)
 
+    @property
+    def declared(self) -> dict[str, set[str]]:
+        """Entity → every field the planned metrics may read (:func:`declared_fields`)."""
+        return declared_fields(self.metrics)
+
+
+def declared_fields(plans: list[MetricPlan]) -> dict[str, set[str]]:
+    """Entity → every field the metrics of ``plans`` declare: ``needs``, the date field and
+    ``option_needs`` of their own entity, and ``optional`` per entity. The dataset makes each
+    one a column (all-null when unmapped), so no metric depends on another's reads."""
+    out: dict[str, set[str]] = {}
+    for mp in plans:
+        spec = mp.spec
+        own = {*spec.needs, spec.date_field, *(spec.option_needs(mp.options) if spec.option_needs else ())}
+        out.setdefault(spec.entity, set()).update(own)
+        for entity, fields in spec.optional.items():
+            out.setdefault(entity, set()).update(fields)
+    return out
+
 
 @dataclass
 class Report:
@@ -365,7 +384,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     for entity, fields in (extra_needs or {}).items():
         plan.needs.setdefault(entity, set()).update(fields)
-    dataset = load_dataset(config, plan.needs, inputs, stdin)
+    dataset = load_dataset(config, plan.needs, inputs, stdin, declared=plan.declared)
     grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now), tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}
     stale = grid.stale_issue()
@@ -418,7 +437,7 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by:
     shared = joined is not None and spec.entity in dataset.frames
     frame = joined.get(key) if shared else None
     if frame is None:
-        frame = _with_dimensions(mp, dataset, by)
+        frame = _with_dimensions(mp, dataset, by, config.timezone)
         if shared:
             joined[key] = frame
     ctx = MetricContext(spec, mp.options, frame, grid.grain, by, config.timezone, config.week_start, as_of, grid.since, grid.until,
@@ -431,16 +450,22 @@ def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by:
     return rows, ctx.issues, opts
 
 
-def _with_dimensions(mp: MetricPlan, dataset: Dataset, by: list[str]) -> pd.DataFrame:
+def _with_dimensions(mp: MetricPlan, dataset: Dataset, by: list[str], tz: str) -> pd.DataFrame:
     """The metric's entity frame with the --by columns joined in and blanks labelled."""
     import pandas as pd
 
     spec = mp.spec
     frame = dataset.frames.get(spec.entity)
-    if frame is None:  # entity_optional and not configured: an empty frame of its fields
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in ("_src", "_row", *spec.needs)})
+    if frame is None:  # entity_optional and not configured: an empty frame of its declared fields
+        from crmmetrics.dataset import with_declared
+
+        frame = with_declared(pd.DataFrame({c: pd.Series(dtype=object) for c in ("_src", "_row")}), spec.entity,
+                              declared_fields([mp]).get(spec.entity, set()), tz)
     for link, target in dict.fromkeys((link, target) for _, link, target in mp.joined_dims):
         dims = [d for d, lk, t in mp.joined_dims if (lk, t) == (link, target)]
+        # A joined dimension is not mapped on the metric's entity: a column of that name
+        # there is the all-null one of a declared field, replaced by the joined values.
+        frame = frame.drop(columns=[d for d in dims if d in frame])
         lookup = dataset.frames[target][[link, *dims]].dropna(subset=[link]).drop_duplicates(link, keep="first")
         frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
     for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
@@ -504,7 +529,7 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     spec = get_analysis(name)
     config.check_metric_options()  # the whole config is checked before data is read, as in compute
     config, stdin = config_for_inputs(config, inputs, stdin)  # presets match the --input's headers, not the config path's
-    needs = _analysis_needs(config, spec)
+    needs, declared = _analysis_needs(config, spec)
     user_opts = getattr(config.model.analyses, name, None)
     options = user_opts if user_opts is not None else spec.options()
     tz = config.timezone
@@ -514,7 +539,7 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
     if period not in GRAINS:
         raise UsageError(f"unknown period {period!r}", hint=f"use one of {', '.join(GRAINS)}")
     check_inputs(config, inputs)
-    dataset = load_dataset(config, needs, inputs, stdin)
+    dataset = load_dataset(config, needs, inputs, stdin, declared=declared)
     grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, as_of_dt, now), tz)
     ctx = AnalysisContext(spec, options, dataset.frames, dataset, config, period, as_of_dt, since_dt, until_dt, grid=grid)
     out = spec.compute(ctx)
@@ -526,9 +551,10 @@ def analyze(config: Config, name: str, *, period: str | None = None, since: str 
                   since, until, {name: opts}, tables=out.tables, notes=out.notes)
 
 
-def _analysis_needs(config: Config, spec: Any) -> dict[str, set[str]]:
-    """Entity → fields an analysis reads: every required field (a ConfigError names the
-    missing ones), plus the optional fields the config maps."""
+def _analysis_needs(config: Config, spec: Any) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(fields to read, fields declared) per entity for an analysis: every required field (a
+    ConfigError names the missing ones), plus the optional fields the config maps; declared
+    fields (required and optional) are columns of the frames even when unmapped."""
     where = config.where("sources")
     needs: dict[str, set[str]] = {}
     for entity, fields in spec.needs.items():
@@ -538,11 +564,13 @@ def _analysis_needs(config: Config, spec: Any) -> dict[str, set[str]]:
             what = ", ".join(f"{entity}.{m}" for m in (missing or fields))
             raise ConfigError(f"analysis {spec.name} needs {what}; map it under sources.{entity} ({where})")
         needs[entity] = set(fields)
+    declared = {e: set(f) for e, f in needs.items()}
     for entity, fields in spec.optional.items():
         have = mapped_fields(config, entity)
         if have:
             needs.setdefault(entity, set()).update(f for f in fields if f in have)
-    return needs
+        declared.setdefault(entity, set()).update(fields)
+    return needs, declared
 
 
 def _chosen_table(name: str, names: list[str], table: str | None) -> str:

@@ -55,7 +55,11 @@ def frames(rows: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
     })
     customers = pd.DataFrame({"_src": np.zeros(6, dtype=np.int32), "_row": np.arange(6), "customer_id": [f"C{i}" for i in range(6)],
                               "segment": ["odd" if i % 2 else "even" for i in range(6)]})
-    return subs, customers
+    # What the dataset hands the engine: every declared field a column (all-null when unmapped).
+    from crmmetrics.dataset import with_declared
+    from crmmetrics.domain.mrr import CUSTOMER_FIELDS, SUBSCRIPTION_FIELDS
+
+    return with_declared(subs, "subscriptions", set(SUBSCRIPTION_FIELDS), "UTC"), with_declared(customers, "customers", set(CUSTOMER_FIELDS), "UTC")
 
 
 def summary(subs: pd.DataFrame, customers: pd.DataFrame, by: list[str] | None = None, grain: str = "month") -> pd.DataFrame:

@@ -191,7 +191,7 @@ def test_health_components_weights_and_reweighting(tmp_path):
     from crmmetrics.engine import make_plan
 
     plan = make_plan(cfg, ["health_score"], "month", [], False)
-    frames = load_dataset(cfg, plan.needs).frames
+    frames = load_dataset(cfg, plan.needs, declared=plan.declared).frames  # as compute loads it
     table = score_customers(frames, HealthOptions(), pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id")
     assert set(table.index) == {"A", "B"}  # C churned, T never paid
     a, b = table.loc["A"], table.loc["B"]
@@ -325,7 +325,11 @@ def test_health_payments_scores_the_share_past_due_as_explain_says():
     customers = pd.DataFrame({"customer_id": ["A", "B", "C"], "created_at": [ts("2026-01-01")] * 3, "first_paid_at": [ts("2026-01-05")] * 3})
     subs = pd.DataFrame({"customer_id": ["A", "A", "B", "C"], "status": ["past_due", "active", "past_due", "active"],
                          "started_at": [ts("2026-02-01")] * 4})
-    frames = {"customers": customers, "subscriptions": subs}
+    # As the dataset hands them over: the declared fields of each frame are columns (all-null when unmapped).
+    from crmmetrics.dataset import with_declared
+
+    frames = {"customers": with_declared(customers, "customers", {"churned_at"}, "UTC"),
+              "subscriptions": with_declared(subs, "subscriptions", {"ended_at"}, "UTC")}
     table = score_customers(frames, HealthOptions(components={"payments": {}}), pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id")
     # A: one of two subscriptions past due → share 0.5 → 50; B: all → 0; C: none → 100.
     assert table["payments"].to_dict() == {"A": 50.0, "B": 0.0, "C": 100.0}

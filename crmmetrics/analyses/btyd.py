@@ -111,7 +111,7 @@ def compute_btyd(ctx: AnalysisContext) -> AnalysisOutput:
         end = day_after_last_order(ctx, opts) - dt.timedelta(days=1)
     end = Grid.day_start(end)
     orders = analysis_orders(ctx, opts, None, "")
-    with_money = "amount" in orders
+    with_money = "amount" in ctx.dataset.mapped_fields("orders")
     credits = orders[orders["_order"] == 0]
     if len(credits):
         ctx.issue("credits_not_purchases", f"{len(credits)} credit rows (refunds, cancellation invoices) are not purchases and are left out "

@@ -116,7 +116,7 @@ def compute_cohorts(ctx: AnalysisContext) -> AnalysisOutput:
     # The observation end plays the as-of day of this analysis: its grid owns the periods.
     grid = dataclasses.replace(ctx.grid, grain=grain, week_start=ctx.config.week_start, as_of=day, as_of_given=True)
     orders = analysis_orders(ctx, opts, grid.horizon, "the observation end")
-    if opts.value == "revenue" and "amount" not in orders:
+    if opts.value == "revenue" and "amount" not in ctx.dataset.mapped_fields("orders"):
         raise ConfigError("cohorts value: revenue needs orders.amount mapped")
     cells = cohort_cells(orders, grid, day, opts.variant, opts.value)
     if ctx.since is not None:

@@ -50,7 +50,7 @@ def compute_health(ctx: AnalysisContext) -> AnalysisOutput:
     def report(code: str, message: str, count: int) -> None:
         ctx.issue(code, message, Level.INFO, count=count)
 
-    if "activities" in frames and "customer_id" in frames["activities"]:
+    if "activities" in frames and "customer_id" in ctx.dataset.mapped_fields("activities"):
         from crmmetrics.domain.activity import qualifying
 
         acts = qualifying(frames["activities"], opts)
@@ -62,7 +62,7 @@ def compute_health(ctx: AnalysisContext) -> AnalysisOutput:
     table["score_prev"] = table["customer_id"].map(before.set_index("customer_id")["score"])
     table["trend"] = table["score"] - table["score_prev"]
     customers = frames["customers"].drop_duplicates("customer_id").set_index("customer_id")
-    dims = [d for d in CUSTOMER_DIMS if d in customers]
+    dims = [d for d in CUSTOMER_DIMS if d in ctx.dataset.mapped_fields("customers")]  # declared: columns even when unmapped
     for d in dims:
         table[d] = table["customer_id"].map(customers[d])
     comps = list(opts.components)

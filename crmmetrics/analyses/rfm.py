@@ -242,7 +242,7 @@ def compute_rfm(ctx: AnalysisContext) -> AnalysisOutput:
     day = Grid.day_start(analysis_date)
     # Orders dated on the analysis day still count (recency 0); later ones are issues.
     orders = analysis_orders(ctx, opts, Grid.day_end(day), "the analysis date")
-    if "amount" not in orders:
+    if "amount" not in ctx.dataset.mapped_fields("orders"):
         raise ConfigError("analysis rfm needs orders.amount mapped (monetary)")
     buys = orders[orders["_order"] == 1]
     if buys.empty:

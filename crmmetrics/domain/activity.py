@@ -51,10 +51,10 @@ def qualifying(acts: pd.DataFrame, opts: ActivityOptions) -> pd.DataFrame:
     """
     keep = acts["occurred_at"].notna()
     if opts.events is not None:
-        if "type" not in acts:
-            raise ConfigError("events is set but activities.type is not mapped; map it under sources.activities.fields")
+        if len(acts) and acts["type"].isna().all():  # declared, so a column: all null when not mapped
+            raise ConfigError("events is set but activities.type is not mapped (or blank in every row); map it under sources.activities.fields")
         keep &= _folded(acts["type"]).isin(opts.events)
-    if "actor_type" in acts and opts.exclude_actors:
+    if opts.exclude_actors:  # a blank or unmapped actor is never excluded
         keep &= ~_folded(acts["actor_type"]).isin(opts.exclude_actors)
     return acts[keep]
 
@@ -191,10 +191,10 @@ class HealthScorer:
         self.keys = pd.Index(self.customers["customer_id"])
         self.began = self.churned = None
         if opts.population != "all":
-            began = "first_paid_at" if opts.population == "paying" and "first_paid_at" in self.customers else "created_at"
-            if began in self.customers:
+            began = "first_paid_at" if opts.population == "paying" and _filled(self.customers, "first_paid_at") else "created_at"
+            if _filled(self.customers, began):
                 self.began = local(self.customers[began])
-            if "churned_at" in self.customers:
+            if _filled(self.customers, "churned_at"):
                 self.churned = local(self.customers["churned_at"])
         self.sources: dict[str, Any] = {}
         for name in opts.components:
@@ -215,7 +215,7 @@ class HealthScorer:
                 sub = sub[sub["customer_id"].notna()]
                 self.sources[name] = {
                     "codes": self.keys.get_indexer(sub["customer_id"]), "started": local(sub["started_at"]),
-                    "ended": local(sub["ended_at"]) if "ended_at" in sub else None,
+                    "ended": local(sub["ended_at"]) if _filled(sub, "ended_at") else None,
                     "past_due": (sub["status"] == "past_due").to_numpy(dtype="float64")}
 
     def _timeline(self, frame: pd.DataFrame, date_col: str, local: Any, values: str | None = None) -> dict[str, Any]:
@@ -328,7 +328,13 @@ class HealthScorer:
 
 def _has(frames: dict[str, Any], entity: str, fields: tuple[str, ...]) -> bool:
     frame = frames.get(entity)
-    return frame is not None and all(f in frame for f in fields)
+    return frame is not None and all(_filled(frame, f) for f in fields)
+
+
+def _filled(frame: pd.DataFrame, fieldname: str) -> bool:
+    """Whether the declared field ``fieldname`` holds any value: an unmapped field is an
+    all-null column and counts as absent, as a mapped column left blank in every row."""
+    return bool(frame[fieldname].notna().any())
 
 
 def merged_health_options(config: Any, own: Options, section: str) -> dict[str, Any]:

@@ -39,25 +39,25 @@ def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = Fals
     checked by the amount metrics themselves.
     """
     df = ctx.frame if frame is None else frame
-    if "deal_id" in df:
+    if "deal_id" in df:  # the key: read whenever mapped, declared by most deal metrics
         dup = df["deal_id"].notna() & df.duplicated("deal_id", keep="last")
         if dup.any():
             # Exports concatenated over time repeat a deal; its latest row carries the latest status.
             ctx.issue("duplicate_deal", f"{int(dup.sum())} earlier rows of repeated deal_ids ignored; the last row of each deal is used",
                       count=int(dup.sum()), field="deal_id")
             df = df[~dup]
-    if "status" in df:
+    if ctx.mapped("status", "deals"):  # an unmapped status is no reason to drop every deal
         bad = df["status"].isna()
         if bad.any():
             ctx.row_issues(df[bad], "unusable_status", "deal status is blank or not mapped to open / won / lost "
                            "(map it under values: status); deal excluded", "status")
             df = df[~bad]
-    if dates and "created_at" in df and "closed_at" in df and "status" in df:
+    if dates:  # blank (or unmapped) dates contradict nothing
         backwards = df["status"].isin(CLOSED) & precedes(ctx, df["closed_at"], df["created_at"])
         if backwards.any():
             ctx.row_issues(df[backwards], "closed_before_created", "close date is before the created date; deal excluded", "closed_at")
             df = df[~backwards]
-    if amounts and "amount" in df:
+    if amounts:
         negative = df["amount"] < 0
         if negative.any():
             ctx.row_issues(df[negative], "negative_amount", "deal amount is negative; deal excluded", "amount")
@@ -70,7 +70,7 @@ def closed_rows(ctx: MetricContext, deals: pd.DataFrame, statuses: tuple[str, ..
 
     A won or lost deal without a close date cannot be placed in a period: an issue per row.
     """
-    if "closed_at" not in deals:
+    if not ctx.mapped("closed_at", "deals"):
         raise ConfigError(f"{ctx.spec.name} needs deals.closed_at mapped")
     df = deals[deals["status"].isin(statuses)]
     undated = df["closed_at"].isna()

@@ -192,11 +192,21 @@ class Run:
         """The typed frame of ``entity`` (None when the config does not map it)."""
         return self.dataset.frames.get(entity)
 
+    def mapped(self, entity: str, fieldname: str) -> bool:
+        """Whether the config maps ``entity.fieldname`` (declared fields are columns either way)."""
+        return fieldname in self.dataset.mapped_fields(entity)
+
     def cache(self) -> dict[Any, Any]:
         """Per-run memo of segments, timelines and summaries."""
         # The dataset lives for one compute() call; every metric of the family reuses
         # the normalised segments and timelines instead of rebuilding them.
         return self.dataset.__dict__.setdefault("_mrr_cache", {})
+
+
+def _has_dim(ctx: MetricContext, frame: pd.DataFrame, entity: str, col: str) -> bool:
+    """Whether ``frame`` carries the --by column ``col``: not when it is only the all-null
+    column of a declared field the config does not map (declared fields are always columns)."""
+    return col in frame and (col in ctx.dataset.mapped_fields(entity) or bool(frame[col].notna().any()))
 
 
 def run_from_metric(ctx: MetricContext, dim_source: dict[str, str] | None = None) -> Run:
@@ -206,11 +216,11 @@ def run_from_metric(ctx: MetricContext, dim_source: dict[str, str] | None = None
     dim_source = dim_source or {d: d for d in dims}
     dims_frame = None
     subs = ctx.other("subscriptions") if "subscriptions" in ctx.spec.by_from else None
-    sub_dims = [d for d in dims if subs is not None and d in subs and d not in INTERNAL_COLUMNS]
-    if frame is not None and "customer_id" in frame:
+    sub_dims = [d for d in dims if subs is not None and _has_dim(ctx, subs, "subscriptions", d) and d not in INTERNAL_COLUMNS]
+    if frame is not None and "customer_id" in ctx.dataset.mapped_fields("customers"):
         cols = {}
         for out, col in dim_source.items():
-            if col not in frame:
+            if not _has_dim(ctx, frame, "customers", col):
                 if out in sub_dims:
                     continue  # taken from each subscription row instead
                 raise ConfigError(f"{ctx.spec.name}: --by {out} needs customers.{col} mapped")
@@ -283,15 +293,14 @@ def load_segments(run: Run, opts: EngineOptions, *, need_mrr: bool = True, min_i
             kept = seg.frame[seg.frame["interval"] >= min_interval].reset_index(drop=True)
             cache[fkey] = Segments(kept, seg.source, seg.snapshot, seg.anchor)
         seg = cache[fkey]
-    if need_mrr and seg.source == "customers" and "mrr" not in run.frame("customers"):
+    if need_mrr and seg.source == "customers" and not run.mapped("customers", "mrr"):
         raise ConfigError(f"{run.name} needs MRR amounts: map subscriptions (amount, started_at, ...) or customers.mrr")
     return seg
 
 
 def _is_snapshot(run: Run, source: str) -> bool:
-    frame = run.frame(source)
     start = "started_at" if source == "subscriptions" else "first_paid_at"
-    return start not in frame
+    return not run.mapped(source, start)  # no start dates mapped: a dateless snapshot
 
 
 def _snapshot_anchor(run: Run) -> dt.datetime:
@@ -326,19 +335,19 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
 
     df = run.frame("subscriptions")
     for need in ("customer_id", "amount"):
-        if need not in df:
+        if not run.mapped("subscriptions", need):
             raise ConfigError(f"{run.name}: MRR from subscriptions needs subscriptions.{need} mapped")
     f = _Filter(run, "subscriptions", df)
     f.drop(df["customer_id"].isna(), "missing_customer_id", "subscription without customer_id left out of MRR", "customer_id")
     f.drop(df["amount"].isna(), "missing_amount", "subscription without amount left out of MRR", "amount")
     f.drop(df["amount"] < 0, "negative_amount", "negative subscription amount left out of MRR (refunds and credits are not MRR)", "amount")
-    discount = df["discount_amount"].fillna(0.0) if "discount_amount" in df else pd.Series(0.0, index=df.index)
+    discount = df["discount_amount"].fillna(0.0)  # blank or unmapped: no discount
     f.drop(discount < 0, "negative_discount", "negative discount left out of MRR", "discount_amount")
     tax = pd.Series(0.0, index=df.index)
-    if opts.amount_includes_tax and "tax_amount" in df:
+    if opts.amount_includes_tax:  # blank or unmapped tax: 0
         tax = df["tax_amount"].fillna(0.0)
         f.drop(tax < 0, "negative_tax", "negative tax amount left out of MRR", "tax_amount")
-    if "billing_interval_months" in df:
+    if run.mapped("subscriptions", "billing_interval_months"):
         interval = df["billing_interval_months"]
         f.drop(interval.isna(), "missing_billing_interval", "subscription without billing interval left out of MRR (never guessed)", "billing_interval_months")
         f.drop(interval <= 0, "bad_billing_interval", "billing interval must be more than 0 months; subscription left out of MRR", "billing_interval_months")
@@ -347,7 +356,7 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
         run.data_note("monthly_assumed", "subscriptions.billing_interval_months is not mapped: every subscription is read as billed monthly")
     quantity = pd.Series(1.0, index=df.index)
     if opts.quantity == "multiply":
-        if "quantity" not in df:
+        if not run.mapped("subscriptions", "quantity"):
             raise ConfigError(f"{run.name}: option quantity multiply needs subscriptions.quantity mapped")
         quantity = df["quantity"]
         f.drop(quantity.isna() | (quantity < 0), "bad_quantity", "quantity blank or negative; subscription left out of MRR (quantity: multiply)", "quantity")
@@ -355,7 +364,7 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
     net = gross - discount - tax
     f.drop(net < -EPS, "discount_exceeds_amount", "discount (and tax) exceed the amount; subscription left out of MRR", "discount_amount")
 
-    status = df["status"].astype(object).str.lower() if "status" in df else pd.Series(None, index=df.index, dtype=object)
+    status = df["status"].astype(object).str.lower()
     f.drop(status.eq("trialing"), "trialing", "trialing subscription is not MRR yet; left out", "status", Level.INFO)
     if opts.paused == "excluded":
         f.drop(status.eq("paused"), "paused", "paused subscription left out of MRR (paused: excluded)", "status", Level.INFO)
@@ -368,8 +377,7 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
     else:
         start = _local(df["started_at"], tz)
         f.drop(start.isna(), "missing_start", "subscription without a start date left out of MRR", "started_at")
-        ended = _local(df["ended_at"], tz) if "ended_at" in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
-        canceled = _local(df["canceled_at"], tz) if "canceled_at" in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        ended, canceled = _local(df["ended_at"], tz), _local(df["canceled_at"], tz)
         end = ended.fillna(canceled) if opts.churn_date == "ended_at" else canceled.fillna(ended)
         field_end = "ended_at" if opts.churn_date == "ended_at" else "canceled_at"
         f.drop(ended.notna() & (ended < start), "end_before_start", "subscription ends before it starts; left out of MRR", "ended_at")
@@ -386,7 +394,7 @@ def _subscription_segments(run: Run, opts: EngineOptions, snapshot: bool, anchor
         "end": end.astype("datetime64[ns]"),
         "mrr": mrr.astype("float64"),
         "interval": interval.astype("float64"),
-        "row_id": df["subscription_id"].astype(object) if "subscription_id" in df else df["_row"].astype(str),
+        "row_id": df["subscription_id"].astype(object) if run.mapped("subscriptions", "subscription_id") else df["_row"].astype(str),
         "fx_rate": rate,
         "_src": df["_src"], "_row": df["_row"], "_ix": df.index,
     })[keep]
@@ -409,7 +417,7 @@ def _past_due_end(run: Run, opts: EngineOptions, df: pd.DataFrame, status: pd.Se
     past_due = status.eq("past_due") & f.keep
     if not past_due.any() or opts.delinquent_days is None:
         return end
-    if "past_due_since" not in df:
+    if not run.mapped("subscriptions", "past_due_since"):
         run.data_note("past_due_kept", f"{int(past_due.sum())} past_due subscriptions count as active: map a past_due_since column "
                       f"to stop them {opts.delinquent_days} days after the failed payment (delinquent_days)", count=int(past_due.sum()))
         return end
@@ -434,7 +442,7 @@ def fx_rates(run: Run, opts: EngineOptions, df: pd.DataFrame, start: pd.Series, 
     import pandas as pd
 
     ones = pd.Series(1.0, index=df.index)
-    if "currency" not in df:
+    if not run.mapped(entity, "currency"):
         return ones
     cur = df["currency"].astype(object).str.strip().str.upper()
     found = sorted({c for c in cur[keep].dropna().unique() if c})
@@ -488,23 +496,24 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
     df = run.frame("customers")
     f = _Filter(run, "customers", df)
     f.drop(df["customer_id"].isna(), "missing_customer_id", "customer row without customer_id left out", "customer_id")
-    mrr = df["mrr"] if "mrr" in df else pd.Series(0.0, index=df.index)
+    has_mrr = run.mapped("customers", "mrr")
+    mrr = df["mrr"] if has_mrr else pd.Series(0.0, index=df.index)
     f.drop(mrr < 0, "negative_mrr", "negative MRR left out", "mrr")
-    status = df["status"].astype(object).str.strip().str.lower() if "status" in df else pd.Series(None, index=df.index, dtype=object)
+    status = df["status"].astype(object).str.strip().str.lower()
     churned_word = status.isin(CHURNED_WORDS)
     if snapshot:
-        if "lifetime_revenue" in df:
+        if run.mapped("customers", "lifetime_revenue"):
             _check_lifetime_revenue(run, df, f)
         start = pd.Series(pd.Timestamp(anchor) - pd.Timedelta(days=1), index=df.index)
         end = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
         end[churned_word.to_numpy()] = pd.Timestamp(anchor)
         paying = (mrr.fillna(0) > EPS) | churned_word
-        if "status" not in df:
+        if not run.mapped("customers", "status"):
             run.data_note("snapshot_without_status", "customers.status is not mapped: nobody can be seen as churned in this snapshot")
     else:
         tz = run.timezone
         start = _local(df["first_paid_at"], tz)
-        end = _local(df["churned_at"], tz) if "churned_at" in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        end = _local(df["churned_at"], tz)
         f.drop(start.isna() & end.notna(), "churned_without_first_paid", "customer has churned_at but no first_paid_at; left out", "churned_at")
         never = start.isna() & f.keep
         f.keep &= ~never  # never paid: not a customer for revenue metrics (trials, leads)
@@ -513,7 +522,7 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
         # Same rule as subscriptions: only MRR > 0 is paying. A first-paid date with MRR 0
         # (free plan, or MRR zeroed after churn) is not a paying customer; without an mrr
         # column every customer with a first-paid date counts (customer counts only).
-        paying = mrr.fillna(0) > EPS if "mrr" in df else pd.Series(True, index=df.index)
+        paying = mrr.fillna(0) > EPS if has_mrr else pd.Series(True, index=df.index)
     keep = f.keep.to_numpy()
     out = pd.DataFrame({
         "customer_id": df["customer_id"].astype(object), "start": start.astype("datetime64[ns]"), "end": end.astype("datetime64[ns]"),
@@ -522,7 +531,7 @@ def _customer_segments(run: Run, snapshot: bool, anchor: dt.datetime | None) -> 
     })[keep]
     out = out[out["start"] < pd.Timestamp(run.horizon)]
     out.loc[out["end"] >= pd.Timestamp(run.horizon), "end"] = pd.NaT
-    if "mrr" in df and not snapshot:
+    if has_mrr and not snapshot:
         zero = ~out["paying"]
         if zero.any():
             lost = int((zero & out["end"].notna()).sum())
@@ -1015,7 +1024,7 @@ def with_dims(run: Run, frame: pd.DataFrame, dims: list[str], time: str | None =
         subs = run.frame("subscriptions")
         # One key type on both sides (pandas may infer str for one and object for the other).
         ref = pd.DataFrame({"_c": subs["customer_id"].astype(str), **{d: _text_dim(subs[d]) for d in from_subs}})
-        ref["_t"] = _local(subs["started_at"], run.timezone).astype("datetime64[ns]") if "started_at" in subs else pd.NaT
+        ref["_t"] = _local(subs["started_at"], run.timezone).astype("datetime64[ns]")
         ref = ref[subs["customer_id"].notna().to_numpy()].sort_values("_t", kind="stable", na_position="first")
         first = ref.drop_duplicates("_c", keep="first").set_index("_c")
         at = out[time] if time is not None and time in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")

@@ -78,7 +78,7 @@ def prepare_orders(frame: pd.DataFrame, policy: OrderPolicy, dataset: Dataset, t
     reported: set[Any] = dataset.__dict__.setdefault("_orders_reported", set())
     key = (policy.policy_key(), tuple(frame.columns), len(frame), tz)
     if key not in cache:
-        cache[key] = _prepare(frame, policy, _IssueLog(dataset, policy.policy_key() not in reported), tz)
+        cache[key] = _prepare(frame, policy, _IssueLog(dataset, policy.policy_key() not in reported), tz, dataset.mapped_fields("orders"))
         reported.add(policy.policy_key())
     df = cache[key]
     if cutoff is not None:
@@ -91,8 +91,12 @@ def prepare_orders(frame: pd.DataFrame, policy: OrderPolicy, dataset: Dataset, t
     return df
 
 
-def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str) -> pd.DataFrame:
-    """The cutoff-free part of :func:`prepare_orders` (cached per dataset and policy)."""
+def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, mapped: set[str]) -> pd.DataFrame:
+    """The cutoff-free part of :func:`prepare_orders` (cached per dataset and policy).
+
+    ``mapped``: the orders fields the config maps. Declared fields are columns either way;
+    an unmapped amount means "count orders only", not "every amount is missing".
+    """
     import numpy as np
     import pandas as pd
 
@@ -100,17 +104,16 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str) 
     for col in ("customer_id", "order_id"):
         # Work-around: io/parse.py clean_text turns blank cells of pandas' str dtype into NaN,
         # which parse_id then writes as the text "nan"; a blank id is a missing id.
-        if col in df:
-            df[col] = df[col].mask(df[col].isna() | (df[col].astype(object) == "nan"))
+        df[col] = df[col].mask(df[col].isna() | (df[col].astype(object) == "nan"))
     df["_local"] = df["order_date"].dt.tz_convert(tz).dt.tz_localize(None)
     no_date = df["_local"].isna()
     if no_date.any():
         log.rows(df[no_date], "missing_date", "order without order_date excluded", "order_date")
         df = df[~no_date]
 
-    has_amount = "amount" in df
+    has_amount = "amount" in mapped
     if policy.amount_is_unit_price:
-        if not has_amount or "quantity" not in df:
+        if not has_amount or "quantity" not in mapped:
             raise ConfigError("amount_is_unit_price needs orders.fields.amount (the unit price) and orders.fields.quantity mapped",
                               hint="add quantity: <column> under sources.orders.fields")
         qty = pd.to_numeric(df["quantity"].astype(object), errors="coerce")
@@ -125,13 +128,13 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str) 
             log.rows(df[no_amount], "missing_amount", "order without a usable amount excluded", "amount")
             df = df[~no_amount]
 
-    has_id = "order_id" in df
+    has_id = "order_id" in mapped
     if policy.order_lines:
         if not has_id:
             raise ConfigError("order_lines: true needs orders.fields.order_id mapped (lines are grouped by it)")
         df = _collapse_lines(df)
 
-    status = df["status"] if "status" in df else pd.Series(None, index=df.index, dtype=object)
+    status = df["status"]  # blank or unmapped: neither canceled nor refunded
     canceled = (status == "canceled").fillna(False).astype(bool)
     if canceled.any():
         log.summary(df[canceled], "canceled_order", f"{int(canceled.sum())} canceled orders left out of every metric", Level.INFO)
@@ -172,7 +175,7 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str) 
                      "once (set order_lines: true if the export has one row per order line)", "order_id")
             df, amount, credit = df[~dup], amount[~dup], credit[~dup]
 
-    if "customer_id" in df:
+    if "customer_id" in mapped:
         guests = df["customer_id"].isna()
         if guests.any():
             log.summary(df[guests], "missing_customer_id", f"{int(guests.sum())} orders without customer_id: kept in revenue, order counts "
@@ -247,7 +250,7 @@ def analysis_orders(ctx: Any, policy: OrderPolicy, cutoff: dt.datetime | None, c
     """
     frame = ctx.frames["orders"]
     prepared = prepare_orders(frame, policy, ctx.dataset, ctx.timezone, cutoff, cutoff_label)
-    if "customer_id" not in prepared:
+    if "customer_id" not in ctx.dataset.mapped_fields("orders"):
         raise ConfigError(f"analysis {ctx.spec.name} needs orders.customer_id mapped")
     return prepared[prepared["_known"] == 1]
 

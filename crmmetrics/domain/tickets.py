@@ -36,10 +36,9 @@ class TicketOptions(Options):
         return [s.strip().casefold() for s in v]
 
 
-def fold_status(df: pd.DataFrame) -> pd.Series | None:
-    """Lower-cased status text, or None when status is not mapped."""
-    if "status" not in df:
-        return None
+def fold_status(df: pd.DataFrame) -> pd.Series:
+    """Lower-cased status text (all null when status is not mapped: nothing is then
+    excluded, solved or reopened by status, as when it is mapped but blank)."""
     import pandas as pd
 
     status = df["status"]
@@ -52,7 +51,7 @@ def usable_tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:
     """The ticket frame without spam/merged/deleted tickets (counted in one info issue)."""
     df = ctx.frame
     status = fold_status(df)
-    if status is not None and opts.exclude_statuses:
+    if opts.exclude_statuses:
         drop = status.isin(opts.exclude_statuses)
         if drop.any():
             ctx.issue("excluded_status", f"{int(drop.sum())} tickets with status {', '.join(sorted(set(status[drop])))} left out", Level.INFO,
@@ -73,28 +72,28 @@ def solve_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_fi
     """
     import pandas as pd
 
-    end = df[end_field] if end_field in df else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
-    if closed_fallback and "closed_at" in df and end_field != "closed_at":
+    end = df[end_field]
+    if closed_fallback and end_field != "closed_at":
         use_closed = end.isna() & df["closed_at"].notna()
         if use_closed.any():
             ctx.issue("closed_without_solve", f"{int(use_closed.sum())} tickets closed without {end_field}: closed_at used as their solve time (Zendesk rule)",
                       Level.INFO, count=int(use_closed.sum()), field=end_field)
             end = end.where(~use_closed, df["closed_at"])
     status = fold_status(df)
-    if status is not None:
-        solved = status.isin(opts.solved_statuses)
-        no_time = solved & end.isna()
-        if no_time.any():
-            hint = ""
-            if not closed_fallback and "closed_at" in df and end_field != "closed_at" and df.loc[no_time, "closed_at"].notna().any():
-                hint = " (closed_fallback: true would end a closed ticket at closed_at)"
-            ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out{hint}", "status")
-        if final:
-            not_final = status.notna() & ~solved & end.notna()
-            if not_final.any():
-                ctx.issue("solved_then_reopened", f"{int(not_final.sum())} tickets have {end_field} but an unsolved status (reopened); "
-                          "counted as unsolved until solved again", Level.INFO, count=int(not_final.sum()), field="status")
-                end = end.where(~not_final)
+    # An unmapped status is all null, as a blank one: nothing below fires.
+    solved = status.isin(opts.solved_statuses)
+    no_time = solved & end.isna()
+    if no_time.any():
+        hint = ""
+        if not closed_fallback and end_field != "closed_at" and df.loc[no_time, "closed_at"].notna().any():
+            hint = " (closed_fallback: true would end a closed ticket at closed_at)"
+        ctx.row_issues(df[no_time], "solved_without_time", f"ticket status says solved but {end_field} is blank; ticket left out{hint}", "status")
+    if final:
+        not_final = status.notna() & ~solved & end.notna()
+        if not_final.any():
+            ctx.issue("solved_then_reopened", f"{int(not_final.sum())} tickets have {end_field} but an unsolved status (reopened); "
+                      "counted as unsolved until solved again", Level.INFO, count=int(not_final.sum()), field="status")
+            end = end.where(~not_final)
     return end
 
 
@@ -141,19 +140,15 @@ def first_replies_from_activities(ctx: MetricContext, tickets: pd.DataFrame, ope
 
     acts = ctx.other("activities")
     need = {"ticket_id", "occurred_at", "actor_type"}
-    if acts is None or not need <= set(acts.columns):
+    if acts is None or not need <= ctx.mapped_fields("activities"):
         raise ConfigError(
             "first_reply_time needs tickets.first_reply_at, or activities with ticket_id, occurred_at and actor_type mapped",
             hint="map the export's first reply column under sources.tickets.fields.first_reply_at")
     a = acts[acts["ticket_id"].notna() & acts["occurred_at"].notna() & (acts["actor_type"] == "agent")]
-    if "is_public" in a:
-        a = a[a["is_public"].astype(object) != False]  # noqa: E712 — blank visibility counts as public
+    a = a[a["is_public"].astype(object) != False]  # noqa: E712 — blank (or unmapped) visibility counts as public
     base = tickets[["ticket_id", "created_at"]].dropna().drop_duplicates("ticket_id")
-    if "created_by_agent" in tickets:
-        flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")
-        base = base.merge(flags, on="ticket_id", how="left")
-    else:
-        base = base.assign(created_by_agent=None)  # unknown: see opening
+    flags = tickets[["ticket_id", "created_by_agent"]].dropna().drop_duplicates("ticket_id")  # blank or unmapped: unknown, see opening
+    base = base.merge(flags, on="ticket_id", how="left")
     a = a[["ticket_id", "occurred_at"]].merge(base, on="ticket_id", how="inner")
     a = a[a["occurred_at"] >= a["created_at"]].sort_values(["ticket_id", "occurred_at"], kind="stable")
     a = a.assign(_k=a.groupby("ticket_id").cumcount())

@@ -304,7 +304,7 @@ def compute_referral_rate(ctx: MetricContext) -> MetricOutput:
         c = per_cell(s, hits, hits["k"].to_numpy(), {"n": np.ones(len(hits))})
         num, den = c["n"], f["customers_end"].to_numpy(dtype=float)
     else:
-        if "referred_by" not in ctx.frame:
+        if not ctx.mapped("referred_by"):
             raise ConfigError("referral_rate variant referrers needs customers.referred_by mapped")
         by = cust[["customer_id", "referred_by"]].dropna()
         hits = new.merge(by, on="customer_id").drop_duplicates(["referred_by", *s.dims, "k"])

@@ -57,8 +57,30 @@ class MetricContext:
             self.grid = Grid(self.grain, self.week_start, self.since, self.until, self.as_of)
 
     def other(self, entity: str) -> pd.DataFrame | None:
-        """The typed frame of another entity listed in the spec's ``optional`` (None if absent)."""
+        """The typed frame of another entity listed in the spec's ``optional`` (None when the
+        config has no source for it); every field listed there is a column, all-null when unmapped."""
         return self.dataset.frames.get(entity)
+
+    def mapped(self, fieldname: str, entity: str | None = None) -> bool:
+        """Whether the config maps ``entity.fieldname`` (default: the metric's own entity).
+
+        A declared field is always a column (all-null when unmapped), so ask this only
+        where "not mapped" must differ from "mapped but blank", e.g. a message saying
+        what to map; otherwise treat blanks and absence alike (``frame[f].notna()``).
+        """
+        return fieldname in self.mapped_fields(entity)
+
+    def _undated(self, df: pd.DataFrame, date_field: str) -> bool:
+        """True when ``date_field`` is the all-null column of a declared date no entity of
+        this metric maps (a dateless snapshot, -p all only), not a column of blank dates.
+        Internal columns (``_end``) and empty frames are always dated."""
+        if date_field.startswith("_") or not len(df) or df[date_field].notna().any():
+            return False
+        return not any(self.mapped(date_field, e) for e in (self.spec.entity, *self.spec.optional))
+
+    def mapped_fields(self, entity: str | None = None) -> set[str]:
+        """Every field of ``entity`` (default: the metric's own) the config maps."""
+        return self.dataset.mapped_fields(entity or self.spec.entity)
 
     def issue(self, code: str, message: str, level: Level = Level.WARNING, **kw: Any) -> None:
         """Record a metric-level issue (not tied to one row)."""
@@ -84,7 +106,8 @@ class MetricContext:
 
         df = self.frame if frame is None else frame
         date_field = date_field or self.spec.date_field
-        if date_field not in df:
+        if date_field not in df or self._undated(df, date_field):
+            # Not dated (the date field is not mapped: a dateless snapshot, -p all only).
             out = df.copy()
             out[PERIOD_COL] = pd.Timestamp(self.grid.all_start) if self.grain == "all" else pd.NaT
             return out

@@ -34,7 +34,7 @@ PRODUCT_EVENT_TYPES = ("login", "feature_used", "feature_event", "page_view", "p
 def clean_leads(ctx: MetricContext) -> pd.DataFrame:
     """One row per lead_id (the last one), as exported; repeated ids are reported once."""
     df = ctx.frame
-    if "lead_id" in df:
+    if "lead_id" in df:  # the key: read whenever mapped, a column only then
         dup = df["lead_id"].notna() & df.duplicated("lead_id", keep="last")
         if dup.any():
             ctx.issue("duplicate_lead", f"{int(dup.sum())} earlier rows of repeated lead_ids ignored; the last row of each lead is used",
@@ -81,20 +81,20 @@ class LeadConversionOptions(Options):
 
 def _conversions(ctx: MetricContext, leads: pd.DataFrame, target: str) -> tuple[pd.Series, str]:
     """Each lead's conversion instant (NaT if none) and where it came from."""
-    if target == "converted" and "converted_at" in leads:
+    if target == "converted" and ctx.mapped("converted_at"):
         return leads["converted_at"], "leads.converted_at"
     deals = ctx.other("deals")
-    if deals is None or "lead_id" not in deals:
+    if deals is None or not ctx.mapped("lead_id", "deals"):
         what = "leads.converted_at or deals.lead_id" if target == "converted" else "deals.lead_id"
         raise ConfigError(f"lead_conversion_rate (target {target}) needs {what} mapped",
                           hint="map converted_at under sources.leads.fields, or a deals source with lead_id (and status, closed_at)")
     linked = deals[deals["lead_id"].notna()]
     if target == "opportunity":
-        if "created_at" not in linked:
+        if not ctx.mapped("created_at", "deals"):
             raise ConfigError("lead_conversion_rate target opportunity needs deals.created_at mapped")
         when, source = linked.groupby("lead_id")["created_at"].min(), "first deal's created_at"
     else:
-        if "status" not in linked or "closed_at" not in linked:
+        if not {"status", "closed_at"} <= ctx.mapped_fields("deals"):
             raise ConfigError("lead_conversion_rate needs deals.status and deals.closed_at to find won deals (a constant status: won works for won-only exports)")
         won = linked[linked["status"] == "won"]
         when, source = won.groupby("lead_id")["closed_at"].min(), "first won deal's closed_at"
@@ -176,9 +176,8 @@ class MqlRateOptions(Options):
 
 def _reached(rows: pd.DataFrame, column: str, later: tuple[str, ...] = ()) -> pd.Series:
     hit = rows[column].notna()
-    for col in later:
-        if col in rows:
-            hit |= rows[col].notna()
+    for col in later:  # declared: all null when unmapped
+        hit |= rows[col].notna()
     return hit
 
 
@@ -245,7 +244,7 @@ def sql_rows(ctx: MetricContext) -> pd.DataFrame:
 
     opts: SqlRateOptions = ctx.options  # type: ignore[assignment]
     leads = _before_created(ctx, clean_leads(ctx), "sql_at", "sql", drop=False)
-    if opts.base == "mql" and "mql_at" not in leads:
+    if opts.base == "mql" and not ctx.mapped("mql_at"):
         raise ConfigError("sql_rate base mql needs leads.mql_at mapped", hint="map mql_at, or set metrics.sql_rate.base: all")
     rows = ctx.flow_rows(leads, "created_at")
     later = opts.count_later_stages
@@ -314,17 +313,17 @@ class LeadResponseOptions(Options):
 def _first_activity(ctx: MetricContext, leads: pd.DataFrame, opts: LeadResponseOptions) -> pd.Series | None:
     """Each lead's earliest outbound human activity at or after its creation (None without activities)."""
     acts = ctx.other("activities")
-    if acts is None or not {"lead_id", "occurred_at"} <= set(acts.columns):
+    if acts is None or not {"lead_id", "occurred_at"} <= ctx.mapped_fields("activities"):
         return None
     a = acts[acts["lead_id"].notna() & acts["occurred_at"].notna()]
-    if "direction" in a:
+    if ctx.mapped("direction", "activities"):
         a = a[a["direction"] == "outbound"]
     else:
         ctx.issue("direction_unknown", "activities.direction is not mapped: every activity on a lead is taken as a response", Level.INFO)
-    if "actor_type" in a and opts.exclude_actor_types:
+    if opts.exclude_actor_types:  # a blank or unmapped actor is never excluded
         a = a[~a["actor_type"].isin(opts.exclude_actor_types)]
     if opts.activity_types:
-        if "type" not in a:
+        if not ctx.mapped("type", "activities"):
             raise ConfigError("lead_response_time activity_types needs activities.type mapped")
         a = a[a["type"].astype(str).str.casefold().isin({t.casefold() for t in opts.activity_types})]
     m = a[["lead_id", "occurred_at"]].merge(leads[["lead_id", "created_at"]].dropna(), on="lead_id")
@@ -350,7 +349,7 @@ def lead_response_rows(ctx: MetricContext) -> pd.DataFrame:
 
     opts: LeadResponseOptions = ctx.options  # type: ignore[assignment]
     leads = clean_leads(ctx)
-    own = leads["first_response_at"] if "first_response_at" in leads and opts.source != "activities" else None
+    own = leads["first_response_at"] if ctx.mapped("first_response_at") and opts.source != "activities" else None
     from_acts = _first_activity(ctx, leads, opts) if opts.source != "leads" else None
     if own is None and from_acts is None:
         raise ConfigError("lead_response_time needs leads.first_response_at or an activities source with lead_id and occurred_at",
@@ -443,7 +442,7 @@ def new_leads_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: NewLeadsOptions = ctx.options  # type: ignore[assignment]
     leads = clean_leads(ctx)
     if opts.exclude_statuses:
-        if "status" not in leads:
+        if not ctx.mapped("status"):
             raise ConfigError("new_leads exclude_statuses needs leads.status mapped")
         leads = leads[~leads["status"].astype(str).str.casefold().isin({s.casefold() for s in opts.exclude_statuses})]
     return ctx.flow_rows(leads, "created_at")
@@ -481,10 +480,10 @@ class DemosOptions(Options):
 
 def _typed_activities(ctx: MetricContext, types: list[str] | None, exclude: list[str] | None) -> pd.DataFrame:
     df = ctx.frame
-    if exclude and "actor_type" in df:
+    if exclude:  # a blank or unmapped actor is never excluded
         df = df[~df["actor_type"].isin(exclude)]
     if types:
-        if "type" not in df:
+        if not ctx.mapped("type"):
             raise ConfigError(f"{ctx.spec.name} needs activities.type mapped to pick activity types")
         df = df[df["type"].astype(str).str.strip().str.casefold().isin({t.strip().casefold() for t in types})]
     return df
@@ -550,7 +549,7 @@ def interactions_rows(ctx: MetricContext) -> pd.DataFrame:
 
     opts: InteractionsOptions = ctx.options  # type: ignore[assignment]
     df = _typed_activities(ctx, opts.types, opts.exclude_actor_types)
-    if not opts.types and opts.exclude_types and "type" in df:
+    if not opts.types and opts.exclude_types and ctx.mapped("type"):
         df = df[~df["type"].astype(str).str.strip().str.casefold().isin({t.casefold() for t in opts.exclude_types})]
     no_customer = df["customer_id"].isna()
     if no_customer.any():

@@ -51,9 +51,9 @@ def metric_orders(ctx: MetricContext, policy: OrderPolicy) -> pd.DataFrame:
     return prepare_orders(ctx.frame, policy, ctx.dataset, ctx.timezone, ctx.grid.horizon)
 
 
-def _customer_rows(rows: pd.DataFrame) -> pd.DataFrame:
+def _customer_rows(ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
     """Orders and credits of identified customers only."""
-    if "customer_id" not in rows:
+    if not ctx.mapped("customer_id"):
         raise ConfigError("this metric needs orders.customer_id mapped")
     return rows[rows["_known"] == 1]
 
@@ -74,15 +74,16 @@ def dated_orders(ctx: MetricContext) -> pd.DataFrame:
     → revenue 270 (gross_revenue 300, credits 30, n = 2 orders).
     """
     rows = ctx.flow_rows(metric_orders(ctx, ctx.options))  # type: ignore[arg-type]
-    _need_amount(rows)
+    _need_amount(ctx)
     return rows
 
 
 AMOUNT_EXTRAS = {"gross_revenue": ("_gross", "amount"), "credits": ("_credit", "amount")}
 
 
-def _need_amount(rows: pd.DataFrame) -> None:
-    if "amount" not in rows:
+def _need_amount(ctx: MetricContext) -> None:
+    """ConfigError unless orders.amount is mapped (declared, so a column either way)."""
+    if not ctx.mapped("amount"):
         raise ConfigError("this metric needs orders.amount mapped")
 
 
@@ -138,7 +139,7 @@ def purchase_frequency_rows(ctx: MetricContext) -> pd.DataFrame:
     Example: A orders 3 times, B twice, C once in 2026 → 6 ÷ 3 = 2.0 purchases per customer.
     """
     opts: PurchaseFrequencyOptions = ctx.options  # type: ignore[assignment]
-    rows = _customer_rows(ctx.flow_rows(metric_orders(ctx, opts)))
+    rows = _customer_rows(ctx, ctx.flow_rows(metric_orders(ctx, opts)))
     rows = rows[rows["_order"] == 1]
     first = ~rows.duplicated([*group_keys(ctx), "customer_id"], keep="first")
     return rows.assign(_new_cust=first.astype("int64"))
@@ -165,7 +166,7 @@ def compute_repeat_purchase_rate(ctx: MetricContext) -> MetricOutput:
     lifetime at the end of March: A and C of A, B, C → 66.7 %.
     """
     opts: RepeatPurchaseOptions = ctx.options  # type: ignore[assignment]
-    history = _customer_rows(metric_orders(ctx, opts))
+    history = _customer_rows(ctx, metric_orders(ctx, opts))
     history = history[history["_order"] == 1]
     rows = ctx.flow_rows(history)
     keys = group_keys(ctx)
@@ -238,8 +239,8 @@ def new_customer_rows(ctx: MetricContext) -> pd.DataFrame:
     """
     opts: NewCustomerRevenueOptions = ctx.options  # type: ignore[assignment]
     history = metric_orders(ctx, opts)
-    _need_amount(history)
-    known = _customer_rows(history)
+    _need_amount(ctx)
+    known = _customer_rows(ctx, history)
     first = known[known["_order"] == 1].groupby("customer_id")["_local"].min()
     rows = ctx.flow_rows(history)
     # reindex, not map: Series.map with an empty datetime lookup raises in pandas 3.
@@ -336,7 +337,7 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: LifespanOptions = ctx.options  # type: ignore[assignment]
-    history = _customer_rows(metric_orders(ctx, opts))
+    history = _customer_rows(ctx, metric_orders(ctx, opts))
     history = history[history["_order"] == 1]
     keys = ["customer_id", *ctx.by]
     horizon = ctx.grid.horizon
@@ -442,9 +443,9 @@ def compute_clv(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: ClvOptions = ctx.options  # type: ignore[assignment]
-    history = _customer_rows(metric_orders(ctx, opts))
-    _need_amount(history)
-    if opts.gross_margin == "cost" and "cost" not in history:
+    history = _customer_rows(ctx, metric_orders(ctx, opts))
+    _need_amount(ctx)
+    if opts.gross_margin == "cost" and not ctx.mapped("cost"):
         raise ConfigError("clv gross_margin: cost needs orders.cost mapped", hint="map cost under sources.orders.fields, or give a fraction")
     rows = ctx.flow_rows(history)
     dims = list(ctx.by)

@@ -50,7 +50,7 @@ HUBSPOT_STAGE_PROBABILITIES = {
 
 
 def _require(ctx: MetricContext, frame: pd.DataFrame, fields: tuple[str, ...], why: str) -> None:
-    missing = [f for f in fields if f not in frame]
+    missing = [f for f in fields if not ctx.mapped(f)]  # declared fields are columns even when unmapped
     if missing:
         raise ConfigError(f"{ctx.spec.name} {why} needs {', '.join(f'{ctx.spec.entity}.{m}' for m in missing)} mapped",
                           hint=f"map it under sources.{ctx.spec.entity}.fields")
@@ -58,7 +58,7 @@ def _require(ctx: MetricContext, frame: pd.DataFrame, fields: tuple[str, ...], w
 
 def _amount_rows(ctx: MetricContext, rows: pd.DataFrame, what: str) -> pd.DataFrame:
     """Rows with an amount; the others get one issue each (a won deal without a value)."""
-    if "amount" not in rows:
+    if not ctx.mapped("amount"):
         raise ConfigError(f"{ctx.spec.name} needs deals.amount mapped")
     blank = rows["amount"].isna()
     if blank.any():
@@ -256,7 +256,7 @@ def _cycle_start(ctx: MetricContext, deals: pd.DataFrame, opts: SalesCycleOption
         return deals["created_at"]
     if opts.start == "lead_created":
         leads = ctx.other("leads")
-        if leads is None or "created_at" not in leads or "lead_id" not in deals:
+        if leads is None or not ctx.mapped("created_at", "leads") or not ctx.mapped("lead_id", "deals"):
             raise ConfigError("sales_cycle_length start lead_created needs deals.lead_id and a leads source with lead_id and created_at")
         created = leads.dropna(subset=["lead_id"]).drop_duplicates("lead_id", keep="last").set_index("lead_id")["created_at"]
         start = as_instants(ctx, lookup(deals["lead_id"], created))
@@ -266,13 +266,13 @@ def _cycle_start(ctx: MetricContext, deals: pd.DataFrame, opts: SalesCycleOption
                       Level.INFO, count=int(missing.sum()), field="lead_id")
         return start
     acts = ctx.other("activities")
-    if acts is None or "occurred_at" not in acts:
+    if acts is None or not ctx.mapped("occurred_at", "activities"):
         raise ConfigError("sales_cycle_length start first_contact needs an activities source with occurred_at and deal_id/lead_id/customer_id")
     earliest = [deals["created_at"]]
     links = {"deal": ("deal_id", "deal_id"), "lead": ("lead_id", "lead_id"), "customer": ("customer_id", "customer_id")}
     for link in opts.first_contact_links:
         act_col, deal_col = links[link]
-        if act_col in acts and deal_col in deals:
+        if ctx.mapped(act_col, "activities") and ctx.mapped(deal_col, "deals"):
             first = acts.dropna(subset=[act_col, "occurred_at"]).groupby(act_col)["occurred_at"].min()
             earliest.append(as_instants(ctx, lookup(deals[deal_col], first)))
     # A contact can only move the start earlier: a deal is itself a contact when it is created.
@@ -469,9 +469,7 @@ def _deal_probability(ctx: MetricContext, deals: pd.DataFrame, scale: str) -> pd
     """deals.probability as a fraction; values off the scale are issues and become unknown."""
     import pandas as pd
 
-    if "probability" not in deals:
-        return pd.Series(float("nan"), index=deals.index)
-    p = deals["probability"].astype("float64")
+    p = deals["probability"].astype("float64")  # all NaN when unmapped: the stage defaults apply
     percent = scale == "percent" or (scale == "auto" and bool((p > 1).any()))
     top = 100.0 if percent else 1.0
     bad = (p < 0) | (p > top)
@@ -485,11 +483,12 @@ def _stage_at_snapshot(ctx: MetricContext, rows: pd.DataFrame) -> pd.Series | No
     import pandas as pd
 
     hist = ctx.other("deal_stages")
-    if hist is None or not {"deal_id", "stage", "entered_at"} <= set(hist.columns) or "deal_id" not in rows or not len(rows):
+    if hist is None or not {"deal_id", "stage", "entered_at"} <= ctx.mapped_fields("deal_stages") or not ctx.mapped("deal_id", "deals") \
+            or not len(rows):
         return None
     h = hist.dropna(subset=["deal_id", "entered_at", "stage"])
     h = pd.DataFrame({"deal_id": h["deal_id"].astype(str), "_entered": ctx.local(h["entered_at"]).astype("datetime64[ns]"),
-                      "_exited": ctx.local(h["exited_at"]).astype("datetime64[ns]") if "exited_at" in h else pd.NaT,
+                      "_exited": ctx.local(h["exited_at"]).astype("datetime64[ns]"),  # NaT when unmapped: never left
                       "_hist_stage": h["stage"].astype(str)}).sort_values("_entered", kind="stable")
     left = pd.DataFrame({"deal_id": rows["deal_id"].astype(str), "_snapshot": rows["_snapshot"].astype("datetime64[ns]"),
                          "_pos": range(len(rows))}).sort_values("_snapshot", kind="stable")
@@ -517,7 +516,7 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     deals = deals.assign(_own_p=own)
     grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
     rows = open_at_snapshots(ctx, deals, grid)
-    stage_now = rows["stage"].astype(object) if "stage" in rows else pd.Series(None, index=rows.index, dtype=object)
+    stage_now = rows["stage"].astype(object)  # all None when unmapped
     hist_stage = _stage_at_snapshot(ctx, rows)
     still_open = rows["status"] == "open"
     # A deal now won or lost was open at a past t in some earlier stage: its exported stage and
@@ -610,7 +609,7 @@ def new_opportunities_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: NewOpportunitiesOptions = ctx.options  # type: ignore[assignment]
     deals = _qualified(ctx, clean_deals(ctx), opts.unqualified_stages, opts.deal_types)
     rows = ctx.flow_rows(deals, "created_at")
-    return rows.assign(_amount=rows["amount"].astype("float64") if "amount" in rows else 0.0)
+    return rows.assign(_amount=rows["amount"].astype("float64").fillna(0.0))  # blank or unmapped: 0 (sums skip blanks)
 
 
 register(MetricSpec(

@@ -280,12 +280,13 @@ ShapeOrFactory = Shape | Callable[[Any], Shape]
 def distinct_per_cell(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     """A ``finish`` helper: ``{name: column}`` → ``name`` = distinct non-null values of
     ``column`` per period × segment (0 in empty cells). Distinct counts do not add up
-    across rows, so they are not extras of a sum. A column the rows lack is left out."""
+    across rows, so they are not extras of a sum. A column the config does not map is left
+    out (a declared field is an all-null column then, which must not read as 0 customers)."""
     import pandas as pd
 
     keys = group_keys(ctx)
     for name, col in columns.items():
-        if col not in rows:
+        if col not in rows or (not ctx.mapped(col) and rows[col].isna().all()):
             continue
         if len(rows) and len(out):
             distinct = rows.dropna(subset=[col]).groupby(keys)[col].nunique().rename(name).reset_index()

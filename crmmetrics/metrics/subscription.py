@@ -622,7 +622,7 @@ def _deal_source(ctx: MetricContext) -> pd.DataFrame:
     if deals is None:
         raise ConfigError(f"{ctx.spec.name} from deals needs a deals source (deal_type, status, closed_at, customer_id)")
     for need in ("deal_type", "status", "closed_at", "customer_id"):
-        if need not in deals:
+        if not ctx.mapped(need, "deals"):
             raise ConfigError(f"{ctx.spec.name} from deals needs deals.{need} mapped")
     return deals
 
@@ -770,11 +770,10 @@ def _sell_rows(ctx: MetricContext, run: Run, s: Summary, opts: UpsellOptions, so
 def _cross_sell_orders(ctx: MetricContext, run: Run, s: Summary) -> pd.DataFrame:
     """Paid orders in P in a category the customer had not bought before (having bought another)."""
     orders = ctx.other("orders")
-    if orders is None or "category" not in orders or "customer_id" not in orders or "order_date" not in orders:
+    if orders is None or not {"category", "customer_id", "order_date"} <= ctx.mapped_fields("orders"):
         raise ConfigError("cross_sell_rate from orders needs orders.customer_id, order_date and category mapped")
     o = orders.dropna(subset=["customer_id", "order_date", "category"])
-    if "status" in o:
-        o = o[~o["status"].isin(["refunded", "canceled"])]
+    o = o[~o["status"].isin(["refunded", "canceled"])]  # blank or unmapped: kept
     o = o.assign(t=o["order_date"].dt.tz_convert(run.timezone).dt.tz_localize(None)).sort_values("t", kind="stable")
     first_cat = o.drop_duplicates(["customer_id", "category"], keep="first")
     first_any = o.groupby("customer_id")["t"].min().rename("first_any")

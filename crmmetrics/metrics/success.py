@@ -37,7 +37,7 @@ FAMILY = "customer success"
 def _activities(ctx: MetricContext, fields: tuple[str, ...]) -> pd.DataFrame:
     """The activities frame with ``fields`` mapped, or a ConfigError naming what is missing."""
     acts = ctx.frame if ctx.spec.entity == "activities" else ctx.other("activities")
-    missing = [f for f in fields if acts is None or f not in acts]
+    missing = [f for f in fields if acts is None or not ctx.mapped(f, "activities")]
     if missing:
         raise ConfigError(f"{ctx.spec.name} needs activities.{', activities.'.join(missing)} mapped",
                           hint="map the activity export under sources.activities")
@@ -78,9 +78,8 @@ def _base_at(customers: pd.DataFrame, start_col: str, start: dt.datetime, ctx: M
     import pandas as pd
 
     began = ctx.local(customers[start_col]) < pd.Timestamp(start)
-    if "churned_at" in customers:
-        churned = ctx.local(customers["churned_at"])
-        began &= churned.isna() | (churned >= pd.Timestamp(start))
+    churned = ctx.local(customers["churned_at"])  # all NaT when unmapped: nobody churned
+    began &= churned.isna() | (churned >= pd.Timestamp(start))
     return began
 
 
@@ -100,7 +99,7 @@ def engagement_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: EngagementOptions = ctx.options  # type: ignore[assignment]
     start_col = "first_paid_at" if opts.base == "paying" else "created_at"
     customers = ctx.frame
-    if start_col not in customers:
+    if not ctx.mapped(start_col):
         raise ConfigError(f"engagement_rate base {opts.base} needs customers.{start_col} mapped")
     customers = customers[customers["customer_id"].notna()].drop_duplicates("customer_id")
     acts = qualifying(_activities(ctx, ("customer_id", "occurred_at")), opts)
@@ -389,10 +388,10 @@ def time_to_value_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: TimeToValueOptions = ctx.options  # type: ignore[assignment]
     start_col = "first_paid_at" if opts.start == "first_paid" else "created_at"
     customers = ctx.frame
-    if start_col not in customers:
+    if not ctx.mapped(start_col):
         raise ConfigError(f"time_to_value start {opts.start} needs customers.{start_col} mapped")
     if opts.milestone == "activated_at":
-        if "activated_at" not in customers:
+        if not ctx.mapped("activated_at"):
             raise ConfigError("time_to_value needs customers.activated_at mapped (or milestone: event with activities)")
         milestone = customers["activated_at"]
     else:
@@ -489,7 +488,7 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
         ctx.issue("no_data", "no dated customer data; no health score")
         return MetricOutput(_empty_health(ctx))
     cap = scoring_instant(ctx.grid, last)
-    created = ctx.local(ctx.frame["created_at"]).dropna() if "created_at" in ctx.frame else ()
+    created = ctx.local(ctx.frame["created_at"]).dropna()  # none when unmapped or blank
     # Without --since the grid starts at the first signup; no dated signup at all: at the data's last day.
     first = pd.Timestamp(ctx.since) if ctx.since else created.min() if len(created) else cap - pd.Timedelta(days=1)
     upto = pd.Timestamp(ctx.until) - pd.Timedelta(microseconds=1) if ctx.until else cap - pd.Timedelta(microseconds=1)

@@ -173,13 +173,13 @@ def first_reply_rows(ctx: MetricContext) -> pd.DataFrame:
     """
     opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
     df = usable_tickets(ctx, opts)
-    column = duration_column(set(df.columns), opts, "first_reply")
+    column = duration_column(ctx.mapped_fields(), opts, "first_reply")
     if column:
         rows = ctx.flow_rows(df, "created_at")
         rows = rows.assign(_dur=rows[column] / MINUTES_PER[opts.unit], _no_reply=rows[column].isna().astype("int64"))
         return _duration_rows(ctx, rows, opts, column)
     _check_business(opts)
-    if "first_reply_at" not in df:
+    if not ctx.mapped("first_reply_at"):
         df = df.assign(first_reply_at=first_replies_from_activities(ctx, df, opts.opening_message))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
     rows = ctx.flow_rows(df, "created_at")
@@ -248,7 +248,7 @@ def _resolution(ctx: MetricContext, end_field: str, final: bool) -> pd.DataFrame
     """One row per ticket solved (or created, period_by created) in P: _dur (null when unsolved), _open."""
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
     df = usable_tickets(ctx, opts)
-    column = duration_column(set(df.columns), opts, "full_resolution" if final else "first_resolution")
+    column = duration_column(ctx.mapped_fields(), opts, "full_resolution" if final else "first_resolution")
     if column is None:
         _check_business(opts)
     df = df.assign(_end=solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
@@ -352,7 +352,7 @@ register(MetricSpec(
 
 def _require(ctx: MetricContext, rows: pd.DataFrame, field: str, why: str) -> pd.DataFrame:
     """Rows with ``field`` present; ConfigError if unmapped, row issues for blanks."""
-    if field not in rows:
+    if not ctx.mapped(field):
         raise ConfigError(f"{ctx.spec.name} {why} needs tickets.{field}; map it under sources.tickets.fields")
     blank = rows[field].isna()
     if blank.any():
@@ -415,7 +415,7 @@ def _repeat_contact(ctx: MetricContext, solved: pd.DataFrame, days: float) -> pd
     import pandas as pd
 
     every = usable_tickets(ctx, ctx.options)  # later tickets count even when solved outside P or open
-    keys = ["customer_id", "channel"] if "channel" in every and "channel" in solved else ["customer_id"]
+    keys = ["customer_id", "channel"] if ctx.mapped("channel") else ["customer_id"]
     allt = every[every["customer_id"].notna() & every["created_at"].notna()][[*keys, "created_at"]].sort_values("created_at", kind="stable")
     left = solved[[*keys, "created_at", "_end"]].reset_index().sort_values("created_at", kind="stable")
     # The next ticket of the same customer created strictly after this one.
@@ -530,7 +530,7 @@ def ticket_volume_rows(ctx: MetricContext) -> pd.DataFrame:
     if opts.event == "created":
         rows = ctx.flow_rows(df, "created_at")
     else:
-        if "solved_at" not in df:
+        if not ctx.mapped("solved_at"):
             raise ConfigError("ticket_volume event solved needs tickets.solved_at; map it under sources.tickets.fields")
         df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=True))
         rows = ctx.flow_rows(df[df["_end"].notna()], "_end")
@@ -588,7 +588,7 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
         rows = rows.assign(_one=np.int64(1), _req=first.astype("int64"))
         return MetricOutput(Ratio("_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers").aggregate(ctx, rows))
     customers = ctx.other("customers")
-    if customers is None or not {"customer_id", "created_at"} <= set(customers.columns):
+    if customers is None or not {"customer_id", "created_at"} <= ctx.mapped_fields("customers"):
         raise ConfigError("tickets_per_customer denominator active_customers needs customers.customer_id and customers.created_at mapped")
     missing_dims = [d for d in ctx.by if d not in customers]
     if missing_dims:
@@ -597,7 +597,7 @@ def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
     out = Ratio("_one", "_zero", unit="ratio", what="tickets").aggregate(ctx, rows)  # the grid and the numerator; the denominator follows
     cust = customers.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     created = ctx.local(cust["created_at"])
-    churned = ctx.local(cust["churned_at"]) if "churned_at" in cust else pd.Series(pd.NaT, index=cust.index)
+    churned = ctx.local(cust["churned_at"])  # all NaT when unmapped: nobody churned
     dens = []
     for start in out[PERIOD_COL].drop_duplicates():
         start = pd.Timestamp(start).to_pydatetime()
@@ -671,7 +671,7 @@ def compute_support_csat(ctx: MetricContext) -> MetricOutput:
 
     opts: SupportCsatOptions = ctx.options  # type: ignore[assignment]
     surveys = ctx.other("surveys")
-    if surveys is None or not {"ticket_id", "survey_type", "score", "responded_at"} <= set(surveys.columns):
+    if surveys is None or not {"ticket_id", "survey_type", "score", "responded_at"} <= ctx.mapped_fields("surveys"):
         raise ConfigError("support_csat needs a surveys source with ticket_id, survey_type, score and responded_at mapped",
                           hint="map the survey export's ticket column under sources.surveys.fields.ticket_id")
     csat = surveys[surveys["survey_type"] == "csat"]

@@ -96,14 +96,14 @@ def nps_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: NpsOptions = ctx.options  # type: ignore[assignment]
     rows = _scored_rows(ctx, "nps", opts.scale_min, 10, f"{opts.scale_min}-10 NPS")
     if opts.unit == "latest_per_customer":
-        if "customer_id" not in rows:
+        if not ctx.mapped("customer_id"):
             raise ConfigError("nps unit latest_per_customer needs surveys.customer_id mapped")
         no_customer = rows["customer_id"].isna()
         if no_customer.any():
             ctx.row_issues(rows[no_customer], "missing_customer_id", "nps response without customer_id excluded (unit latest_per_customer)", "customer_id")
         rows = rows[~no_customer]
-        order = ["responded_at"] if "responded_at" in rows else []
-        rows = rows.sort_values(order, kind="stable").drop_duplicates(["_period", *ctx.by, "customer_id"], keep="last")
+        # Unmapped (-p all): all null, and a stable sort keeps the file order.
+        rows = rows.sort_values(["responded_at"], kind="stable").drop_duplicates(["_period", *ctx.by, "customer_id"], keep="last")
     score = rows["score"]
     rows = rows.assign(
         _promoter=(score >= opts.promoter_min).astype("int64"),
