@@ -10,17 +10,25 @@ values, units and zero-denominator issues are the pandas engine's code
 (:mod:`crmmetrics.metrics.partial`). The pandas engine stays the default and the
 reference; values agree to floating point (sums in another order).
 
-Supported: :data:`SUPPORTED`. Every other metric needs all of a customer's rows at
-once (MRR movements, cohorts, per-customer deduplication) or joins another entity row
-by row; it is refused naming the metric rather than computed on a guess.
+Which metrics run, and why the others are refused naming the metric:
+:mod:`crmmetrics.dask_support`. Rules the pandas engine applies to the whole frame are
+applied across parts here: duplicate ids and the last row of a repeated deal or lead
+(:mod:`crmmetrics.dask_ids`), and one set of issues with exact counts
+(:mod:`crmmetrics.dask_issues`). Customers joined for ``--by`` (and optional entities
+such as activities beside tickets) are read whole by every partition.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from crmmetrics.dask_issues import cap_examples, is_row_issue, merge_summaries
+from crmmetrics.dask_support import SUPPORTED, refusal  # noqa: F401  (SUPPORTED: re-exported)
 
 from crmmetrics.errors import ConfigError, Issue, Level, UsageError
 
@@ -29,12 +37,6 @@ if TYPE_CHECKING:
     from crmmetrics.engine import MetricPlan, Report
 
 INSTALL_HINT = "pip install 'crmmetrics[dask]'"
-# Metrics whose every row counts on its own: partial sums (or, for quantiles, the
-# values) merge exactly across partitions.
-SUPPORTED = frozenset({"nps", "csat", "ces", "ticket_volume", "one_touch_rate", "reopen_rate", "first_reply_time",
-                       "first_resolution_time", "full_resolution_time"})
-WHY_REFUSED = ("needs all of a customer's (or deal's) rows together or another entity row by row, which the Dask engine "
-               "does not shuffle for yet")
 # Issues the finish run makes once for the merged result; a partition's own would be wrong.
 FINISH_CODES = frozenset({"zero_denominator", "no_data"})
 
@@ -46,18 +48,6 @@ def require_dask() -> None:
         import distributed  # noqa: F401
     except ImportError:
         raise UsageError("--engine dask needs Dask, which is not installed", hint=INSTALL_HINT) from None
-
-
-def refusal(mp: MetricPlan) -> str | None:
-    """Why ``mp`` cannot run on the Dask engine (None when it can)."""
-    name = mp.spec.name
-    if name not in SUPPORTED:
-        return f"{name} is not supported on the Dask engine: it {WHY_REFUSED}"
-    if mp.joined_dims:
-        return f"{name}: --by {mp.joined_dims[0][0]} joins {mp.joined_dims[0][2]} row by row, which the Dask engine does not do yet"
-    if getattr(mp.options, "unit", None) == "latest_per_customer":
-        return f"{name} with unit latest_per_customer keeps each customer's latest response, which needs a shuffle by customer"
-    return None
 
 
 def compute_dask(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
@@ -82,7 +72,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     runnable, issues = [], list(plan.skipped)
     for mp in plan.metrics:
-        why = refusal(mp)
+        why = refusal(mp, config)
         if why and metrics:
             raise UsageError(why, hint="run it with --engine pandas (the default)")
         if why:
@@ -97,27 +87,63 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
         groups.setdefault(mp.spec.entity, []).append(mp)
     jobs = []  # (entity, part path, needs)
     for entity, mps in groups.items():
-        needs = {e: f for e, f in plan.needs.items() if e == entity or e in {o for mp in mps for o in mp.spec.optional}}
+        # The metric's own entity in parts; optional entities and --by join targets (customers) whole, in every partition.
+        wanted = {entity} | {o for mp in mps for o in mp.spec.optional} | {t for mp in mps for _, _, t in mp.joined_dims}
+        needs = {e: f for e, f in plan.needs.items() if e in wanted}
         jobs += [(entity, part, needs) for part in partitions(config, entity, (inputs or {}).get(entity))]
-    outs = _run(jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, client, scheduler)
+    with _session(client, scheduler) as c:
+        drops = _last_row_drops(c, config, groups, jobs, base)
+        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops)
+        dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
     grid = _merged_grid(base, [o["grid"] for o in outs])
-    frames, inputs_read, found, options = [], [], [], {}
+    frames, inputs_read, per_file, per_run, options = {}, [], [], [], {}
+    reported = set(groups)  # entities whose own partitions report their facts and issues
     for entity, mps in groups.items():
         mine = [o for (e, _, _), o in zip(jobs, outs) if e == entity]
+        # Other entities (activities beside tickets, customers for --by) are read whole by
+        # every partition: their facts and issues count once, from the first that read them.
+        whole = {i.entity for i in mine[0]["inputs"]} - reported
+        reported |= whole
+        for k, o in enumerate(mine):
+            ours = {entity, None} | (whole if k == 0 else set())
+            inputs_read.extend(i for i in o["inputs"] if i.entity in ours)
+            per_file.extend(i for i in o["load_issues"] if i.entity in ours)
+            per_run.extend(i for i in o["run_issues"] if i.entity in ours)
+        dropped = sum(o["dropped"] for o in mine)
         for mp in mps:
             rows, metric_issues, opts = _finish_metric(mp, mine, config, grid, by, as_of_dt)
-            frames.append(rows)
+            frames[mp.spec.name] = rows
             issues.extend(metric_issues)
             options[mp.spec.name] = opts
-        for k, o in enumerate(mine):
-            # Optional entities (activities beside tickets) are read whole by every
-            # partition: their facts and issues count once, from the first.
-            inputs_read.extend(i for i in o["inputs"] if k == 0 or i.entity == entity)
-            found.extend(i for i in o["issues"] if k == 0 or i.entity in (entity, None))
-    row_issues = cap_examples(found)
-    results = _finish(frames, period, by)
-    return Report(results, row_issues + issues, inputs_read, now.isoformat(timespec="seconds"),
+            per_run = _count_dropped(per_run, mp, dropped)
+    row_issues = cap_examples([i for i in [*per_file, *per_run, *dup_issues] if is_row_issue(i)])
+    summaries = [i for i in per_file if not is_row_issue(i)] + merge_summaries([i for i in per_run if not is_row_issue(i)])
+    results = _finish([frames[mp.spec.name] for mp in runnable], period, by)  # in the pandas engine's order
+    options = {mp.spec.name: options[mp.spec.name] for mp in runnable}
+    return Report(results, row_issues + summaries + issues, inputs_read, now.isoformat(timespec="seconds"),
                   as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options, grid=grid)
+
+
+@contextmanager
+def _session(client: Any, scheduler: str | None) -> Iterator[Any]:
+    """The client given (tests), one connected to ``scheduler``, else a local cluster sized to the machine."""
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            c = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({exc})", hint="check engine.scheduler (tcp://HOST:8786)") from None
+        with c:
+            yield c
+        return
+    # One single-threaded worker process per core.
+    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as c:
+        yield c
 
 
 def partitions(config: Config, entity: str, override: str | None) -> list[str]:
@@ -137,48 +163,91 @@ def partitions(config: Config, entity: str, override: str | None) -> list[str]:
     return out
 
 
-def _run(jobs: list[tuple[str, str, dict[str, set[str]]]], mps: list[list[MetricPlan]], config: Config, grid: Any, by: list[str],
-         as_of: dt.datetime, client: Any, scheduler: str | None) -> list[dict[str, Any]]:
-    """One Dask task per partition; the client given, the scheduler at ``scheduler``, else a local cluster."""
+def _last_row_drops(client: Any, config: Config, groups: dict[str, list[MetricPlan]], jobs: list[tuple[str, str, Any]],
+                    grid: Any) -> list[Any]:
+    """Per job, the key hashes its partition must drop because a later part repeats them
+    (entities whose metrics keep a key's last row: deals, leads); None elsewhere."""
+    from crmmetrics.dask_ids import kept_ids_drop_sets
+    from crmmetrics.domain.deals import LAST_ROW_WINS
+
+    drops: list[Any] = [None] * len(jobs)
+    for entity in groups:
+        key = LAST_ROW_WINS.get(entity, (None,))[0]
+        idx = [k for k, (e, _, needs) in enumerate(jobs) if e == entity and key in needs.get(entity, ())]
+        if key and len(idx) > 1:
+            for k, drop in zip(idx, kept_ids_drop_sets(client, config, entity, key, [jobs[k][1] for k in idx], grid)):
+                drops[k] = drop
+    return drops
+
+
+def _count_dropped(issues: list[Issue], mp: MetricPlan, dropped: int) -> list[Issue]:
+    """Add the rows dropped as repeated in a later part to the metric's duplicate_deal / duplicate_lead count."""
+    from crmmetrics.dask_issues import adjust_count
+    from crmmetrics.domain.deals import LAST_ROW_WINS, repeated_message
+
+    if mp.spec.entity not in LAST_ROW_WINS:
+        return issues
+    key, code = LAST_ROW_WINS[mp.spec.entity]
+    return adjust_count(issues, code, mp.spec.name, dropped,
+                        lambda n: Issue(Level.WARNING, code, repeated_message(key, n), entity=mp.spec.entity, field=key, metric=mp.spec.name, count=n))
+
+
+def _cross_part_duplicates(client: Any, config: Config, entity: str, jobs: list[tuple[str, str, Any]], outs: list[dict[str, Any]]) -> list[Issue]:
+    """``duplicate_id`` issues of ``entity``'s keys repeated in another part file."""
+    from crmmetrics.dask_ids import duplicate_issues
+
+    mine = [(part, o["ids"]) for (e, part, _), o in zip(jobs, outs) if e == entity]
+    return duplicate_issues(client, config, entity, [p for p, _ in mine], [i for _, i in mine]) if len(mine) > 1 else []
+
+
+def _run(client: Any, jobs: list[tuple[str, str, dict[str, set[str]]]], mps: list[list[MetricPlan]], config: Config, grid: Any,
+         by: list[str], as_of: dt.datetime, drops: list[Any]) -> list[dict[str, Any]]:
+    """One Dask task per partition."""
     from dask import delayed
 
-    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of)
-             for (entity, part, needs), ms in zip(jobs, mps)]
-    if client is not None:
-        return list(client.gather(client.compute(tasks)))
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            with Client(scheduler, timeout="10s") as c:
-                return list(c.gather(c.compute(tasks)))
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({exc})", hint="check engine.scheduler (tcp://HOST:8786)") from None
-    # A local cluster sized to the machine: one single-threaded worker process per core.
-    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as c:
-        return list(c.gather(c.compute(tasks)))
+    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of, drop)
+             for (entity, part, needs), ms, drop in zip(jobs, mps, drops)]
+    return list(client.gather(client.compute(tasks)))
 
 
 def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[str]], mps: list[MetricPlan], grid: Any,
-                  by: list[str], as_of: dt.datetime) -> dict[str, Any]:
-    """Read one part file and collect each metric's partial aggregates (runs on a worker)."""
+                  by: list[str], as_of: dt.datetime, drop: Any = None) -> dict[str, Any]:
+    """Read one part file and collect each metric's partial aggregates (runs on a worker).
+
+    ``drop``: key hashes of rows a later part repeats (deals, leads: the last row wins).
+    Returns the partials, the part's issues (of its file; of the run), its key hashes for
+    duplicate_id across parts, and the rows dropped.
+    """
+    from crmmetrics.dask_ids import first_ids, in_set
     from crmmetrics.dataset import load_dataset
     from crmmetrics.engine import declared_fields, run_metric
     from crmmetrics.grid import apply_as_of
     from crmmetrics.metrics.context import PERIOD_COL
     from crmmetrics.metrics.partial import Partials
+    from crmmetrics.schema import ENTITIES
 
     ds = load_dataset(config, needs, {entity: part}, declared=declared_fields(mps))
+    key = ENTITIES[entity].key
+    frame = ds.frames.get(entity)
+    # Orders are left to the order policy, as in the pandas engine (dataset._check_duplicate_keys).
+    ids = first_ids(frame, key) if key and frame is not None and key in frame and entity != "orders" else None
+    n_load = len(ds.issues)
     part_grid = apply_as_of(ds, grid, config.timezone)
-    parts, issues = {}, []
+    dropped = 0
+    if drop is not None and len(drop):
+        later = in_set(ds.frames[entity], key, drop)
+        dropped = int(later.sum())
+        ds.frames[entity] = ds.frames[entity][~later].reset_index(drop=True)
+    parts, extents, issues = {}, {}, []
     for mp in mps:
         collect = Partials("collect", [PERIOD_COL, *by])
         _, metric_issues, _ = run_metric(mp, ds, config, part_grid, by, as_of, partial=collect)
         parts[mp.spec.name] = collect.parts
+        extents[mp.spec.name] = collect.extents
         issues += [i for i in metric_issues if i.code not in FINISH_CODES]
     empty = {e: f.iloc[:0] for e, f in ds.frames.items()}  # the columns, for the finish run
-    return {"parts": parts, "issues": ds.issues + issues, "inputs": ds.inputs, "empty": empty, "mapped": ds.mapped,
+    return {"parts": parts, "extents": extents, "load_issues": ds.issues[:n_load], "run_issues": ds.issues[n_load:] + issues,
+            "inputs": ds.inputs, "empty": empty, "mapped": ds.mapped, "ids": ids, "dropped": dropped,
             "grid": (part_grid.first, part_grid.last, part_grid.last_entity)}
 
 
@@ -198,7 +267,7 @@ def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, g
     from crmmetrics.dataset import Dataset
     from crmmetrics.engine import run_metric
     from crmmetrics.metrics.context import PERIOD_COL
-    from crmmetrics.metrics.partial import Partials, merge
+    from crmmetrics.metrics.partial import Partials, merge, merge_extents
 
     keys = [PERIOD_COL, *by]
     merged = merge([o["parts"][mp.spec.name] for o in outs], keys)
@@ -207,35 +276,20 @@ def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, g
         merged = merge([merged], keys)
     finish = Partials("finish", keys, merged)
     ds = Dataset(frames=dict(outs[0]["empty"]), mapped=dict(outs[0]["mapped"]))  # declared-but-unmapped columns stay "not mapped"
-    return run_metric(mp, ds, config, grid, by, as_of, partial=finish)
+    rows, issues, opts = run_metric(mp, ds, config, grid, by, as_of, partial=finish)
+    extents = merge_extents([o["extents"][mp.spec.name] for o in outs])
+    return rows, issues + _extent_issues(mp, ds, config, grid, by, as_of, extents), opts
 
 
-def cap_examples(issues: list[Issue], limit: int | None = None) -> list[Issue]:
-    """Row issues from every partition, with at most ``limit`` examples per code and field
-    overall (as one pandas run would keep); the rest are one summary with the exact count."""
-    from crmmetrics.dataset import ROW_ISSUES_PER_FIELD
+def _extent_issues(mp: MetricPlan, ds: Any, config: Config, grid: Any, by: list[str], as_of: dt.datetime,
+                   extents: dict[Any, tuple[Any, Any]]) -> list[Issue]:
+    """The issues about the whole data's span (holidays outside it), once, from the merged extents."""
+    from crmmetrics.domain.business_hours import holiday_issue, resolve
+    from crmmetrics.metrics.context import MetricContext
 
-    limit = ROW_ISSUES_PER_FIELD if limit is None else limit
-    kept: list[Issue] = []
-    seen: dict[tuple[Any, ...], int] = {}
-    extra: dict[tuple[Any, ...], tuple[Issue, int]] = {}
-    for i in issues:
-        key = (i.code, i.entity, i.field, i.metric)
-        summary = i.location is None and i.message.endswith(" more rows")
-        if not summary and i.count == 1 and i.location is not None:
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] <= limit:
-                kept.append(i)
-                continue
-            first, n = extra.get(key, (i, 0))
-            extra[key] = (first, n + 1)
-        elif summary:
-            first, n = extra.get(key, (i, 0))
-            extra[key] = (first, n + i.count)
-        else:
-            kept.append(i)
-    for (first, n) in extra.values():
-        base = first.message.rsplit(": ", 1)[0] if first.message.endswith(" more rows") else first.message
-        kept.append(Issue(first.level, first.code, f"{base}: {n} more rows", entity=first.entity, field=first.field,
-                          metric=first.metric, count=n))
-    return kept
+    ctx = MetricContext(mp.spec, mp.options, ds.frames.get(mp.spec.entity), grid.grain, by, config.timezone, config.week_start, as_of,
+                        grid.since, grid.until, ds, config, grid=grid)
+    for (kind, name), (low, high) in extents.items():
+        if kind == "holidays":
+            holiday_issue(ctx, resolve(ctx, name), low, high)
+    return ctx.issues

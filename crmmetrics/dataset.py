@@ -324,4 +324,10 @@ def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) ->
         return
     dup = frame[key].notna() & frame.duplicated(key, keep="first")
     if dup.any():
-        ds.row_issues(frame[dup], "duplicate_id", f"{key} appears more than once; every row is kept", entity=entity_name, fieldname=key)
+        report_duplicate_ids(ds, entity_name, frame[dup])
+
+
+def report_duplicate_ids(ds: Dataset, entity_name: str, rows: pd.DataFrame) -> None:
+    """One ``duplicate_id`` issue per row of ``rows`` (repeats of an earlier row's key), capped."""
+    key = ENTITIES[entity_name].key or ""
+    ds.row_issues(rows, "duplicate_id", f"{key} appears more than once; every row is kept", entity=entity_name, fieldname=key)

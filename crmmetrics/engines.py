@@ -56,8 +56,8 @@ def refused_on(compute_fn: Computer, config: Any, metric: str, grain: str, by: l
     """Why ``metric`` cannot run on ``compute_fn``'s engine (None on pandas, or when Dask can run it)."""
     if getattr(compute_fn, "engine", "pandas") != "dask":
         return None
-    from crmmetrics.dask_engine import refusal
+    from crmmetrics.dask_support import refusal
     from crmmetrics.engine import make_plan
 
     plan = make_plan(config, [metric], grain, by, need_dates=False)
-    return refusal(plan.metrics[0]) if plan.metrics else None
+    return refusal(plan.metrics[0], config) if plan.metrics else None

@@ -94,6 +94,15 @@ def test_sample_data_in_8_parts_equals_the_pandas_engine(client, tmp_path):
     assert_same(got.results, want.results)
     tickets = [i for i in got.inputs if i.entity == "tickets"]
     assert len(tickets) == 8 and sum(i.rows_read for i in tickets) == len(frames["tickets"])  # one fact per part file
+    # Exact issue counts; notes about the whole run once (pandas: 1080 tickets after the
+    # as-of day, holidays outside the data's 2025-01-09 .. span), not once per part.
+    assert got.issue_counts() == want.issue_counts()
+    once = {(i.code, i.entity, i.metric): i for i in want.issues if i.count > 1 or i.code == "holiday_outside_data"}
+    for (code, entity, metric), ref in once.items():
+        mine = [i for i in got.issues if (i.code, i.entity, i.metric) == (code, entity, metric)]
+        assert len(mine) == 1 and mine[0].count == ref.count, (code, entity, metric)
+        if code != "after_as_of" or metric:  # the dataset's after_as_of names the part file's row
+            assert mine[0].message == ref.message
     for period, names, by in (("quarter", ["ticket_volume", "first_reply_time", "reopen_rate"], ["channel"]), ("all", ["nps", "csat"], [])):
         want = compute(load_config(ROOT / "config.example.yaml"), names, period=period, by=by, as_of=AS_OF)
         got = compute_dask(cfg, names, period=period, by=by, as_of=AS_OF, client=client)
@@ -156,10 +165,42 @@ def test_unsupported_metrics_are_refused_by_name(client):
     from crmmetrics.dask_engine import compute_dask
 
     cfg = load_config(ROOT / "config.example.yaml")
-    with pytest.raises(UsageError, match="mrr is not supported on the Dask engine"):
+    with pytest.raises(UsageError, match="mrr is not supported on the Dask engine: it needs all of a customer's rows together"):
         compute_dask(cfg, ["nps", "mrr"], as_of=AS_OF, client=client)
-    with pytest.raises(UsageError, match="nps: --by plan joins customers"):
-        compute_dask(cfg, ["nps"], by=["plan"], as_of=AS_OF, client=client)
+    with pytest.raises(UsageError, match="revenue is not supported on the Dask engine: it applies the order policy"):
+        compute_dask(cfg, ["revenue"], as_of=AS_OF, client=client)
+    # activities map lead_id: lead_response_time's default source would join them per lead.
+    with pytest.raises(UsageError, match="lead_response_time takes each lead's first activity .* \\(set source: leads\\)"):
+        compute_dask(cfg, ["lead_response_time"], as_of=AS_OF, client=client)
+
+
+def test_every_metric_is_supported_or_refused_with_a_reason_listed_in_the_readme():
+    from crmmetrics.dask_support import REFUSED, SUPPORTED
+    from crmmetrics.metrics.registry import all_metrics
+
+    names = set(all_metrics())
+    assert SUPPORTED <= names and not SUPPORTED & set(REFUSED)
+    assert names == SUPPORTED | set(REFUSED)  # a new metric must be placed in one of the two
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| metric | on `--engine dask` |"):]
+    for name in names:
+        assert f"| `{name}` |" in table, name
+
+
+def test_by_a_customer_field_joins_customers_in_every_partition(client, tmp_path):
+    from crmmetrics.dask_engine import compute_dask
+
+    frames = typed_frames()
+    paths = {name: split_parts(frames[name], tmp_path / name, 8) for name in ("tickets", "surveys")}
+    cfg = load_config(write_config(tmp_path, paths))
+    names = ["nps", "csat", "first_reply_time", "ticket_volume"]
+    want = compute(load_config(ROOT / "config.example.yaml"), names, by=["plan"], as_of=AS_OF)
+    got = compute_dask(cfg, names, by=["plan"], as_of=AS_OF, client=client)
+    assert_same(got.results, want.results)
+    assert set(got.results["plan"]) == {"Enterprise", "Growth", "Starter"}
+    # customers are read by every partition but reported once, as in one pandas run
+    assert [i.entity for i in got.inputs].count("customers") == 1
+    assert got.issue_counts() == want.issue_counts()
 
 
 def test_without_names_unsupported_metrics_are_skipped_with_a_note(client, tmp_path):
@@ -167,7 +208,9 @@ def test_without_names_unsupported_metrics_are_skipped_with_a_note(client, tmp_p
 
     cfg = load_config(ROOT / "config.example.yaml")
     got = compute_dask(cfg, None, as_of=AS_OF, client=client)
-    assert set(got.results["metric"]) <= set(SAMPLE_METRICS) and "nps" in set(got.results["metric"])
+    from crmmetrics.dask_support import SUPPORTED
+
+    assert set(got.results["metric"]) <= SUPPORTED and {"nps", "win_rate", "mql_rate", "time_to_value"} <= set(got.results["metric"])
     skipped = [i.message for i in got.issues if i.code == "metric_skipped"]
     assert any(m.startswith("mrr not computed: mrr is not supported on the Dask engine") for m in skipped)
 
@@ -261,3 +304,118 @@ def test_report_first_screen_and_engine_from_config_equal_pandas(client, tmp_pat
     assert code == 0 and "per-customer analyses are not computed on the Dask engine" in html and "40.4" in html
     code, _, err = cli(["report", "nps", "mrr", "-c", str(path), "--as-of", AS_OF])
     assert code == 2 and "mrr is not supported on the Dask engine" in err
+
+
+# ------------------------------------------------- sales, leads, success; CSV globs
+
+SALES_LEADS_SUCCESS = ["win_rate", "average_deal_size", "sales_cycle_length", "new_opportunities", "lead_conversion_rate", "mql_rate",
+                       "sql_rate", "lead_response_time", "new_leads", "time_to_value"]
+
+
+def split_csv(src: Path, folder: Path, n: int) -> str:
+    """``src`` (one line per record) as ``n`` CSV files with its header, rows dealt round-robin; their glob."""
+    folder.mkdir(parents=True)
+    head, *body = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i in range(n):
+        (folder / f"{src.stem}-{i:02d}.csv").write_text(head + "".join(body[i::n]), encoding="utf-8")
+    return str(folder / f"{src.stem}-*.csv")
+
+
+def with_options(path: Path, out: Path, **metrics: dict) -> Path:
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for src in cfg["sources"].values():
+        if isinstance(src, dict) and "path" in src and not Path(src["path"]).is_absolute():
+            src["path"] = str(ROOT / src["path"])
+    cfg.setdefault("metrics", {}).update(metrics)
+    out.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def test_sales_leads_and_success_on_8_parts_equal_the_pandas_engine(client, tmp_path):
+    from crmmetrics.dask_engine import compute_dask
+
+    frames = typed_frames()
+    paths = {"deals": split_parts(frames["deals"], tmp_path / "deals", 8),
+             "leads": split_csv(ROOT / "sample_data" / "leads.csv", tmp_path / "leads", 8),
+             "customers": split_csv(ROOT / "sample_data" / "customers.csv", tmp_path / "customers", 8)}
+    leads_only = {"source": "leads"}  # the sample's activities map lead_id: auto would join them (refused)
+    parts = load_config(with_options(write_config(tmp_path, paths), tmp_path / "parts.yaml", lead_response_time=leads_only))
+    one = load_config(with_options(ROOT / "config.example.yaml", tmp_path / "one.yaml", lead_response_time=leads_only))
+    for period, by, names in (("month", [], SALES_LEADS_SUCCESS), ("all", [], SALES_LEADS_SUCCESS),
+                              ("quarter", ["plan"], ["win_rate", "new_opportunities", "average_deal_size", "time_to_value"])):
+        want = compute(one, names, period=period, by=by, as_of=AS_OF)
+        got = compute_dask(parts, names, period=period, by=by, as_of=AS_OF, client=client)
+        assert_same(got.results, want.results)
+        assert got.issue_counts() == want.issue_counts()
+    # A CSV glob is one partition per file: 8 leads and 8 customers inputs.
+    assert [i.entity for i in got.inputs].count("customers") == 8
+    month = compute_dask(parts, ["mql_rate"], period="month", as_of=AS_OF, client=client)
+    assert [i.entity for i in month.inputs].count("leads") == 8
+    mql = month.results.set_index("period").loc["2025-03"]
+    assert (mql["mqls"], mql["denominator"]) == (40, 88) and abs(mql["value"] - 40 / 88) < 1e-12  # leads.csv: 88 created in 2025-03, 40 with an MQL Date
+
+
+def synthetic_leads(n: int, seed: int = 11) -> pd.DataFrame:
+    """Leads with ids repeated across the file (an export concatenated over time), some after the as-of day."""
+    rng = np.random.default_rng(seed)
+    ids = [f"L{i % (n * 4 // 5)}" for i in range(n)]  # the last fifth repeats earlier ids
+    created = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 560 * 86400, n), unit="s")
+    mql = created + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s")
+    mql = mql.where(rng.random(n) < 0.4)
+    sql = mql + pd.to_timedelta(rng.integers(0, 9 * 86400, n), unit="s")
+    sql = sql.where(rng.random(n) < 0.5)
+    return pd.DataFrame({"id": ids, "created": created, "mql": mql, "sql": sql, "status": rng.choice(["working", "spam", "new"], n)})
+
+
+LEADS_CONFIG = """
+version: 1
+timezone: Europe/Istanbul
+sources:
+  leads:
+    path: {path}
+    fields: {{lead_id: id, created_at: created, mql_at: mql, sql_at: sql, status: status}}
+metrics:
+  new_leads: {{exclude_statuses: [spam]}}
+"""
+
+
+def test_repeated_lead_ids_across_parts_keep_the_last_row_as_pandas_does(client, tmp_path):
+    from crmmetrics.dask_engine import compute_dask
+
+    data = synthetic_leads(5000)
+    data.to_parquet(tmp_path / "all.parquet", index=False)
+    (tmp_path / "parts").mkdir()
+    for i in range(10):  # contiguous slices, in file order: a repeat's last row is in a later part
+        data.iloc[i * 500:(i + 1) * 500].to_parquet(tmp_path / "parts" / f"part-{i:02d}.parquet", index=False)
+    (tmp_path / "one.yaml").write_text(LEADS_CONFIG.format(path="all.parquet"), encoding="utf-8")
+    (tmp_path / "parts.yaml").write_text(LEADS_CONFIG.format(path="parts"), encoding="utf-8")
+    names = ["mql_rate", "sql_rate", "new_leads"]
+    want = compute(load_config(tmp_path / "one.yaml"), names, as_of="2026-06-30")
+    got = compute_dask(load_config(tmp_path / "parts.yaml"), names, as_of="2026-06-30", client=client)
+    assert_same(got.results, want.results)
+    counts = got.issue_counts()
+    assert counts == want.issue_counts()
+    assert counts["duplicate_id"] == 1000  # 1000 rows repeat an earlier id: all in other parts than their first
+    dup = [i for i in got.issues if i.code == "duplicate_lead"]
+    assert [i.metric for i in dup] == names and all(i.message == w.message for i, w in
+                                                     zip(dup, [i for i in want.issues if i.code == "duplicate_lead"]))
+    examples = [i for i in got.issues if i.code == "duplicate_id" and i.location]
+    assert len(examples) == 100 and examples[0].location.startswith(str(tmp_path / "parts" / "part-08.parquet"))
+    assert examples[0].value == "L0" and examples[0].field == "lead_id"
+
+
+def test_repeated_ticket_ids_across_parts_are_reported_as_pandas_does(client, tmp_path):
+    from crmmetrics.dask_engine import compute_dask
+
+    tickets = typed_frames()["tickets"]
+    repeated = pd.concat([tickets, tickets.iloc[:30]], ignore_index=True)  # 30 tickets exported twice
+    paths = {"tickets": split_parts(repeated, tmp_path / "tickets", 8)}
+    cfg = load_config(write_config(tmp_path, paths))
+    repeated.to_parquet(tmp_path / "one.parquet", index=False)
+    (tmp_path / "one").mkdir()
+    one = load_config(write_config(tmp_path / "one", {"tickets": str(tmp_path / "one.parquet")}))
+    want = compute(one, ["ticket_volume"], as_of=AS_OF)
+    got = compute_dask(cfg, ["ticket_volume"], as_of=AS_OF, client=client)
+    assert_same(got.results, want.results)
+    assert got.issue_counts()["duplicate_id"] == want.issue_counts()["duplicate_id"] == 30
+    assert sorted(i.value for i in got.issues if i.code == "duplicate_id") == sorted(i.value for i in want.issues if i.code == "duplicate_id")

@@ -322,12 +322,20 @@ def _check_holidays(ctx: MetricContext, sched: Schedule, start: pd.Series, end: 
     both = [s.dropna() for s in (start, end)]
     if not any(len(b) for b in both):
         return
+    low, high = min(b.min() for b in both if len(b)), max(b.max() for b in both if len(b))
+    if ctx.partial is not None:  # Dask engine: a partition sees only part of the days; merged, then reported once
+        ctx.partial.widen(("holidays", sched.name), low, high)
+        return
+    holiday_issue(ctx, sched, low, high)
+
+
+def holiday_issue(ctx: MetricContext, sched: Schedule, low: Any, high: Any) -> None:
+    """The ``holiday_outside_data`` issue when holidays fall outside the days ``low``..``high``."""
 
     def day(t: Any) -> str:
         return (t.tz_convert(sched.timezone) if t.tzinfo is not None else t).strftime("%Y-%m-%d")
 
-    lo = day(min(b.min() for b in both if len(b)))
-    hi = day(max(b.max() for b in both if len(b)))
+    lo, hi = day(low), day(high)
     outside = [h for h in sched.holiday_dates if h < lo or h > hi]
     if outside:
         shown = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")

@@ -26,6 +26,29 @@ if TYPE_CHECKING:
 CLOSED = ("won", "lost")
 
 
+# Entities whose metrics keep only the last row of a repeated id: key and issue code.
+# The Dask engine drops the rows a later part file repeats before these metrics run
+# (dask_engine.py), and counts them in the same issue.
+LAST_ROW_WINS = {"deals": ("deal_id", "duplicate_deal"), "leads": ("lead_id", "duplicate_lead")}
+
+
+def repeated_message(key: str, count: int) -> str:
+    """The message of the issue counting the earlier rows of repeated ``key`` values left out."""
+    return f"{count} earlier rows of repeated {key}s ignored; the last row of each {key.removesuffix('_id')} is used"
+
+
+def keep_last_rows(ctx: MetricContext, df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``df`` with one row per ``key`` value, its last; the earlier rows counted in one issue."""
+    if key not in df:
+        return df
+    dup = df[key].notna() & df.duplicated(key, keep="last")
+    if dup.any():
+        code = next(c for k, c in LAST_ROW_WINS.values() if k == key)
+        ctx.issue(code, repeated_message(key, int(dup.sum())), count=int(dup.sum()), field=key)
+        df = df[~dup]
+    return df
+
+
 def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = False, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """The deals a metric may use: one row per deal, a usable status, and
 
@@ -38,14 +61,8 @@ def clean_deals(ctx: MetricContext, *, amounts: bool = False, dates: bool = Fals
     Each dropped row is an issue with its location; a won deal without an amount is
     checked by the amount metrics themselves.
     """
-    df = ctx.frame if frame is None else frame
-    if "deal_id" in df:  # the key: read whenever mapped, declared by most deal metrics
-        dup = df["deal_id"].notna() & df.duplicated("deal_id", keep="last")
-        if dup.any():
-            # Exports concatenated over time repeat a deal; its latest row carries the latest status.
-            ctx.issue("duplicate_deal", f"{int(dup.sum())} earlier rows of repeated deal_ids ignored; the last row of each deal is used",
-                      count=int(dup.sum()), field="deal_id")
-            df = df[~dup]
+    # Exports concatenated over time repeat a deal; its latest row carries the latest status.
+    df = keep_last_rows(ctx, ctx.frame if frame is None else frame, "deal_id")
     if ctx.mapped("status", "deals"):  # an unmapped status is no reason to drop every deal
         bad = df["status"].isna()
         if bad.any():

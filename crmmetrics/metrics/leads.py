@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from crmmetrics.domain.deals import keep_last_rows
 from crmmetrics.domain.spans import precedes, seconds_between
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import MetricContext
@@ -33,14 +34,7 @@ PRODUCT_EVENT_TYPES = ("login", "feature_used", "feature_event", "page_view", "p
 
 def clean_leads(ctx: MetricContext) -> pd.DataFrame:
     """One row per lead_id (the last one), as exported; repeated ids are reported once."""
-    df = ctx.frame
-    if "lead_id" in df:  # the key: read whenever mapped, a column only then
-        dup = df["lead_id"].notna() & df.duplicated("lead_id", keep="last")
-        if dup.any():
-            ctx.issue("duplicate_lead", f"{int(dup.sum())} earlier rows of repeated lead_ids ignored; the last row of each lead is used",
-                      count=int(dup.sum()), field="lead_id")
-            df = df[~dup]
-    return df
+    return keep_last_rows(ctx, ctx.frame, "lead_id")
 
 
 def _before_created(ctx: MetricContext, rows: pd.DataFrame, column: str, what: str, label: str | None = None, *,

@@ -31,6 +31,9 @@ class Partials:
     mode: str  # "collect" or "finish"
     keys: list[str]
     parts: list[tuple[str, Any]] = field(default_factory=list)  # (kind, frame) per shape call, in call order
+    # Facts about the whole data a partition only sees part of (the days a business-hours
+    # schedule measured, for holiday_outside_data): key → (lowest, highest), widened on merge.
+    extents: dict[Any, tuple[Any, Any]] = field(default_factory=dict)
     _call: int = 0
 
     def exchange(self, kind: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -43,6 +46,20 @@ class Partials:
         if stored_kind != kind:
             raise RuntimeError(f"partial aggregates out of step: {stored_kind} stored, {kind} asked")  # a bug, not user data
         return merged
+
+    def widen(self, key: Any, low: Any, high: Any) -> None:
+        """Collect: remember the span ``low``..``high`` under ``key`` (merged with :func:`merge_extents`)."""
+        old = self.extents.get(key)
+        self.extents[key] = (low, high) if old is None else (min(old[0], low), max(old[1], high))
+
+
+def merge_extents(collected: list[dict[Any, tuple[Any, Any]]]) -> dict[Any, tuple[Any, Any]]:
+    """Every partition's extents merged: the lowest low and the highest high per key."""
+    out = Partials("collect", [])
+    for extents in collected:
+        for key, (low, high) in extents.items():
+            out.widen(key, low, high)
+    return out.extents
 
 
 def merge(collected: list[list[tuple[str, Any]]], keys: list[str]) -> list[tuple[str, Any]]:
