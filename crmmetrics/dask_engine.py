@@ -57,7 +57,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     """:func:`crmmetrics.engine.compute` on Dask; ``client`` (tests) or ``scheduler`` (an address), else a local cluster."""
     from zoneinfo import ZoneInfo
 
-    from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, nothing_to_do, parse_day, run_settings
+    from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings
     from crmmetrics.grid import build_grid
 
     require_dask()
@@ -70,10 +70,35 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     now = now or dt.datetime.now(ZoneInfo(tz))
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
+    runnable, issues = _runnable(plan, config, bool(metrics))
+    base = build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now)
+    groups: dict[str, list[MetricPlan]] = {}
+    for mp in runnable:
+        groups.setdefault(mp.spec.entity, []).append(mp)
+    jobs = _jobs(config, plan, groups, inputs)
+    with _session(client, scheduler) as c:
+        drops = _last_row_drops(c, config, groups, jobs, base)
+        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops)
+        dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
+    grid = _merged_grid(base, [o["grid"] for o in outs])
+    merged = _Merged(set(groups))
+    for entity, mps in groups.items():
+        merged.add(entity, mps, [o for (e, _, _), o in zip(jobs, outs) if e == entity], config, grid, by, as_of_dt)
+    results = _finish([merged.frames[mp.spec.name] for mp in runnable], period, by)  # in the pandas engine's order
+    options = {mp.spec.name: merged.options[mp.spec.name] for mp in runnable}
+    return Report(results, merged.issues(dup_issues) + issues, merged.inputs, now.isoformat(timespec="seconds"),
+                  as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options, grid=grid)
+
+
+def _runnable(plan: Any, config: Config, named: bool) -> tuple[list[MetricPlan], list[Issue]]:
+    """The plan's metrics the Dask engine runs, and a metric_skipped note per refused one
+    (a UsageError instead when the user ``named`` metrics; exit 78 when none is left)."""
+    from crmmetrics.engine import nothing_to_do
+
     runnable, issues = [], list(plan.skipped)
     for mp in plan.metrics:
         why = refusal(mp, config)
-        if why and metrics:
+        if why and named:
             raise UsageError(why, hint="run it with --engine pandas (the default)")
         if why:
             issues.append(Issue(Level.INFO, "metric_skipped", f"{mp.spec.name} not computed: {why}", metric=mp.spec.name))
@@ -81,47 +106,56 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
             runnable.append(mp)
     if not runnable:
         raise nothing_to_do({i.metric or "": i.message.split(" not computed: ", 1)[-1] for i in issues if i.code == "metric_skipped"})
-    base = build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now)
-    groups: dict[str, list[MetricPlan]] = {}
-    for mp in runnable:
-        groups.setdefault(mp.spec.entity, []).append(mp)
-    jobs = []  # (entity, part path, needs)
+    return runnable, issues
+
+
+def _jobs(config: Config, plan: Any, groups: dict[str, list[MetricPlan]], inputs: dict[str, str] | None) -> list[tuple[str, str, Any]]:
+    """(entity, part path, needs) per partition: the metrics' own entity in parts; optional
+    entities and --by join targets (customers) whole, in every partition."""
+    jobs = []
     for entity, mps in groups.items():
-        # The metric's own entity in parts; optional entities and --by join targets (customers) whole, in every partition.
         wanted = {entity} | {o for mp in mps for o in mp.spec.optional} | {t for mp in mps for _, _, t in mp.joined_dims}
         needs = {e: f for e, f in plan.needs.items() if e in wanted}
         jobs += [(entity, part, needs) for part in partitions(config, entity, (inputs or {}).get(entity))]
-    with _session(client, scheduler) as c:
-        drops = _last_row_drops(c, config, groups, jobs, base)
-        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops)
-        dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
-    grid = _merged_grid(base, [o["grid"] for o in outs])
-    frames, inputs_read, per_file, per_run, options = {}, [], [], [], {}
-    reported = set(groups)  # entities whose own partitions report their facts and issues
-    for entity, mps in groups.items():
-        mine = [o for (e, _, _), o in zip(jobs, outs) if e == entity]
+    return jobs
+
+
+class _Merged:
+    """The partitions' outputs merged entity by entity: finished metric rows, inputs and issues."""
+
+    def __init__(self, entities: set[str]) -> None:
+        self.frames: dict[str, Any] = {}
+        self.options: dict[str, Any] = {}
+        self.inputs: list[Any] = []
+        self.metric_issues: list[Issue] = []
+        self.per_file: list[Issue] = []  # issues of one part file (kept per file, as pandas reports a glob's files)
+        self.per_run: list[Issue] = []  # issues of the run (merged into one each)
+        self.reported = set(entities)  # entities whose own partitions (or an earlier group's first) report them
+
+    def add(self, entity: str, mps: list[MetricPlan], mine: list[dict[str, Any]], config: Config, grid: Any, by: list[str],
+            as_of: dt.datetime) -> None:
+        """Take ``entity``'s partitions: their facts and issues, and each metric finished on the merged partials."""
         # Other entities (activities beside tickets, customers for --by) are read whole by
         # every partition: their facts and issues count once, from the first that read them.
-        whole = {i.entity for i in mine[0]["inputs"]} - reported
-        reported |= whole
+        whole = {i.entity for i in mine[0]["inputs"]} - self.reported
+        self.reported |= whole
         for k, o in enumerate(mine):
             ours = {entity, None} | (whole if k == 0 else set())
-            inputs_read.extend(i for i in o["inputs"] if i.entity in ours)
-            per_file.extend(i for i in o["load_issues"] if i.entity in ours)
-            per_run.extend(i for i in o["run_issues"] if i.entity in ours)
+            self.inputs.extend(i for i in o["inputs"] if i.entity in ours)
+            self.per_file.extend(i for i in o["load_issues"] if i.entity in ours)
+            self.per_run.extend(i for i in o["run_issues"] if i.entity in ours)
         dropped = sum(o["dropped"] for o in mine)
         for mp in mps:
-            rows, metric_issues, opts = _finish_metric(mp, mine, config, grid, by, as_of_dt)
-            frames[mp.spec.name] = rows
-            issues.extend(metric_issues)
-            options[mp.spec.name] = opts
-            per_run = _count_dropped(per_run, mp, dropped)
-    row_issues = cap_examples([i for i in [*per_file, *per_run, *dup_issues] if is_row_issue(i)])
-    summaries = [i for i in per_file if not is_row_issue(i)] + merge_summaries([i for i in per_run if not is_row_issue(i)])
-    results = _finish([frames[mp.spec.name] for mp in runnable], period, by)  # in the pandas engine's order
-    options = {mp.spec.name: options[mp.spec.name] for mp in runnable}
-    return Report(results, row_issues + summaries + issues, inputs_read, now.isoformat(timespec="seconds"),
-                  as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options, grid=grid)
+            rows, metric_issues, opts = _finish_metric(mp, mine, config, grid, by, as_of)
+            self.frames[mp.spec.name], self.options[mp.spec.name] = rows, opts
+            self.metric_issues.extend(metric_issues)
+            self.per_run = _count_dropped(self.per_run, mp, dropped)
+
+    def issues(self, duplicates: list[Issue]) -> list[Issue]:
+        """Row issues capped, per-file summaries, run summaries merged, then the finish runs' issues."""
+        rows = cap_examples([i for i in [*self.per_file, *self.per_run, *duplicates] if is_row_issue(i)])
+        summaries = [i for i in self.per_file if not is_row_issue(i)] + merge_summaries([i for i in self.per_run if not is_row_issue(i)])
+        return rows + summaries + self.metric_issues
 
 
 @contextmanager
