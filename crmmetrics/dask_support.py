@@ -76,9 +76,23 @@ def option_refusal(mp: MetricPlan, config: Any) -> str | None:
     return None
 
 
+def mergeable(mp: MetricPlan) -> bool:
+    """Whether the aggregator in force for ``mp``'s options has partial aggregates: Ratio and
+    CountSum exchange per-cell sums, Mean the measured values; a Custom shape has none."""
+    from crmmetrics.metrics.shapes import CountSum, Mean, Ratio
+
+    return isinstance(mp.spec.shape_in_force(mp.options), (Ratio, Mean, CountSum))
+
+
 def refusal(mp: MetricPlan, config: Any) -> str | None:
-    """Why ``mp`` cannot run on the Dask engine with ``config`` (None when it can)."""
+    """Why ``mp`` cannot run on the Dask engine with ``config`` (None when it can).
+
+    Both must hold: the metric's rows count on their own across part files (:data:`SUPPORTED`,
+    a decision read from its row function) and its aggregator merges (:func:`mergeable`).
+    """
     name = mp.spec.name
     if name not in SUPPORTED:
         return f"{name} is not supported on the Dask engine: it {REFUSED.get(name, WHY_REFUSED)}"
+    if not mergeable(mp):
+        return f"{name} with these options is computed by a Custom shape, which has no partial aggregates to merge across part files"
     return option_refusal(mp, config)
