@@ -91,15 +91,8 @@ def prepare_orders(frame: pd.DataFrame, policy: OrderPolicy, dataset: Dataset, t
     return df
 
 
-def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, mapped: set[str]) -> pd.DataFrame:
-    """The cutoff-free part of :func:`prepare_orders` (cached per dataset and policy).
-
-    ``mapped``: the orders fields the config maps. Declared fields are columns either way;
-    an unmapped amount means "count orders only", not "every amount is missing".
-    """
-    import numpy as np
-    import pandas as pd
-
+def _dated_rows(frame: pd.DataFrame, log: _IssueLog, tz: str) -> pd.DataFrame:
+    """A copy with blank ids as missing, ``_local`` (naive local order time), undated rows out."""
     df = frame.copy()
     for col in ("customer_id", "order_id"):
         # Work-around: io/parse.py clean_text turns blank cells of pandas' str dtype into NaN,
@@ -110,6 +103,12 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, 
     if no_date.any():
         log.rows(df[no_date], "missing_date", "order without order_date excluded", "order_date")
         df = df[~no_date]
+    return df
+
+
+def _priced_rows(df: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, mapped: set[str]) -> pd.DataFrame:
+    """Line amounts (unit price × quantity when the policy says so); rows without a usable amount out."""
+    import pandas as pd
 
     has_amount = "amount" in mapped
     if policy.amount_is_unit_price:
@@ -127,8 +126,88 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, 
         if no_amount.any():
             log.rows(df[no_amount], "missing_amount", "order without a usable amount excluded", "amount")
             df = df[~no_amount]
+    return df
 
-    has_id = "order_id" in mapped
+
+def _credit_rows(df: pd.DataFrame, status: pd.Series, amount: pd.Series, policy: OrderPolicy, log: _IssueLog,
+                 has_id: bool) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
+    """Which rows are credits (negative amount, or an id with the cancellation prefix): kept
+    and flagged under refunds: net, dropped under gross. Returns df, status, amount, credit."""
+    credit = (amount < 0).fillna(False).astype(bool)
+    if policy.cancellation_prefix and has_id:
+        credit |= df["order_id"].astype(object).fillna("").astype(str).str.startswith(policy.cancellation_prefix).to_numpy()
+    if credit.any():
+        if policy.refunds == "net":
+            log.summary(df[credit], "credit_row", f"{int(credit.sum())} refund/cancellation rows (negative amount"
+                        + (f" or id starting with {policy.cancellation_prefix!r}" if policy.cancellation_prefix else "")
+                        + ") subtracted from revenue on their own date; they are not orders", Level.INFO)
+        else:
+            log.summary(df[credit], "credit_row", f"{int(credit.sum())} refund/cancellation rows ignored (refunds: gross)", Level.INFO)
+            df, status, amount, credit = df[~credit], status[~credit], amount[~credit], credit[~credit]
+    return df, status, amount, credit
+
+
+def _zero_amounts(df: pd.DataFrame, amount: pd.Series, credit: pd.Series, policy: OrderPolicy, log: _IssueLog
+                  ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Orders of amount 0: counted (one info issue) or, with zero_amount: exclude, left out (an issue each)."""
+    zero = (amount == 0) & ~credit
+    if zero.any() and policy.zero_amount == "exclude":
+        log.rows(df[zero], "zero_amount", "order amount is 0; excluded (zero_amount: exclude)", "amount")
+        df, amount, credit = df[~zero], amount[~zero], credit[~zero]
+    elif zero.any():
+        log.summary(df[zero], "zero_amount", f"{int(zero.sum())} orders of amount 0 counted as orders worth 0 "
+                    "(set zero_amount: exclude to leave them out)", Level.INFO)
+    return df, amount, credit
+
+
+def _first_of_each_id(df: pd.DataFrame, amount: pd.Series, credit: pd.Series, log: _IssueLog
+                      ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """A repeated order id counts once (its first row); each later row is an issue."""
+    ids = df["order_id"]
+    dup = ids.notna() & ~credit & ids.where(~credit).duplicated(keep="first")
+    if dup.any():
+        log.rows(df[dup], "duplicate_order", "order_id already used by an earlier order row; this row is excluded so the order counts "
+                 "once (set order_lines: true if the export has one row per order line)", "order_id")
+        df, amount, credit = df[~dup], amount[~dup], credit[~dup]
+    return df, amount, credit
+
+
+def _with_values(df: pd.DataFrame, amount: pd.Series, credit: pd.Series, log: _IssueLog, mapped: set[str]) -> pd.DataFrame:
+    """The policy's columns: ``_order``, ``_gross``, ``_credit``, ``_value``, ``_known`` (guests counted in one issue)."""
+    import numpy as np
+    import pandas as pd
+
+    if "customer_id" in mapped:
+        guests = df["customer_id"].isna()
+        if guests.any():
+            log.summary(df[guests], "missing_customer_id", f"{int(guests.sum())} orders without customer_id: kept in revenue, order counts "
+                        "and APV, excluded from customer metrics and analyses", Level.INFO)
+        known = (~guests).astype("int64")
+    else:
+        known = pd.Series(0, index=df.index, dtype="int64")
+    is_credit = credit.to_numpy(dtype=bool)
+    amt = amount.to_numpy(dtype="float64")
+    df["_order"] = np.where(is_credit, 0, 1).astype("int64")
+    df["_gross"] = np.where(is_credit, 0.0, amt)
+    df["_credit"] = np.where(is_credit, np.abs(amt), 0.0)
+    df["_value"] = df["_gross"] - df["_credit"]
+    df["_known"] = known.to_numpy()
+    return df.reset_index(drop=True)
+
+
+def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, mapped: set[str]) -> pd.DataFrame:
+    """The cutoff-free part of :func:`prepare_orders` (cached per dataset and policy), in the
+    order the rules apply: dates, amounts, order lines, cancellations, credits, refunds,
+    zero amounts, repeated ids, then the value columns.
+
+    ``mapped``: the orders fields the config maps. Declared fields are columns either way;
+    an unmapped amount means "count orders only", not "every amount is missing".
+    """
+    import numpy as np
+    import pandas as pd
+
+    has_amount, has_id = "amount" in mapped, "order_id" in mapped
+    df = _priced_rows(_dated_rows(frame, log, tz), policy, log, mapped)
     if policy.order_lines:
         if not has_id:
             raise ConfigError("order_lines: true needs orders.fields.order_id mapped (lines are grouped by it)")
@@ -141,57 +220,16 @@ def _prepare(frame: pd.DataFrame, policy: OrderPolicy, log: _IssueLog, tz: str, 
         df, status = df[~canceled], status[~canceled]
 
     amount = df["amount"] if has_amount else pd.Series(np.nan, index=df.index)
-    credit = (amount < 0).fillna(False).astype(bool)
-    if policy.cancellation_prefix and has_id:
-        credit |= df["order_id"].astype(object).fillna("").astype(str).str.startswith(policy.cancellation_prefix).to_numpy()
-    if credit.any():
-        if policy.refunds == "net":
-            log.summary(df[credit], "credit_row", f"{int(credit.sum())} refund/cancellation rows (negative amount"
-                        + (f" or id starting with {policy.cancellation_prefix!r}" if policy.cancellation_prefix else "")
-                        + ") subtracted from revenue on their own date; they are not orders", Level.INFO)
-        else:
-            log.summary(df[credit], "credit_row", f"{int(credit.sum())} refund/cancellation rows ignored (refunds: gross)", Level.INFO)
-            df, status, amount, credit = df[~credit], status[~credit], amount[~credit], credit[~credit]
-
+    df, status, amount, credit = _credit_rows(df, status, amount, policy, log, has_id)
     refunded = ((status == "refunded").fillna(False).astype(bool)) & ~credit
     if refunded.any() and policy.refunds == "net":
         log.summary(df[refunded], "refunded_order", f"{int(refunded.sum())} fully refunded orders are neither revenue nor orders (refunds: net)", Level.INFO)
         df, amount, credit = df[~refunded], amount[~refunded], credit[~refunded]
-
     if has_amount:
-        zero = (amount == 0) & ~credit
-        if zero.any() and policy.zero_amount == "exclude":
-            log.rows(df[zero], "zero_amount", "order amount is 0; excluded (zero_amount: exclude)", "amount")
-            df, amount, credit = df[~zero], amount[~zero], credit[~zero]
-        elif zero.any():
-            log.summary(df[zero], "zero_amount", f"{int(zero.sum())} orders of amount 0 counted as orders worth 0 "
-                        "(set zero_amount: exclude to leave them out)", Level.INFO)
-
+        df, amount, credit = _zero_amounts(df, amount, credit, policy, log)
     if has_id and not policy.order_lines:
-        ids = df["order_id"]
-        dup = ids.notna() & ~credit & ids.where(~credit).duplicated(keep="first")
-        if dup.any():
-            log.rows(df[dup], "duplicate_order", "order_id already used by an earlier order row; this row is excluded so the order counts "
-                     "once (set order_lines: true if the export has one row per order line)", "order_id")
-            df, amount, credit = df[~dup], amount[~dup], credit[~dup]
-
-    if "customer_id" in mapped:
-        guests = df["customer_id"].isna()
-        if guests.any():
-            log.summary(df[guests], "missing_customer_id", f"{int(guests.sum())} orders without customer_id: kept in revenue, order counts "
-                        "and APV, excluded from customer metrics and analyses", Level.INFO)
-        known = (~guests).astype("int64")
-    else:
-        known = pd.Series(0, index=df.index, dtype="int64")
-
-    is_credit = credit.to_numpy(dtype=bool)
-    amt = amount.to_numpy(dtype="float64")
-    df["_order"] = np.where(is_credit, 0, 1).astype("int64")
-    df["_gross"] = np.where(is_credit, 0.0, amt)
-    df["_credit"] = np.where(is_credit, np.abs(amt), 0.0)
-    df["_value"] = df["_gross"] - df["_credit"]
-    df["_known"] = known.to_numpy()
-    return df.reset_index(drop=True)
+        df, amount, credit = _first_of_each_id(df, amount, credit, log)
+    return _with_values(df, amount, credit, log, mapped)
 
 
 def _collapse_lines(df: pd.DataFrame) -> pd.DataFrame:
