@@ -422,3 +422,22 @@ def test_repeated_ticket_ids_across_parts_are_reported_as_pandas_does(client, tm
     assert_same(got.results, want.results)
     assert got.issue_counts()["duplicate_id"] == want.issue_counts()["duplicate_id"] == 30
     assert sorted(i.value for i in got.issues if i.code == "duplicate_id") == sorted(i.value for i in want.issues if i.code == "duplicate_id")
+
+
+def test_a_csv_glob_reports_repeated_ids_at_the_lines_the_pandas_engine_names(client, tmp_path):
+    from crmmetrics.dask_engine import compute_dask
+
+    data = synthetic_leads(600)  # rows 480.. repeat the ids of rows 0..119
+    (tmp_path / "leads").mkdir()
+    for i in range(8):  # contiguous slices: every repeat sits in a later file than its first row
+        data.iloc[i * 75:(i + 1) * 75].to_csv(tmp_path / "leads" / f"leads-{i}.csv", index=False)
+    (tmp_path / "c.yaml").write_text(LEADS_CONFIG.format(path="leads/leads-*.csv"), encoding="utf-8")
+    cfg = load_config(tmp_path / "c.yaml")
+    want = compute(cfg, ["mql_rate", "new_leads"], as_of="2026-06-30")
+    got = compute_dask(cfg, ["mql_rate", "new_leads"], as_of="2026-06-30", client=client)
+    assert_same(got.results, want.results)
+    assert got.issue_counts() == want.issue_counts() and got.issue_counts()["duplicate_id"] == 120
+    assert len([i for i in got.inputs if i.entity == "leads"]) == 8  # one partition per file of the glob
+    where = lambda r: sorted((i.location, i.value) for i in r.issues if i.code == "duplicate_id" and i.location)  # noqa: E731
+    # The same 100 located examples as pandas; the first repeat is row 480 (id L0): file 6's 31st row, line 32.
+    assert where(got) == where(want) and len(where(got)) == 100 and where(got)[0] == (str(tmp_path / "leads" / "leads-6.csv") + ":32", "L0")
