@@ -210,3 +210,53 @@ def test_blank_rows_inside_an_excel_sheet_are_skipped_and_locations_stay_true(tm
     issue = next(i for i in report.issues if i.code == "score_out_of_range")
     assert issue.location.endswith("s.xlsx Data!B4")
     assert not any(i.code == "missing_date" for i in report.issues)
+
+
+# ---------------------------------------------------------------- reading without the whole text
+# The CSV reader hands valid UTF-8 bytes to pyarrow as they are and decodes only a head
+# for the header (io/lazytext.py); these compare each shortcut with the whole-text rule.
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crmmetrics.io.lazytext import LazyText, utf8_as_is  # noqa: E402
+from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines  # noqa: E402
+
+_PIECES = st.lists(st.sampled_from(["a", "b", ",", ";", '"', "\n", "\r\n", "\r", " ", "\x1c", "é", "İ", "€", "𝄞", ""]), max_size=60)
+
+
+def _nonblank_reference(data: bytes) -> list[int]:
+    return [i + 1 for i, line in enumerate(data.split(b"\n")) if line not in (b"", b"\r")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PIECES, st.integers(1, 9))
+def test_nonblank_lines_in_chunks_equal_the_line_split(pieces, chunk):
+    data = "".join(pieces).encode("utf-8")
+    assert nonblank_lines(data, chunk=chunk).tolist() == _nonblank_reference(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PIECES, st.integers(1, 12))
+def test_the_header_from_a_growing_head_is_the_header_of_the_whole_text(pieces, first):
+    text = "".join(pieces)
+    data = text.encode("utf-8")
+    if utf8_as_is(data):
+        lazy = LazyText(data)
+        assert lazy.from_head(lambda head: header_record(head, ",", '"'), first=first) == header_record(text, ",", '"')
+        assert lazy.blank() == (not text.strip())
+        assert lazy.full() == text
+    text = normalise_newlines(text)  # what a decoded text gets before its header is read
+    decoded = LazyText.decoded(text)
+    assert decoded.from_head(lambda head: header_record(head, ",", '"'), first=first) == header_record(text, ",", '"')
+    assert decoded.blank() == (not text.strip())
+
+
+def test_bytes_go_to_the_parser_as_they_are_only_when_nothing_would_change_them():
+    assert utf8_as_is(b"a,b\r\n1,2\r\n") and utf8_as_is("é,€\n1,2\n".encode())
+    assert not utf8_as_is(b"a,b\r1,2\r")  # old-Mac line ends are rewritten
+    assert not utf8_as_is(b"a,b\r\n1,2\n3,4\r")  # mixed
+    assert not utf8_as_is(b"\xef\xbb\xbfa,b\n")  # the BOM is dropped from the text
+    assert not utf8_as_is(b"a,b\ncaf\xe9\n")  # stray cp1252 byte: repaired and reported
+    # A multi-byte character cut by the head is kept back, never garbled.
+    assert LazyText("xxx€€".encode()).head(5) == "xxx"

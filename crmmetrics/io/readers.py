@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import DataError, InputNotFoundError, Issue, Level, ReadError
-from crmmetrics.io.detect import decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
+from crmmetrics.io.detect import SAMPLE_BYTES, decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
 from crmmetrics.io.header_rows import extra_header_rows
 from crmmetrics.io.header_rows import header_lines as count_header_lines
 from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
+from crmmetrics.io.lazytext import LazyText, utf8_as_is
 from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
 from crmmetrics.io.workbook import inspect as inspect_workbook
 
@@ -164,6 +165,60 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
     opts = source.csv
     pinned = opts.encoding is not None
     encoding = opts.encoding or detect_encoding(data)
+    whitespace = opts.delimiter == "whitespace"
+    issues: list[Issue] = []
+    # UTF-8 bytes that need no repair and no newline normalisation go to pyarrow as they
+    # are, and the text is decoded only as far as the header and delimiter need: the
+    # whole decoded file (as large as the bytes, up to 4× for non-Latin text) is built
+    # only when the structure check must walk the records.
+    as_is = not whitespace and encoding in ("utf-8", "utf8") and utf8_as_is(data)
+    if as_is:
+        text = LazyText(data)
+    else:
+        text = LazyText.decoded(_decode(display, data, encoding, pinned, issues))
+    if not pinned:
+        guess = encoding_guess(data, encoding)
+        if guess:
+            issues.append(Issue(Level.WARNING, "encoding_guessed", f"{guess} (hint: set csv.encoding to be sure)", source=display,
+                                location=display))
+    if text.blank():
+        raise DataError(f"{display}: the file is empty", hint="export again, or check the path")
+    delimiter = opts.delimiter or sniff_delimiter(text.head(4 * SAMPLE_BYTES + 8), opts.quotechar)
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
+    header_lines = 1
+    if whitespace:
+        full = text.full()
+        first_line_end = full.find("\n")
+        headers = full[: first_line_end if first_line_end >= 0 else None].split()
+    else:
+        headers, header_lines = text.from_head(lambda head: header_record(head, delimiter, opts.quotechar))
+        if extra_header_rows(source):
+            records = 1 + extra_header_rows(source)
+            header_lines = text.from_head(lambda head: (n := count_header_lines(head, delimiter, opts.quotechar, records), n))[0]
+    if not opts.header:
+        headers = [str(i + 1) for i in range(len(headers))]
+        header_lines = 0
+    resolved = _resolve_columns(display, headers, wanted, opts.header, delimiter if not whitespace else "whitespace")
+    if whitespace:
+        frame = _read_whitespace(text.full(), headers, resolved, opts.header)
+        locate = _text_locator(display, text.full(), opts)
+    else:
+        utf8 = data if as_is else text.full().encode("utf-8")
+        frame, n_ragged = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved, header_lines)
+        starts, problems = _check_structure(display, text.full, utf8, delimiter, opts.quotechar, header_lines, headers, len(frame),
+                                            n_ragged)
+        del utf8
+        issues.extend(problems)
+        locate = _line_locator(display, starts, len(frame))
+    n_rows = len(frame)
+    columns = {f: frame[col] for f, col in resolved.items()}
+    return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows, digest,
+                    locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
+
+
+def _decode(display: str, data: bytes, encoding: str, pinned: bool, issues: list[Issue]) -> str:
+    """The whole file as text with LF line ends; a repaired UTF-8 file is reported in ``issues``."""
     try:
         text, repaired, first_bad = decode_text(data, encoding, pinned)
     except LookupError:
@@ -174,66 +229,26 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
             f"{display}:{line}: bytes {data[exc.start:exc.start + 4]!r} at byte {exc.start} are not valid {encoding}",
             hint="set csv.encoding in the config (cp1254 for Turkish Windows exports, latin-1, utf-16)",
         ) from None
-    issues: list[Issue] = []
     if repaired:
         line = line_of_offset(data, first_bad or 0)
         issues.append(Issue(Level.WARNING, "mixed_encoding", f"{repaired} bytes are not UTF-8 and were read as cp1252", source=display,
                             location=f"{display}:{line}", count=1, extra={"bytes": repaired}))
-    if not pinned:
-        guess = encoding_guess(data, encoding)
-        if guess:
-            issues.append(Issue(Level.WARNING, "encoding_guessed", f"{guess} (hint: set csv.encoding to be sure)", source=display,
-                                location=display))
-    if not text.strip():
-        raise DataError(f"{display}: the file is empty", hint="export again, or check the path")
-    original = text
-    text = normalise_newlines(text)  # old-Mac CR and mixed line endings read like LF
-    whitespace = opts.delimiter == "whitespace"
-    delimiter = opts.delimiter or sniff_delimiter(text, opts.quotechar)
-    if delimiter in ("\\t", "tab"):
-        delimiter = "\t"
-    header_lines = 1
-    if whitespace:
-        first_line_end = text.find("\n")
-        headers = text[: first_line_end if first_line_end >= 0 else None].split()
-    else:
-        headers, header_lines = header_record(text, delimiter, opts.quotechar)
-        if extra_header_rows(source):
-            header_lines = count_header_lines(text, delimiter, opts.quotechar, 1 + extra_header_rows(source))
-    if not opts.header:
-        headers = [str(i + 1) for i in range(len(headers))]
-        header_lines = 0
-    resolved = _resolve_columns(display, headers, wanted, opts.header, delimiter if not whitespace else "whitespace")
-    if whitespace:
-        frame = _read_whitespace(text, headers, resolved, opts.header)
-        locate = _text_locator(display, text, opts)
-    else:
-        # pyarrow wants UTF-8 bytes: reuse the file's own when they already are.
-        same = encoding in ("utf-8", "utf8") and not repaired and text is original
-        utf8 = data if same else text.encode("utf-8")
-        frame, n_ragged = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved, header_lines)
-        starts, problems = _check_structure(display, text, utf8, delimiter, opts.quotechar, header_lines, headers, len(frame), n_ragged)
-        issues.extend(problems)
-        locate = _line_locator(display, starts, len(frame))
-    n_rows = len(frame)
-    columns = {f: frame[col] for f, col in resolved.items()}
-    return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows, digest,
-                    locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
+    return normalise_newlines(text)  # old-Mac CR and mixed line endings read like LF
 
 
-def _check_structure(display: str, text: str, utf8: bytes, delimiter: str, quotechar: str, header_lines: int, headers: list[str],
+def _check_structure(display: str, text: Callable[[], str], utf8: bytes, delimiter: str, quotechar: str, header_lines: int, headers: list[str],
                      n_rows: int, n_ragged: int) -> tuple[Any, list[Issue]]:
     """Cross-check the parse against the physical lines; name the lines that went wrong.
 
     When every non-blank line became one row (the usual case) the line map is those
     lines and nothing else runs; otherwise one record walk finds ragged rows and runaway
-    quotes with their line numbers.
+    quotes with their line numbers (``text()`` gives the decoded file for that walk).
     """
     lines = nonblank_lines(utf8)
     data_lines = lines[lines > header_lines]
     if not n_ragged and n_rows == len(data_lines):
         return data_lines, []
-    walked = walk_records(display, text, delimiter, quotechar, header_lines, headers)
+    walked = walk_records(display, text(), delimiter, quotechar, header_lines, headers)
     issues = walked.issues
     if n_ragged and not issues:
         issues.append(Issue(Level.ERROR, "ragged_row", f"{n_ragged} rows do not have {len(headers)} fields; not read", source=display,

@@ -35,22 +35,24 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def nonblank_lines(utf8: bytes) -> Any:
+def nonblank_lines(utf8: bytes, chunk: int = 1 << 24) -> Any:
     """1-based numbers of the non-empty physical lines (numpy int64), vectorised.
 
     Empty means no characters at all ("" or a lone CR before LF): what pyarrow skips.
+    Newlines are found 16 MiB at a time, so no byte-sized mask of the whole file is
+    ever alive (it would be as large as the file).
     """
     import numpy as np
 
     buf = np.frombuffer(utf8, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10)
+    parts = [np.flatnonzero(buf[i:i + chunk] == 10) + i for i in range(0, len(buf), chunk)]
+    nl = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(buf)]))
-    length = ends - starts
-    last_char_cr = np.zeros(len(starts), dtype=bool)
-    has = length > 0
-    last_char_cr[has] = buf[ends[has] - 1] == 13
-    blank = (length == 0) | ((length == 1) & last_char_cr)
+    length = np.concatenate((nl, [len(buf)])) - starts
+    del nl
+    blank = length == 0
+    one = np.flatnonzero(length == 1)
+    blank[one] = buf[starts[one]] == 13  # a line that is only the CR of a CRLF
     return np.flatnonzero(~blank).astype(np.int64) + 1
 
 
