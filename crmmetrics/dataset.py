@@ -358,7 +358,8 @@ def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) ->
     # decides what a repeated order_id means and reports it, so it is not flagged here.
     if not key or key not in frame or entity_name == "orders":
         return
-    dup = frame[key].notna() & frame.duplicated(key, keep="first")
+    ids = frame[key]
+    dup = ids.notna() & ids.duplicated(keep="first")  # the column's own factorize, not the frame's row hashing
     if dup.any():
         report_duplicate_ids(ds, entity_name, frame[dup])
 

@@ -469,7 +469,10 @@ def _with_dimensions(mp: MetricPlan, dataset: Dataset, by: list[str], tz: str) -
         lookup = dataset.frames[target][[link, *dims]].dropna(subset=[link]).drop_duplicates(link, keep="first")
         frame = frame.merge(lookup, on=link, how="left", suffixes=("", f"_{target}"))
     for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
-        frame[dim] = frame[dim].astype(object).where(frame[dim].notna(), "(blank)").astype(str)
+        col = frame[dim]
+        # A column already of pandas' str dtype only needs its blanks labelled (no trip through Python objects).
+        frame[dim] = (col.fillna("(blank)") if col.dtype == "str"
+                      else col.astype(object).where(col.notna(), "(blank)").astype(str))
     return frame
 
 

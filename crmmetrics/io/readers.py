@@ -15,6 +15,7 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -317,7 +318,7 @@ def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, heade
                 io.BytesIO(utf8),
                 read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=header_lines, block_size=block),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True, invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.string() for c in include},
+                convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.large_string() for c in include},
                                                      strings_can_be_null=False, quoted_strings_can_be_null=False),
             )
             break
@@ -327,7 +328,10 @@ def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, heade
                 block = min(block * 8, len(utf8) + 1)
                 continue
             raise DataError(f"{display}: cannot parse as delimited text ({str(exc).splitlines()[0]})", hint="check csv.delimiter and quoting") from None
+    # large_string is what pandas' str dtype stores: to_pandas then wraps the buffers
+    # instead of copying every column (0.6 GB and a second per 10M rows of 8 columns).
     frame = table.to_pandas()
+    del table
     frame.columns = names
     return frame, len(ragged)
 

@@ -125,7 +125,7 @@ class MetricContext:
             keep &= local >= self.since
         if self.until is not None:
             keep &= local < self.until
-        out = df[keep].copy()
+        out = df[keep]  # boolean indexing already builds a new frame (copy-on-write): no second copy
         out[PERIOD_COL] = self.grid.bucket(local[keep])
         return out
 
