@@ -107,3 +107,53 @@ def test_arrow_numbers_equal_the_general_rules(values, decimal, integer):
                                                                 pd.Series(False, index=v.index).to_numpy()))
         slow = run()
     assert fast == slow
+
+
+# ---------------------------------------------------------------- Excel's object columns
+# A column of Excel cells is object dtype and may mix text, numbers, dates and blanks.
+# When pandas' infer_dtype says every present cell has one type, clean_text, parse_id and
+# parse_datetime skip their per-cell isinstance tests; pinned to "mixed" they run them.
+# Control characters matter: Python's str.strip removes \x1c-\x1f, Arrow's trim does not.
+
+import datetime as dt  # noqa: E402
+
+from crmmetrics.schema import FieldType  # noqa: E402
+
+_TEXTS = st.one_of(st.text(alphabet=st.sampled_from(list("ab 7-\t\n\x1c\x1d\x1e\x1f\x85\xa0\u2028İ")), max_size=6),
+                   st.sampled_from(["NA", " NA\x1f", "2023-01-05", "05.01.2023 10:00", "45000"]))
+_DATES = st.datetimes(min_value=dt.datetime(1600, 1, 1), max_value=dt.datetime(2300, 1, 1))
+_BLANK = st.sampled_from([None, float("nan"), ""])
+_NUMBERS = st.one_of(st.integers(-5, 50000), st.floats(allow_nan=False, width=32))
+_ANY = st.one_of(_TEXTS, _DATES, _DATES.map(lambda d: d.date()), _NUMBERS, st.booleans(), st.times(), st.timedeltas(), _BLANK)
+excel_column = st.one_of(*(st.lists(st.one_of(cell, _BLANK), min_size=1, max_size=20)
+                           for cell in (_TEXTS, _DATES, _DATES.map(lambda d: d.date()), _NUMBERS, st.booleans(), st.times())),
+                         st.lists(_ANY, min_size=1, max_size=20))
+
+
+def _excel_pipeline(cells: list, ftype: FieldType) -> tuple:
+    """What the loader makes of one Excel column: cleaned cells, then the parse."""
+    raw = pd.Series(cells, dtype=object)
+    cleaned = parse.clean_text(raw, ["", "NA", "-"])
+    shown = lambda s: [(type(v).__name__, repr(v)) for v in s.tolist()]  # noqa: E731 (NaN and NaT compare by text)
+    try:
+        r = parse.parse(cleaned, ftype, tz="Europe/Istanbul")
+        return shown(cleaned), str(cleaned.dtype), shown(r.values), str(r.values.dtype), r.bad.tolist(), r.note, _problems(r)
+    except Exception as exc:  # the per-cell paths' own failures must stay the same failures
+        return shown(cleaned), type(exc).__name__
+
+
+@settings(max_examples=500, deadline=None)
+@given(cells=excel_column, ftype=st.sampled_from([FieldType.ID, FieldType.TEXT, FieldType.CATEGORY, FieldType.DATETIME,
+                                                   FieldType.DATE, FieldType.NUMBER]))
+def test_excel_columns_of_one_cell_type_equal_the_per_cell_rules(cells, ftype):
+    fast = _excel_pipeline(cells, ftype)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(parse, "_uniform_kind", lambda values: "mixed")
+        slow = _excel_pipeline(cells, ftype)
+    assert fast == slow
+
+
+def test_excel_text_is_stripped_like_python_not_like_arrow():
+    cleaned = parse.clean_text(pd.Series(["\x1cA-1\x1f", " NA ", None, "b"], dtype=object), ["NA"])
+    assert cleaned.tolist() == ["A-1", None, None, "b"]
+    assert parse._uniform_kind(pd.Series(["a", None, float("nan")], dtype=object)) == "string"

@@ -113,13 +113,53 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
     if is_typed(raw):
         return raw  # Parquet timestamps and numbers: no text to strip, NaN/NaT are the missing values
     obj = raw.astype(object)
-    is_str = obj.map(lambda v: isinstance(v, str))
+    is_str = _is_instance(obj, str, frozenset({"string"}), _NOT_TEXT_KINDS)
     out = obj.copy()
     if is_str.any():
         s = obj[is_str].map(str.strip)
         out[is_str] = s.where(~s.isin(null_values), None)
     # Missing cells are None (never float NaN, which would read back as the text "nan").
     return pd.Series(out.where(out.notna(), None), index=raw.index, dtype=object)
+
+
+def _uniform_kind(values: pd.Series) -> str:
+    """What every present cell of an object column is, by pandas' C-speed ``infer_dtype``
+    (``"string"``, ``"datetime"``, ``"integer"``, ``"empty"``, or ``"mixed"``...).
+
+    Excel's object columns take per-cell paths only when this says they are mixed
+    (tests/test_parse_fast_paths.py pins it to ``"mixed"`` to compare both ways).
+    """
+    import pandas as pd
+
+    return str(pd.api.types.infer_dtype(values, skipna=True))
+
+
+# infer_dtype kinds whose present cells are all of one non-text type (Python or numpy
+# numbers, booleans, dates, times, durations): no cell of such a column is a str.
+_NOT_TEXT_KINDS = frozenset({"integer", "floating", "mixed-integer-float", "boolean", "datetime", "date", "time", "timedelta",
+                             "decimal", "complex"})
+# ... and those where no cell is a datetime/date or a Python number either.
+_NOT_DATE_KINDS = frozenset({"string", "boolean", "time", "timedelta"})
+_NOT_NUMBER_KINDS = frozenset({"string", "datetime", "date", "time", "timedelta"})
+
+
+def _is_instance(values: pd.Series, kind: type | tuple[type, ...], every: frozenset[str], none: frozenset[str],
+                 found: str | None = None) -> pd.Series:
+    """``values.map(lambda v: isinstance(v, kind))`` for an object column (Excel cells).
+
+    pandas' C-speed ``infer_dtype`` (``found``) answers for the common column whose
+    present cells all have one type: a kind in ``every`` (``"string"`` for str) means
+    every present cell is one, a kind in ``none`` (or ``"empty"``) that no cell is;
+    mixed columns take the per-cell test.
+    """
+    import pandas as pd
+
+    found = _uniform_kind(values) if found is None else found
+    if found in every:
+        return values.notna()
+    if found in none or found == "empty":
+        return pd.Series(False, index=values.index)
+    return values.map(lambda v: isinstance(v, kind))
 
 
 def apply_values_map(values: pd.Series, mapping: dict[str, Any], turkish: bool = False) -> pd.Series:
@@ -238,7 +278,14 @@ def parse_id(values: pd.Series) -> Parsed:
 
     if is_text(values):
         return Parsed(_to_object(values), pd.Series(False, index=values.index))
-    out = values.map(lambda v: None if _missing(v) else _as_key(v)).astype(object)
+    if _uniform_kind(values) == "string":
+        # Every present cell is text, which _as_key keeps as it is; built like map's result
+        # (pandas infers its str dtype from the cells, then back to object: NaN for missing).
+        cells = values.to_numpy(dtype=object, copy=True)
+        cells[values.isna().to_numpy()] = None
+        out = pd.Series(cells, index=values.index).astype(object)
+    else:
+        out = values.map(lambda v: None if _missing(v) else _as_key(v)).astype(object)
     return Parsed(out, pd.Series(False, index=values.index))
 
 
@@ -558,11 +605,17 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
             put(present, values[present])
         text_mask = pd.Series(False, index=values.index)
     else:
-        typed = values.map(lambda v: isinstance(v, (dt.datetime, dt.date)))
+        found = _uniform_kind(values)
+        typed = _is_instance(values, (dt.datetime, dt.date), frozenset({"datetime", "date"}), _NOT_DATE_KINDS, found)
         if typed.any():
-            put(typed, pd.to_datetime(values[typed].map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)),
-                                      errors="coerce"))
-        numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+            cells = values[typed]
+            if found != "datetime":  # real date cells (no time) become midnight datetimes
+                cells = cells.map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day))
+            put(typed, pd.to_datetime(cells, errors="coerce"))
+        if found in _NOT_NUMBER_KINDS or found == "empty":
+            numeric = pd.Series(False, index=values.index)
+        else:
+            numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if numeric.any():
             stamps, hi = _from_serial(values[numeric].astype("float64"))
             local[numeric] = stamps

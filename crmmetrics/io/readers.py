@@ -427,12 +427,17 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         issues += _formula_cells(display, sheet_name, facts, {headers.index(c): c for c in resolved.values()}, body, first_data_row)
     # Fully blank rows inside a sheet are spacing, not records (the CSV reader skips blank
     # lines too); ``kept`` maps a data row back to its sheet row for locations.
-    kept = [i for i, r in enumerate(body) if any(v not in ("", None) for v in r)]
+    # (list.count compares like ``in``: a row is blank when every cell is "" or None.)
+    kept = [i for i, r in enumerate(body) if r.count("") + r.count(None) != len(r)]
+    rows_kept = body if len(kept) == len(body) else [body[i] for i in kept]
+    width = min(map(len, rows_kept), default=0)
     columns: dict[str, Any] = {}
     col_letters: dict[str, str] = {}
     for fname, col in resolved.items():
         idx = headers.index(col)
-        columns[fname] = pd.Series([body[i][idx] if idx < len(body[i]) else None for i in kept], dtype=object)
+        # One C-level pass per column when every row reaches it (calamine's rows are as wide as the used range).
+        cells = list(map(itemgetter(idx), rows_kept)) if idx < width else [r[idx] if idx < len(r) else None for r in rows_kept]
+        columns[fname] = pd.Series(cells, dtype=object)
         col_letters[fname] = _col_letter(idx)
 
     def locate(rows_: Any, field: str | None = None) -> list[str]:

@@ -178,11 +178,14 @@ def _scan(display: str, zf: zipfile.ZipFile, path: str, facts: SheetFacts) -> No
 
 
 def _collect(body: bytes, facts: SheetFacts) -> None:
-    for a, b in _MERGE.findall(body):
+    # Each pattern is tried at every cell; a literal it cannot match without (a merge, a
+    # formula, an error type) is looked for first, so a sheet of plain values costs three
+    # C-speed searches per chunk, not three regex passes.
+    for a, b in _MERGE.findall(body) if b"<mergeCell" in body else ():
         facts.merged.append((a.decode(), b.decode()))
-    for ref in _NO_VALUE.findall(body):
+    for ref in _NO_VALUE.findall(body) if b"<f" in body else ():
         if len(facts.no_value) < CELLS_LISTED:
             facts.no_value.append(ref.decode())
-    for ref, val in _ERROR.findall(body):
+    for ref, val in _ERROR.findall(body) if b't="e"' in body else ():
         if len(facts.errors) < CELLS_LISTED:
             facts.errors.append((ref.decode(), val.decode("utf-8", "replace")))
