@@ -260,3 +260,24 @@ def test_bytes_go_to_the_parser_as_they_are_only_when_nothing_would_change_them(
     assert not utf8_as_is(b"a,b\ncaf\xe9\n")  # stray cp1252 byte: repaired and reported
     # A multi-byte character cut by the head is kept back, never garbled.
     assert LazyText("xxx€€".encode()).head(5) == "xxx"
+
+
+def test_a_file_rewritten_while_pyarrow_reads_it_is_an_error_not_a_mixed_read(survey_project, monkeypatch):
+    """pyarrow reads a plain UTF-8 file from disk after the hash and line map were taken
+    from its bytes; if the export is still being written, the two would not match."""
+    from crmmetrics.errors import ReadError
+    from crmmetrics.io import readers
+
+    cfg = survey_project([("nps", 9, "2026-01-05"), ("nps", 3, "2026-01-06")])
+    real = readers._read_with_arrow
+
+    def append_then_read(display, source, *args):
+        assert isinstance(source, str)  # the file's path: its bytes are already freed
+        with open(source, "a", encoding="utf-8") as f:
+            f.write("3,C1,nps,10,2026-01-07\n")
+        return real(display, source, *args)
+
+    monkeypatch.setattr(readers, "_read_with_arrow", append_then_read)
+    with pytest.raises(ReadError, match="changed while it was being read"):
+        compute(load_config(cfg), ["nps"])
+

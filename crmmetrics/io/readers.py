@@ -133,6 +133,7 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
 
     if is_parquet(path, source.format):  # before reading bytes: a folder of part files is one source
         return read_parquet(path, display, wanted, stdin)
+    before = _file_state(path)
     data = read_bytes(path, stdin)
     digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
     from crmmetrics.io.json_reader import looks_like_json, read_json
@@ -141,8 +142,24 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
         return read_json(display, data, wanted, digest)
     if is_excel(path, data, source.format):
         return _read_excel(display, data, source, wanted, digest)
-    data = unpack_text(display, data)
-    return _read_text(display, data, source, wanted, digest)
+    text_bytes = unpack_text(display, data)
+    on_disk = (path, before) if before is not None and text_bytes is data else None
+    # Handed over in a box so that this frame holds no reference: the text reader can
+    # then free the bytes before pyarrow parses the file (as large as the file, at the peak).
+    box = [text_bytes]
+    del data, text_bytes
+    return _read_text(display, box, source, wanted, digest, on_disk)
+
+
+def _file_state(path: str) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a regular file, to tell whether it changed while being read; None for stdin."""
+    if path == "-":
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None  # read_bytes says what is wrong
+    return (st.st_size, st.st_mtime_ns) if Path(path).is_file() else None
 
 
 def unpack_text(display: str, data: bytes) -> bytes:
@@ -162,7 +179,11 @@ def unpack_text(display: str, data: bytes) -> bytes:
 # ---------------------------------------------------------------- delimited text
 
 
-def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | int], digest: str) -> RawTable:
+def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, str | int], digest: str,
+               on_disk: tuple[str, tuple[int, int]] | None = None) -> RawTable:
+    """Delimited text from the bytes in ``box`` (taken out of it); ``on_disk`` is the plain
+    file they came from, with its size and mtime, which pyarrow may read instead."""
+    data = box.pop()
     opts = source.csv
     pinned = opts.encoding is not None
     encoding = opts.encoding or detect_encoding(data)
@@ -206,10 +227,21 @@ def _read_text(display: str, data: bytes, source: Any, wanted: dict[str, str | i
         locate = _text_locator(display, text.full(), opts)
     else:
         utf8 = data if as_is else text.full().encode("utf-8")
-        frame, n_ragged = _read_with_arrow(display, utf8, delimiter, opts, headers, resolved, header_lines)
-        starts, problems = _check_structure(display, text.full, utf8, delimiter, opts.quotechar, header_lines, headers, len(frame),
+        lines = nonblank_lines(utf8)
+        full_text: Callable[[], str] = text.full
+        parse_from: bytes | str = utf8
+        if as_is and on_disk is not None:
+            # The bytes are the file's own: pyarrow reads the file in blocks, and the
+            # bytes (as large as the file) are freed before it starts. The record walk,
+            # if the parse and the lines disagree, reads the file again.
+            parse_from, full_text = on_disk[0], lambda: Path(on_disk[0]).read_bytes().decode("utf-8")
+            del data, utf8, text
+        frame, n_ragged = _read_with_arrow(display, parse_from, delimiter, opts, headers, resolved, header_lines)
+        if isinstance(parse_from, str) and on_disk is not None and _file_state(parse_from) != on_disk[1]:
+            raise ReadError(f"{display}: the file changed while it was being read", hint="read it again once the export has finished writing")
+        starts, problems = _check_structure(display, full_text, lines, delimiter, opts.quotechar, header_lines, headers, len(frame),
                                             n_ragged)
-        del utf8
+        del parse_from
         issues.extend(problems)
         locate = _line_locator(display, starts, len(frame))
     n_rows = len(frame)
@@ -237,15 +269,15 @@ def _decode(display: str, data: bytes, encoding: str, pinned: bool, issues: list
     return normalise_newlines(text)  # old-Mac CR and mixed line endings read like LF
 
 
-def _check_structure(display: str, text: Callable[[], str], utf8: bytes, delimiter: str, quotechar: str, header_lines: int, headers: list[str],
-                     n_rows: int, n_ragged: int) -> tuple[Any, list[Issue]]:
+def _check_structure(display: str, text: Callable[[], str], lines: Any, delimiter: str, quotechar: str, header_lines: int,
+                     headers: list[str], n_rows: int, n_ragged: int) -> tuple[Any, list[Issue]]:
     """Cross-check the parse against the physical lines; name the lines that went wrong.
 
     When every non-blank line became one row (the usual case) the line map is those
     lines and nothing else runs; otherwise one record walk finds ragged rows and runaway
-    quotes with their line numbers (``text()`` gives the decoded file for that walk).
+    quotes with their line numbers (``lines``: :func:`nonblank_lines` of the file;
+    ``text()`` gives the decoded file for that walk).
     """
-    lines = nonblank_lines(utf8)
     data_lines = lines[lines > header_lines]
     if not n_ragged and n_rows == len(data_lines):
         return data_lines, []
@@ -290,9 +322,12 @@ def _resolve_columns(display: str, headers: list[str], wanted: dict[str, str | i
     return out
 
 
-def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str],
+def _read_with_arrow(display: str, utf8: bytes | str, delimiter: str, opts: Any, headers: list[str], resolved: dict[str, str],
                      header_lines: int) -> tuple[pd.DataFrame, int]:
     """Parse with pyarrow's multithreaded CSV reader; every column as text.
+
+    ``utf8`` is the UTF-8 text as bytes, or the path of a plain file holding exactly
+    those bytes (opened without compression guessing from its name).
 
     Returns the frame and how many ragged rows pyarrow skipped (the structure check
     names their lines: pyarrow cannot with quoted newlines allowed).
@@ -311,21 +346,24 @@ def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, heade
     gen_names = [f"c{i}" for i in range(len(headers))]
     include = [gen_names[headers.index(n)] for n in names]
     block = 1 << 22
+    size = Path(utf8).stat().st_size if isinstance(utf8, str) else len(utf8)
     while True:
         ragged.clear()
         try:
-            table = pacsv.read_csv(
-                io.BytesIO(utf8),
-                read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=header_lines, block_size=block),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True, invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.large_string() for c in include},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
-            )
+            with _arrow_input(utf8) as stream:
+                table = pacsv.read_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(column_names=gen_names, skip_rows=header_lines, block_size=block),
+                    parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=opts.quotechar, newlines_in_values=True,
+                                                     invalid_row_handler=on_invalid),
+                    convert_options=pacsv.ConvertOptions(include_columns=include, column_types={c: pa.large_string() for c in include},
+                                                         strings_can_be_null=False, quoted_strings_can_be_null=False),
+                )
             break
         except pa.ArrowInvalid as exc:
             # A record longer than a block (a huge free-text cell): retry with bigger blocks.
-            if "straddl" in str(exc) and block < len(utf8):
-                block = min(block * 8, len(utf8) + 1)
+            if "straddl" in str(exc) and block < size:
+                block = min(block * 8, size + 1)
                 continue
             raise DataError(f"{display}: cannot parse as delimited text ({str(exc).splitlines()[0]})", hint="check csv.delimiter and quoting") from None
     # large_string is what pandas' str dtype stores: to_pandas then wraps the buffers
@@ -334,6 +372,23 @@ def _read_with_arrow(display: str, utf8: bytes, delimiter: str, opts: Any, heade
     del table
     frame.columns = names
     return frame, len(ragged)
+
+
+def _arrow_input(source: bytes | str) -> Any:
+    """A stream for pyarrow: the bytes, or the file (never a compression guessed from its name).
+
+    pyarrow's own file wants a UTF-8 path; a name with undecodable bytes (kept by Python
+    as surrogates) is opened by Python instead.
+    """
+    import pyarrow as pa
+
+    if not isinstance(source, str):
+        return io.BytesIO(source)
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        return open(source, "rb")  # noqa: SIM115 (closed by the caller's with)
+    return pa.OSFile(source, "r")
 
 
 def _read_whitespace(text: str, headers: list[str], resolved: dict[str, str], has_header: bool) -> pd.DataFrame:
