@@ -143,6 +143,7 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
         frame = with_declared(frame, entity_name, (declared or {}).get(entity_name, set()), config.timezone)
         ds.frames[entity_name] = frame
         _check_duplicate_keys(ds, entity_name, frame)
+        _release_arrow_memory()
     return ds
 
 
@@ -223,6 +224,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
             # round trip through one Python object per cell (10M ids: 0.7 GB and seconds).
             typed[fname] = cleaned.array
             del cleaned
+            _release_arrow_memory()
             continue
         parsed = _parse_field(cleaned, ftype, source, config.timezone, fdef.choices if fdef else (), open_end=fname in OPEN_END_FIELDS,
                               fx=(config.model.fx_rates, config.model.currency))
@@ -241,6 +243,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
             ds.issues.append(Issue(Level.WARNING, "date_order", f"{fname}: {parsed.note}", entity=entity_name, source=table.path,
                                    column=table.column_names.get(fname), field=fname))
         del cleaned, parsed
+        _release_arrow_memory()
     frame = pd.DataFrame({"_src": frame["_src"].to_numpy(), "_row": frame["_row"].to_numpy(), **typed}, copy=False)
     del typed
     if getattr(source, "line_items", False):
@@ -249,6 +252,18 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
                                table.encoding, table.delimiter, table.sheet))
     sink.source_done()
     return frame
+
+
+def _release_arrow_memory() -> None:
+    """Hand the Arrow memory of the raw column just typed back to the system.
+
+    pyarrow's allocator (mimalloc) keeps freed blocks for reuse; while the columns are
+    typed into numpy arrays (the system allocator) that reuse never comes, so without
+    this the freed raw text stays in the process (≈ 0.8 GB of the 10M-ticket peak).
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _stays_text(cleaned: pd.Series, ftype: FieldType, choices: tuple[str, ...]) -> bool:
