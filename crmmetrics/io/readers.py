@@ -208,19 +208,7 @@ def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, st
     delimiter = opts.delimiter or sniff_delimiter(text.head(4 * SAMPLE_BYTES + 8), opts.quotechar)
     if delimiter in ("\\t", "tab"):
         delimiter = "\t"
-    header_lines = 1
-    if whitespace:
-        full = text.full()
-        first_line_end = full.find("\n")
-        headers = full[: first_line_end if first_line_end >= 0 else None].split()
-    else:
-        headers, header_lines = text.from_head(lambda head: header_record(head, delimiter, opts.quotechar))
-        if extra_header_rows(source):
-            records = 1 + extra_header_rows(source)
-            header_lines = text.from_head(lambda head: (n := count_header_lines(head, delimiter, opts.quotechar, records), n))[0]
-    if not opts.header:
-        headers = [str(i + 1) for i in range(len(headers))]
-        header_lines = 0
+    headers, header_lines = _header(text, source, delimiter, whitespace)
     resolved = _resolve_columns(display, headers, wanted, opts.header, delimiter if not whitespace else "whitespace")
     if whitespace:
         frame = _read_whitespace(text.full(), headers, resolved, opts.header)
@@ -248,6 +236,24 @@ def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, st
     columns = {f: frame[col] for f, col in resolved.items()}
     return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows, digest,
                     locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
+
+
+def _header(text: LazyText, source: Any, delimiter: str, whitespace: bool) -> tuple[list[str], int]:
+    """The column names and how many physical lines the header takes (0 without a header)."""
+    opts = source.csv
+    header_lines = 1
+    if whitespace:
+        full = text.full()
+        first_line_end = full.find("\n")
+        headers = full[: first_line_end if first_line_end >= 0 else None].split()
+    else:
+        headers, header_lines = text.from_head(lambda head: header_record(head, delimiter, opts.quotechar))
+        if extra_header_rows(source):
+            records = 1 + extra_header_rows(source)
+            header_lines = text.from_head(lambda head: (n := count_header_lines(head, delimiter, opts.quotechar, records), n))[0]
+    if not opts.header:
+        return [str(i + 1) for i in range(len(headers))], 0
+    return headers, header_lines
 
 
 def _decode(display: str, data: bytes, encoding: str, pinned: bool, issues: list[Issue]) -> str:
@@ -445,8 +451,6 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
     :func:`crmmetrics.io.workbook.inspect` looks first: caps on size and used range,
     the first visible sheet, merged ranges and formula cells without values.
     """
-    import pandas as pd
-
     facts = inspect_workbook(display, data, source.sheet)
     wb = open_calamine(display, data)
     names = wb.sheet_names
@@ -482,18 +486,7 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
         issues += _formula_cells(display, sheet_name, facts, {headers.index(c): c for c in resolved.values()}, body, first_data_row)
     # Fully blank rows inside a sheet are spacing, not records (the CSV reader skips blank
     # lines too); ``kept`` maps a data row back to its sheet row for locations.
-    # (list.count compares like ``in``: a row is blank when every cell is "" or None.)
-    kept = [i for i, r in enumerate(body) if r.count("") + r.count(None) != len(r)]
-    rows_kept = body if len(kept) == len(body) else [body[i] for i in kept]
-    width = min(map(len, rows_kept), default=0)
-    columns: dict[str, Any] = {}
-    col_letters: dict[str, str] = {}
-    for fname, col in resolved.items():
-        idx = headers.index(col)
-        # One C-level pass per column when every row reaches it (calamine's rows are as wide as the used range).
-        cells = list(map(itemgetter(idx), rows_kept)) if idx < width else [r[idx] if idx < len(r) else None for r in rows_kept]
-        columns[fname] = pd.Series(cells, dtype=object)
-        col_letters[fname] = _col_letter(idx)
+    kept, columns, col_letters = _sheet_columns(body, headers, resolved)
 
     def locate(rows_: Any, field: str | None = None) -> list[str]:
         letter = col_letters.get(field or "", "A") if field else "A"
@@ -504,6 +497,28 @@ def _read_excel(display: str, data: bytes, source: Any, wanted: dict[str, str | 
                             f"skipped; read the first visible sheet {sheet_name!r} (set sheet: to read another)", source=display,
                             location=f"{display} {sheet_name}!A1"))
     return RawTable(display, "xlsx", columns, dict(resolved), len(kept), digest, locate, sheet=sheet_name, issues=issues)
+
+
+def _sheet_columns(body: list[list[Any]], headers: list[str], resolved: dict[str, str]) -> tuple[list[int], dict[str, Any], dict[str, str]]:
+    """(kept body rows, field → object Series of cells, field → column letter) of a sheet.
+
+    A row whose every cell is "" or None is spacing, not a record (``list.count`` compares
+    like ``in``); each column is one C-level ``itemgetter`` pass when every kept row
+    reaches it (calamine's rows are as wide as the used range).
+    """
+    import pandas as pd
+
+    kept = [i for i, r in enumerate(body) if r.count("") + r.count(None) != len(r)]
+    rows_kept = body if len(kept) == len(body) else [body[i] for i in kept]
+    width = min(map(len, rows_kept), default=0)
+    columns: dict[str, Any] = {}
+    col_letters: dict[str, str] = {}
+    for fname, col in resolved.items():
+        idx = headers.index(col)
+        cells = list(map(itemgetter(idx), rows_kept)) if idx < width else [r[idx] if idx < len(r) else None for r in rows_kept]
+        columns[fname] = pd.Series(cells, dtype=object)
+        col_letters[fname] = _col_letter(idx)
+    return kept, columns, col_letters
 
 
 def open_calamine(display: str, data: bytes) -> Any:
