@@ -3,6 +3,7 @@ so ``crmmetrics --help`` starts without pandas."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -47,6 +48,12 @@ from crmmetrics.cli import analyze, catalog, check, compute, config_cmd, init_cm
 def main() -> None:
     """Console entry point (``crmmetrics`` and ``python -m crmmetrics``)."""
     from crmmetrics.cli.boundary import silence_stdout
+
+    # pyarrow's default allocator (mimalloc) keeps freed buffers for reuse; a run types
+    # its Arrow text into numpy arrays and drops it, so the kept memory only raises the
+    # peak (10M tickets: 3.08 GB with mimalloc, 2.88 GB with the system allocator, same
+    # CPU). Set before pyarrow is first imported; a user's own choice wins.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
     try:
         app(prog_name="crmmetrics")
