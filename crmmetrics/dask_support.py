@@ -58,21 +58,17 @@ WHY_REFUSED = "needs all of a customer's (or deal's) rows together or another en
 
 
 def option_refusal(mp: MetricPlan, config: Any) -> str | None:
-    """Why a supported metric cannot run with the options (or mapping) of this config."""
-    from crmmetrics.engine import mapped_fields
-
+    """Why a supported metric cannot run with the options of this config."""
     name, opts = mp.spec.name, mp.options
     if getattr(opts, "unit", None) == "latest_per_customer":
         return f"{name} with unit latest_per_customer keeps each customer's latest response, which needs a shuffle by customer"
-    other = "reads another export whole in every partition, which the Dask engine does not do yet"
-    if name == "lead_conversion_rate" and (opts.target != "converted" or "converted_at" not in mapped_fields(config, "leads")):
-        return f"lead_conversion_rate finds conversions in the deals export by lead_id: it {other} (map leads.converted_at, target converted)"
-    if name == "lead_response_time" and opts.source != "leads" and {"lead_id", "occurred_at"} <= mapped_fields(config, "activities"):
-        return f"lead_response_time takes each lead's first activity from the activities export: it {other} (set source: leads)"
-    if name == "sales_cycle_length" and opts.start != "created":
-        return f"sales_cycle_length start {opts.start} looks up leads or activities per deal: it {other} (start: created runs)"
+    # Exports a metric looks up per key (deals by lead_id, activities by lead or deal, leads
+    # by lead_id) are read whole by every partition, so those lookups are exact; each
+    # partition pays for reading them. Row issues about such an export would be counted
+    # once per partition, so a metric that reports them stays refused.
+    other = "reports row issues about another export read whole by every partition (they would count once per part)"
     if name == "time_to_value" and opts.milestone != "activated_at":
-        return f"time_to_value milestone event takes each customer's first activity: it {other} (milestone: activated_at runs)"
+        return f"time_to_value milestone event {other} (milestone: activated_at runs)"
     return None
 
 

@@ -161,6 +161,13 @@ def test_synthetic_data_in_10_parts_equals_one_file(client, tmp_path):
     assert (nps["value"] == 100 * (nps["promoters"] - nps["detractors"]) / nps["n"]).all()
 
 
+def tmp_config(**time_to_value) -> object:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    return load_config(with_options(ROOT / "config.example.yaml", folder / "c.yaml", time_to_value=time_to_value))
+
+
 def test_unsupported_metrics_are_refused_by_name(client):
     from crmmetrics.dask_engine import compute_dask
 
@@ -169,9 +176,8 @@ def test_unsupported_metrics_are_refused_by_name(client):
         compute_dask(cfg, ["nps", "mrr"], as_of=AS_OF, client=client)
     with pytest.raises(UsageError, match="revenue is not supported on the Dask engine: it applies the order policy"):
         compute_dask(cfg, ["revenue"], as_of=AS_OF, client=client)
-    # activities map lead_id: lead_response_time's default source would join them per lead.
-    with pytest.raises(UsageError, match="lead_response_time takes each lead's first activity .* \\(set source: leads\\)"):
-        compute_dask(cfg, ["lead_response_time"], as_of=AS_OF, client=client)
+    with pytest.raises(UsageError, match="time_to_value milestone event reports row issues about another export"):
+        compute_dask(tmp_config(milestone="event", events=["login"]), ["time_to_value"], as_of=AS_OF, client=client)
 
 
 def test_every_metric_is_supported_or_refused_with_a_reason_listed_in_the_readme():
@@ -341,7 +347,7 @@ def test_sales_leads_and_success_on_8_parts_equal_the_pandas_engine(client, tmp_
     paths = {"deals": split_parts(frames["deals"], tmp_path / "deals", 8),
              "leads": split_csv(ROOT / "sample_data" / "leads.csv", tmp_path / "leads", 8),
              "customers": split_csv(ROOT / "sample_data" / "customers.csv", tmp_path / "customers", 8)}
-    leads_only = {"source": "leads"}  # the sample's activities map lead_id: auto would join them (refused)
+    leads_only = {"source": "leads"}  # the default (auto) joins activities: tested below
     parts = load_config(with_options(write_config(tmp_path, paths), tmp_path / "parts.yaml", lead_response_time=leads_only))
     one = load_config(with_options(ROOT / "config.example.yaml", tmp_path / "one.yaml", lead_response_time=leads_only))
     for period, by, names in (("month", [], SALES_LEADS_SUCCESS), ("all", [], SALES_LEADS_SUCCESS),
@@ -441,3 +447,21 @@ def test_a_csv_glob_reports_repeated_ids_at_the_lines_the_pandas_engine_names(cl
     where = lambda r: sorted((i.location, i.value) for i in r.issues if i.code == "duplicate_id" and i.location)  # noqa: E731
     # The same 100 located examples as pandas; the first repeat is row 480 (id L0): file 6's 31st row, line 32.
     assert where(got) == where(want) and len(where(got)) == 100 and where(got)[0] == (str(tmp_path / "leads" / "leads-6.csv") + ":32", "L0")
+
+
+@pytest.mark.parametrize("opts", [{}, {"lead_conversion_rate": {"target": "won_deal"}, "sales_cycle_length": {"start": "first_contact"}},
+                                  {"lead_conversion_rate": {"target": "opportunity"}, "sales_cycle_length": {"start": "lead_created"}}])
+def test_lookups_in_an_export_read_whole_by_every_partition_equal_pandas(client, tmp_path, opts):
+    """Deals by lead_id, activities by lead or deal, leads by lead_id: each partition reads the other export whole."""
+    from crmmetrics.dask_engine import compute_dask
+
+    paths = {"deals": split_parts(typed_frames()["deals"], tmp_path / "deals", 8),
+             "leads": split_csv(ROOT / "sample_data" / "leads.csv", tmp_path / "leads", 8)}
+    parts = load_config(with_options(write_config(tmp_path, paths), tmp_path / "p.yaml", **opts))
+    one = load_config(with_options(ROOT / "config.example.yaml", tmp_path / "o.yaml", **opts))
+    names = ["lead_conversion_rate", "lead_response_time", "sales_cycle_length", "win_rate"]
+    want = compute(one, names, as_of=AS_OF)
+    got = compute_dask(parts, names, as_of=AS_OF, client=client)
+    assert_same(got.results, want.results)
+    assert got.issue_counts() == want.issue_counts() and got.options == want.options
+    assert [i.entity for i in got.inputs].count("activities") == 1  # read by 16 partitions, listed once
