@@ -18,9 +18,6 @@ the enclosing function's number, and an ``assert`` is counted without looking in
 exactly as radon does. When radon is installed, ``test_the_count_agrees_with_radon`` checks
 the two agree on every function of the package, so the counter cannot drift from the tool
 the documentation quotes.
-
-``PENDING`` names the few functions still over the limit while another change to them is in
-flight (their limit is the figure given; it is emptied as they land and are split).
 """
 
 from __future__ import annotations
@@ -92,18 +89,8 @@ def _package() -> list[tuple[str, str, int, int]]:
             for name, line, cc in measure(path.read_text(encoding="utf-8"))]
 
 
-# Functions still over the limit while other work on them is in flight (issue #10), with the
-# figure they may not exceed meanwhile; split once that work has landed, then removed here.
-PENDING: dict[tuple[str, str], int] = {
-    ("crmmetrics/io/readers.py", "_read_excel"): 31,
-    ("crmmetrics/io/readers.py", "_read_text"): 27,
-    ("crmmetrics/grid.py", "apply_as_of"): 27,
-}
-
-
 def test_no_function_is_over_the_limit() -> None:
-    over = [f"{path}:{line} {name} {cc}" for path, name, line, cc in _package()
-            if cc > max(LIMIT, PENDING.get((path, name), 0))]
+    over = [f"{path}:{line} {name} {cc}" for path, name, line, cc in _package() if cc > LIMIT]
     assert over == [], (f"cyclomatic complexity over {LIMIT} (split into named helpers with one job each):\n"
                         + "\n".join(over))
 
