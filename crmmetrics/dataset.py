@@ -56,6 +56,9 @@ class Dataset:
     # entity → fields read from a source column or constant (the others of its frame are
     # declared fields the config does not map: all-null columns, see load_dataset)
     mapped: dict[str, set[str]] = field(default_factory=dict)
+    # entity → parquet_reader.Skipped: rows a date range push-down left unread, for the
+    # as-of policy (their after_as_of count, the grid's first date) and the pushed_down issue
+    skipped: dict[str, Any] = field(default_factory=dict)
 
     def mapped_fields(self, entity: str) -> set[str]:
         """The fields of ``entity`` that came from the data (a declared but unmapped field is
@@ -115,17 +118,20 @@ def _display(p: Path) -> str:
 
 
 def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str, str] | None = None,
-                 stdin: Any = None, declared: dict[str, set[str]] | None = None) -> Dataset:
+                 stdin: Any = None, declared: dict[str, set[str]] | None = None, windows: dict[str, Any] | None = None) -> Dataset:
     """Read every source of the entities in ``needs`` (entity → fields), typed.
 
     ``declared`` (entity → every field the run's metrics may read) are always columns of
     the entity's frame: all-null with the field's declared type when the config does not
     map them, so a metric behaves the same whichever columns the plan happened to load.
+    ``windows`` (entity → :class:`crmmetrics.pushdown.Window`) are the date ranges
+    Parquet sources may skip the rows outside of; see :mod:`crmmetrics.pushdown`.
     """
     import pandas as pd
 
     ds = Dataset()
     overrides = overrides or {}
+    windows = windows or {}
     for entity_name, fields in needs.items():
         sources = config.sources(entity_name)
         if not sources:
@@ -135,13 +141,14 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
             raw_path = overrides.get(entity_name, source.path)
             base = Path.cwd() if entity_name in overrides else config.base_dir
             for open_path, shown in expand_paths(raw_path, base):
-                parts.append(_load_one(ds, config, entity_name, source, fields, open_path, shown, stdin))
+                parts.append(_load_one(ds, config, entity_name, source, fields, open_path, shown, stdin, windows.get(entity_name)))
             if entity_name in overrides:
                 break  # --input replaces the entity's sources with one file
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         ds.mapped[entity_name] = set(frame.columns) - {"_src", "_row"}
         frame = with_declared(frame, entity_name, (declared or {}).get(entity_name, set()), config.timezone)
         ds.frames[entity_name] = frame
+        _report_pushed_down(ds, entity_name, windows.get(entity_name))
         _check_duplicate_keys(ds, entity_name, frame)
         _release_arrow_memory()
     return ds
@@ -181,8 +188,20 @@ def _size(path: str) -> int | None:
         return None
 
 
+def _report_pushed_down(ds: Dataset, entity_name: str, window: Any) -> None:
+    """One info issue with the rows of ``entity_name`` a date range push-down left unread."""
+    skipped = ds.skipped.get(entity_name)
+    if skipped is None or not skipped.rows:
+        return
+    bounds = [f"from {window.since:%Y-%m-%d}" if window.since else "", f"before {window.upper:%Y-%m-%d %H:%M}"]
+    ds.issues.append(Issue(Level.INFO, "pushed_down", f"{skipped.rows} {entity_name} rows outside the run's date range "
+                           f"({window.field} {' '.join(b for b in bounds if b)}) not read (Parquet date range push-down; "
+                           f"{skipped.later} of them after the as-of day); problems in them are not reported",
+                           entity=entity_name, field=window.field, count=skipped.rows))
+
+
 def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields: set[str], open_path: str,
-              shown: str, stdin: Any) -> pd.DataFrame:
+              shown: str, stdin: Any, window: Any = None) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
@@ -193,7 +212,12 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     wanted = {f: mapping[f] for f in fields if f in mapping}
     sink = current()
     sink.source_start(shown, _size(open_path))
-    table = read_source(open_path, shown, source, wanted, stdin)
+    if window is not None:
+        fdef = ent.field(window.field)
+        window = window.for_source(source, config.timezone, date_only=fdef is not None and fdef.type is FieldType.DATE)
+    table = read_source(open_path, shown, source, wanted, stdin, window)
+    if table.skipped is not None:
+        ds.skipped.setdefault(entity_name, type(table.skipped)()).add(table.skipped)
     sink.source_parsing()
     src_id = len(ds.tables)
     ds.tables.append(table)

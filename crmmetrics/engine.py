@@ -16,6 +16,7 @@ from crmmetrics.grid import Grid, apply_as_of, build_grid
 from crmmetrics.metrics.registry import MetricSpec, all_metrics, get_metric
 from crmmetrics.periods import GRAINS
 from crmmetrics.progress import current
+from crmmetrics.pushdown import windows as pushdown_windows
 from crmmetrics.schema import ENTITIES
 
 if TYPE_CHECKING:
@@ -384,8 +385,11 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     for entity, fields in (extra_needs or {}).items():
         plan.needs.setdefault(entity, set()).update(fields)
-    dataset = load_dataset(config, plan.needs, inputs, stdin, declared=plan.declared)
-    grid = apply_as_of(dataset, build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now), tz)
+    base = build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now)
+    # Parquet sources skip the rows outside the run's date range (validate reads everything).
+    windows = pushdown_windows(config, plan, base, read_all=extra_needs is not None)
+    dataset = load_dataset(config, plan.needs, inputs, stdin, declared=plan.declared, windows=windows)
+    grid = apply_as_of(dataset, base, tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}
     stale = grid.stale_issue()
     if stale and any(mp.spec.period_kind in ("STOCK", "BASE") for mp in plan.metrics):

@@ -308,6 +308,13 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
             if pd.notna(top) and (newest is None or top > newest[0]):
                 newest = (top, entity)
         date_field = ENTITIES[entity].date_field
+        # Rows a Parquet push-down left unread (crmmetrics.pushdown): those after the
+        # as-of instant are counted with the read ones, and make the newest date reach it.
+        unread = dataset.skipped.get(entity)
+        if unread is not None and unread.later and (newest is None or horizon > newest[0]):
+            newest = (horizon, entity)
+        if unread is not None and unread.first is not None:
+            firsts.append(pd.Timestamp(unread.first).to_pydatetime())
         if date_field and date_field in frame and hasattr(frame[date_field], "dt"):
             local = _to_local(frame[date_field], timezone)
             later = (local >= horizon).fillna(False).to_numpy(dtype=bool)
@@ -315,8 +322,8 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
             # 2025 by an account that signed up in 2026 keeps its plan. Their dated events
             # (signup, first payment, churn) are cut where they are counted (flow_rows,
             # snapshots at or before the as-of instant).
-            if later.any() and entity != "customers":
-                _report_later(dataset, grid, entity, date_field, frame[later])
+            if (later.any() or (unread is not None and unread.later)) and entity != "customers":
+                _report_later(dataset, grid, entity, date_field, frame[later], unread.later if unread is not None else 0)
                 frame = frame[~later].reset_index(drop=True)
                 dataset.frames[entity] = frame
                 local = local[~later].reset_index(drop=True)
@@ -330,16 +337,20 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
                           newest[1] if newest else None)
 
 
-def _report_later(dataset: Dataset, grid: Grid, entity: str, date_field: str, rows: pd.DataFrame) -> None:
-    """One info issue for the rows of ``entity`` dated after the as-of day, at the first of them."""
+def _report_later(dataset: Dataset, grid: Grid, entity: str, date_field: str, rows: pd.DataFrame, unread: int = 0) -> None:
+    """One info issue for the rows of ``entity`` dated after the as-of day (``rows`` read,
+    ``unread`` more skipped by a push-down), located at the first read one."""
     from crmmetrics.errors import Issue, Level
 
-    first_loc = dataset.locate(rows["_src"].to_numpy()[:1], rows["_row"].to_numpy()[:1], date_field)
-    table = dataset.tables[int(rows["_src"].iloc[0])]
+    first_loc = dataset.locate(rows["_src"].to_numpy()[:1], rows["_row"].to_numpy()[:1], date_field) if len(rows) else []
+    src = int(rows["_src"].iloc[0]) if len(rows) else next(
+        i for i, (t, fact) in enumerate(zip(dataset.tables, dataset.inputs)) if fact.entity == entity and t.skipped is not None and t.skipped.later)
+    table = dataset.tables[src]
+    n = len(rows) + unread
     dataset.issues.append(Issue(
-        Level.INFO, "after_as_of", f"{len(rows)} {entity} rows dated after the as-of day {grid.as_of_day:%Y-%m-%d} excluded ({date_field})",
+        Level.INFO, "after_as_of", f"{n} {entity} rows dated after the as-of day {grid.as_of_day:%Y-%m-%d} excluded ({date_field})",
         entity=entity, source=table.path, location=first_loc[0] if first_loc else None,
-        column=table.column_names.get(date_field, date_field), field=date_field, count=len(rows)))
+        column=table.column_names.get(date_field, date_field), field=date_field, count=n))
 
 
 def _singular(entity: str) -> str:

@@ -51,6 +51,7 @@ class RawTable:
     delimiter: str | None = None
     sheet: str | None = None
     issues: list[Issue] = field(default_factory=list)
+    skipped: Any = None  # parquet_reader.Skipped: the rows a date range push-down left unread
 
 
 class ReplayStdin:
@@ -127,12 +128,16 @@ def _zip_is_workbook(data: bytes) -> bool:
     return "xl/workbook.xml" in names or "xl/workbook.bin" in names or "content.xml" in names
 
 
-def read_source(path: str, display: str, source: Any, wanted: dict[str, str | int], stdin: Any = None) -> RawTable:
-    """Read the ``wanted`` columns (canonical field → column name or 1-based position)."""
+def read_source(path: str, display: str, source: Any, wanted: dict[str, str | int], stdin: Any = None,
+                window: Any = None) -> RawTable:
+    """Read the ``wanted`` columns (canonical field → column name or 1-based position).
+
+    ``window`` (a :class:`crmmetrics.pushdown.Window`) is pushed down into Parquet
+    reads; every other format is read whole (their dates are text until parsed)."""
     from crmmetrics.io.parquet_reader import is_parquet, read_parquet
 
     if is_parquet(path, source.format):  # before reading bytes: a folder of part files is one source
-        return read_parquet(path, display, wanted, stdin)
+        return read_parquet(path, display, wanted, stdin, window)
     before = _file_state(path)
     data = read_bytes(path, stdin)
     digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
