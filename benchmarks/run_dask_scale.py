@@ -15,6 +15,9 @@ For each size, in a scratch folder (default: a new temporary folder; never insid
 
      reply+resolution  compute first_reply_time full_resolution_time -p month -b channel
      volume+one-touch  compute ticket_volume one_touch_rate -p month
+     volume+reply since 2025-07
+                       compute ticket_volume first_reply_time -p month --since 2025-07-01
+                       (Parquet date range push-down: half the rows are read)
 
 4. the pandas and Dask results are compared value by value (value, n, numerator,
    denominator, and median/p90/mean where present: relative 1e-9);
@@ -42,7 +45,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -65,6 +67,9 @@ TOLERANCE = 1e-9
 RUNS = {
     "reply+resolution": ["first_reply_time", "full_resolution_time", "-p", "month", "-b", "channel"],
     "volume+one-touch": ["ticket_volume", "one_touch_rate", "-p", "month"],
+    # The date range push-down: only the rows created in the second half of 2025 are read
+    # (the generator's rows are not sorted by date, so no row group is skipped whole).
+    "volume+reply since 2025-07": ["ticket_volume", "first_reply_time", "-p", "month", "--since", "2025-07-01"],
 }
 TS_COLUMNS = ("created_at", "first_response_at", "resolved_at")
 CONFIG = """\
@@ -185,13 +190,19 @@ def run_measured(cmd: list[str], cwd: Path, limit_gb: float) -> dict:
 
 
 def load(path: Path) -> dict[tuple, dict[str, float | None]]:
-    """(metric, period, channel) → the compared columns of a crmmetrics CSV result."""
+    """(metric, period, channel) → the compared columns of a crmmetrics JSON report's results."""
     out = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            key = (row["metric"], row["period"], row.get("channel", ""))
-            out[key] = {c: (float(row[c]) if row.get(c) not in (None, "") else None) for c in COMPARED if c in row}
+    for row in json.loads(path.read_text(encoding="utf-8"))["results"]:
+        key = (row["metric"], row["period"], row.get("channel", ""))
+        out[key] = {c: (None if row.get(c) is None else float(row[c])) for c in COMPARED if c in row}
     return out
+
+
+def rows_read(path: Path) -> tuple[int, int]:
+    """(rows read, rows not read by the date range push-down) of a JSON report."""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return (sum(i["rows_read"] for i in report["inputs"]),
+            sum(i.get("count") or 0 for i in report["issues"] if i["code"] == "pushed_down"))
 
 
 def compare(a: dict, b: dict) -> list[str]:
@@ -205,7 +216,7 @@ def compare(a: dict, b: dict) -> list[str]:
     return problems
 
 
-def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: float, pandas: bool) -> dict:
+def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: float, pandas: bool, runs: dict) -> dict:
     """Generate, convert and time the runs at one size; the facts for the table."""
     data = work / f"tickets-{rows}"
     data.mkdir(parents=True, exist_ok=True)
@@ -219,12 +230,14 @@ def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: fl
     (data / "scale.yaml").write_text(CONFIG, encoding="utf-8")
     res = {"rows": n, "csv_mb": csv_mb, "parquet_mb": size / 1e6, "parts": len(list((data / "tickets").glob("*.parquet"))),
            "runs": {}, "check": {}}
-    for name, args in RUNS.items():
+    for name, args in runs.items():
         for engine in (["pandas"] if pandas else []) + ["dask"]:
-            out = f"out_{engine}_{name}.csv"
+            out = f"out_{engine}_{name}.json"
             cmd = [sys.executable, "-m", "crmmetrics", "compute", *args, "-c", "scale.yaml", "--as-of", AS_OF,
-                   "--engine", engine, "-f", "csv", "-o", out, "-q"]
+                   "--engine", engine, "-f", "json", "-o", out, "-q"]
             r = run_measured(cmd, data, limit_gb)
+            if r["code"] == 0:
+                r["rows_read"], r["not_read"] = rows_read(data / out)
             res["runs"][(name, engine)] = r
             print(f"  {rows:,} {name} {engine}: exit {r['code']}, {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU, "
                   f"client {r['client_mb']:.0f} MB, workers {r['workers']} (sum {r['worker_sum_mb']:.0f} MB, "
@@ -233,7 +246,7 @@ def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: fl
                 print(r["stderr"], file=sys.stderr)
         ok = [e for e in ("pandas", "dask") if (name, e) in res["runs"] and res["runs"][(name, e)]["code"] == 0]
         if ok == ["pandas", "dask"]:
-            a, b = load(data / f"out_pandas_{name}.csv"), load(data / f"out_dask_{name}.csv")
+            a, b = load(data / f"out_pandas_{name}.json"), load(data / f"out_dask_{name}.json")
             problems = compare(a, b)
             if problems:
                 sys.exit(f"error: {rows:,} {name}: pandas and Dask disagree on {len(problems)} values:\n  " + "\n  ".join(problems[:20]))
@@ -245,22 +258,22 @@ def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: fl
 def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
     """The markdown table and facts for docs/performance.md."""
     lines = [*machine_facts(), ""]
-    lines += ["| tickets (Parquet) | run | engine | wall (s) | CPU (s), whole tree | client peak (MB) "
+    lines += ["| tickets (Parquet) | run | engine | rows read | wall (s) | CPU (s), whole tree | client peak (MB) "
               "| workers: sum of peaks (MB) | workers: max (MB) | load avg (1/5/15 min) after the size |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for res in results:
         size = f"{res['rows']:,} ({res['parts']} parts, {res['parquet_mb']:.0f} MB)"
         for (name, engine), r in res["runs"].items():
             if r["code"] != 0:
                 what = f"did not fit (limit {limit_gb:g} GB)" if r["memory_error"] else f"failed (exit {r['code']})"
-                lines.append(f"| {size} | {name} | {engine} | {what} after {r['wall']:.0f} s | {r['cpu']:.1f} "
+                lines.append(f"| {size} | {name} | {engine} | | {what} after {r['wall']:.0f} s | {r['cpu']:.1f} "
                              f"| {r['client_mb']:.0f} | | | {' / '.join(f'{x:.1f}' for x in res['load'])} |")
                 continue
             if engine == "dask":
                 mem = f"{r['worker_sum_mb']:.0f} ({r['workers']}) | {r['worker_max_mb']:.0f}"
             else:
                 mem = "— | —"
-            lines.append(f"| {size} | {name} | {engine} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['client_mb']:.0f} "
+            lines.append(f"| {size} | {name} | {engine} | {r['rows_read']:,} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['client_mb']:.0f} "
                          f"| {mem} | {' / '.join(f'{x:.1f}' for x in res['load'])} |")
     checks = [f"{r['rows']:,} {name}: {text}" for r in results for name, text in r["check"].items()]
     if checks:
@@ -269,7 +282,7 @@ def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
     lines += ["", f"Command: `python benchmarks/run_dask_scale.py {shlex.join(argv)}`; each run, in the data folder "
               f"(under `nice -n 5`, `RLIMIT_AS` {limit_gb:g} GB):", "", "```"]
     for name, args in RUNS.items():
-        lines.append(f"crmmetrics compute {shlex.join(args)} -c scale.yaml --as-of {AS_OF} --engine ENGINE -f csv -o out.csv -q")
+        lines.append(f"crmmetrics compute {shlex.join(args)} -c scale.yaml --as-of {AS_OF} --engine ENGINE -f json -o out.json -q")
     lines.append("```")
     return "\n".join(lines)
 
@@ -281,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part-rows", type=int, default=1_000_000, help="rows per Parquet part file (default 1M)")
     ap.add_argument("--limit-gb", type=float, default=20.0, help="RLIMIT_AS of every crmmetrics process (default 20)")
     ap.add_argument("--no-pandas", action="store_true", help="only the Dask engine")
+    ap.add_argument("--runs", help="comma-separated run names (default: all): " + ", ".join(RUNS))
     ap.add_argument("--work", type=Path, help="scratch folder (default: a new temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
     ap.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR, help="path to gen_crm_data.py")
@@ -293,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rows in a.rows or [10_000_000]:
             print(f"{rows:,} tickets in {work}", file=sys.stderr)
-            results.append(measure(rows, work, a.generator.resolve(), a.part_rows, a.limit_gb, not a.no_pandas))
+            runs = {k: v for k, v in RUNS.items() if not a.runs or k in a.runs.split(",")}
+            results.append(measure(rows, work, a.generator.resolve(), a.part_rows, a.limit_gb, not a.no_pandas, runs))
             if not a.keep:
                 shutil.rmtree(work / f"tickets-{rows}", ignore_errors=True)
     finally:
