@@ -179,6 +179,8 @@ class Mean(Shape):
         keys = group_keys(ctx)
         if ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
             rows = ctx.partial.exchange("rows", rows[list(dict.fromkeys([*keys, column, *extras.values()]))])
+            if ctx.partial.mode == "collect":
+                rows = rows.iloc[:0]  # a partition's own medians would be thrown away: only the client groups
         agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
                "mean": (column, "mean"), "median": (column, "median")}
         agg.update({name: (col, "sum") for name, col in extras.items()})
