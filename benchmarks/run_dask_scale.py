@@ -29,7 +29,9 @@ does not fit fails with MemoryError instead of pushing the machine into swap or 
 killer; the limit is inherited by the Dask worker processes (each gets its own). A run
 that fails that way is reported as "did not fit (limit X GB)".
 
-Peak memory per process: the main process's peak is its exact ``ru_maxrss`` (os.wait4).
+Peak memory per process: the pandas run's peak is its exact ``ru_maxrss`` (os.wait4); with
+Dask, wait4's figure is the largest over the client and its reaped worker processes, so the
+client's own peak is the polled one.
 Dask's worker processes are children of the client (its nannies are objects inside
 the client process); RUSAGE_CHILDREN would give only one maximum over all of them, and
 only once they are reaped, so the process tree is polled every 0.1 s with psutil and each process's largest RSS kept
@@ -182,7 +184,10 @@ def run_measured(cmd: list[str], cwd: Path, limit_gb: float) -> dict:
     text = err.decode("utf-8", "replace")
     return {
         "cmd": cmd, "code": code, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-        "client_mb": usage.ru_maxrss / 1024, "client_polled_mb": mb(peaks.get(client, (0,))[0]),
+        # wait4's ru_maxrss covers the child's reaped children too (the Dask workers): the
+        # largest of them, so it is the client's own peak only without workers.
+        "client_mb": usage.ru_maxrss / 1024 if not workers else mb(peaks.get(client, (0,))[0]),
+        "tree_max_mb": usage.ru_maxrss / 1024, "client_polled_mb": mb(peaks.get(client, (0,))[0]),
         "workers": len(workers), "worker_sum_mb": sum(worker_peaks), "worker_max_mb": max(worker_peaks, default=0.0),
         "memory_error": "MemoryError" in text or "Cannot allocate memory" in text or "std::bad_alloc" in text,
         "stderr": text[-2000:],
@@ -273,7 +278,7 @@ def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
                 mem = f"{r['worker_sum_mb']:.0f} ({r['workers']}) | {r['worker_max_mb']:.0f}"
             else:
                 mem = "— | —"
-            lines.append(f"| {size} | {name} | {engine} | {r['rows_read']:,} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['client_mb']:.0f} "
+            lines.append(f"| {size} | {name} | {engine} | {r.get('rows_read', res['rows']):,} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['client_mb']:.0f} "
                          f"| {mem} | {' / '.join(f'{x:.1f}' for x in res['load'])} |")
     checks = [f"{r['rows']:,} {name}: {text}" for r in results for name, text in r["check"].items()]
     if checks:
@@ -285,6 +290,17 @@ def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
         lines.append(f"crmmetrics compute {shlex.join(args)} -c scale.yaml --as-of {AS_OF} --engine ENGINE -f json -o out.json -q")
     lines.append("```")
     return "\n".join(lines)
+
+
+def _from_json(r: dict) -> dict:
+    """A size's facts as written by --json (runs keyed "name|engine"), for render."""
+    runs = {}
+    for key, v in r["runs"].items():
+        name, engine = key.split("|")
+        if engine == "dask" and v.get("workers") and "tree_max_mb" not in v:  # written before client_mb was the polled one
+            v = {**v, "tree_max_mb": v["client_mb"], "client_mb": v["client_polled_mb"]}
+        runs[(name, engine)] = v
+    return {**r, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,7 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
     ap.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR, help="path to gen_crm_data.py")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--render", type=Path, nargs="+", help="only print the table of earlier --json files (no runs)")
     a = ap.parse_args(argv)
+    if a.render:
+        print(render([_from_json(r) for f in a.render for r in json.loads(f.read_text())], argv, a.limit_gb))
+        return 0
     work = a.work or Path(tempfile.mkdtemp(prefix="crm-dask-scale-"))
     if HERE.parent in [work.resolve(), *work.resolve().parents] and "data" not in work.resolve().parts:
         sys.exit("error: --work must be outside the repo (or under the git-ignored benchmarks/data/)")
