@@ -301,17 +301,15 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
     firsts: list[Any] = []
     newest: tuple[Any, str] | None = None  # (newest date < as-of instant, entity)
     for entity, frame in list(dataset.frames.items()):
-        for col in frame.columns:
-            if col.startswith("_") or frame[col].dtype.kind != "M":
-                continue
-            top = _to_local(frame[col], timezone).max()
-            if pd.notna(top) and (newest is None or top > newest[0]):
-                newest = (top, entity)
+        top = _newest(frame, timezone)
+        if top is not None and (newest is None or top > newest[0]):
+            newest = (top, entity)
         date_field = ENTITIES[entity].date_field
         # Rows a Parquet push-down left unread (crmmetrics.pushdown): those after the
         # as-of instant are counted with the read ones, and make the newest date reach it.
         unread = dataset.skipped.get(entity)
-        if unread is not None and unread.later and (newest is None or horizon > newest[0]):
+        unread_later = unread.later if unread is not None else 0
+        if unread_later and (newest is None or horizon > newest[0]):
             newest = (horizon, entity)
         if unread is not None and unread.first is not None:
             firsts.append(pd.Timestamp(unread.first).to_pydatetime())
@@ -322,8 +320,8 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
             # 2025 by an account that signed up in 2026 keeps its plan. Their dated events
             # (signup, first payment, churn) are cut where they are counted (flow_rows,
             # snapshots at or before the as-of instant).
-            if (later.any() or (unread is not None and unread.later)) and entity != "customers":
-                _report_later(dataset, grid, entity, date_field, frame[later], unread.later if unread is not None else 0)
+            if (later.any() or unread_later) and entity != "customers":
+                _report_later(dataset, grid, entity, date_field, frame[later], unread_later)
                 frame = frame[~later].reset_index(drop=True)
                 dataset.frames[entity] = frame
                 local = local[~later].reset_index(drop=True)
@@ -335,6 +333,20 @@ def apply_as_of(dataset: Dataset, grid: Grid, timezone: str) -> Grid:
     # export reaches the as-of day: nothing is stale then.
     return grid.with_data(min(firsts) if firsts else None, min(last, grid.horizon - _TICK) if last else None,
                           newest[1] if newest else None)
+
+
+def _newest(frame: pd.DataFrame, timezone: str) -> Any:
+    """The newest value of any date column of ``frame`` (local wall clock), or None."""
+    import pandas as pd
+
+    newest = None
+    for col in frame.columns:
+        if col.startswith("_") or frame[col].dtype.kind != "M":
+            continue
+        top = _to_local(frame[col], timezone).max()
+        if pd.notna(top) and (newest is None or top > newest):
+            newest = top
+    return newest
 
 
 def _report_later(dataset: Dataset, grid: Grid, entity: str, date_field: str, rows: pd.DataFrame, unread: int = 0) -> None:
