@@ -162,8 +162,12 @@ def run_measured(cmd: list[str], cwd: Path, limit_gb: float) -> dict:
                 except psutil.Error:
                     continue
                 old = peaks.get(p.pid)
-                if old is None or rss > old[0]:
-                    peaks[p.pid] = (rss, old[1] if old else " ".join(p.cmdline())[:200], ppid)
+                try:
+                    # Read every time: a child seen just after fork still shows its parent's command line.
+                    cmdline = " ".join(p.cmdline())[:200]
+                except psutil.Error:
+                    cmdline = old[1] if old else ""
+                peaks[p.pid] = (max(rss, old[0]) if old else rss, cmdline, ppid)
             stop.wait(0.1)
 
     poller = threading.Thread(target=poll, daemon=True)
