@@ -59,6 +59,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
 
     from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings
     from crmmetrics.grid import build_grid
+    from crmmetrics.pushdown import windows
 
     require_dask()
     tz = config.timezone
@@ -76,9 +77,10 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     for mp in runnable:
         groups.setdefault(mp.spec.entity, []).append(mp)
     jobs = _jobs(config, plan, groups, inputs)
+    pushed = windows(config, plan, base)  # each worker skips its part's rows outside the date range
     with _session(client, scheduler) as c:
         drops = _last_row_drops(c, config, groups, jobs, base)
-        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops)
+        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops, pushed)
         dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
     grid = _merged_grid(base, [o["grid"] for o in outs])
     merged = _Merged(set(groups))
@@ -235,20 +237,38 @@ def _cross_part_duplicates(client: Any, config: Config, entity: str, jobs: list[
 
 
 def _run(client: Any, jobs: list[tuple[str, str, dict[str, set[str]]]], mps: list[list[MetricPlan]], config: Config, grid: Any,
-         by: list[str], as_of: dt.datetime, drops: list[Any]) -> list[dict[str, Any]]:
-    """One Dask task per partition."""
+         by: list[str], as_of: dt.datetime, drops: list[Any], pushed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One Dask task per partition; ``pushed``: the date range windows (crmmetrics.pushdown)."""
     from dask import delayed
 
-    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of, drop)
+    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of, drop, pushed)
              for (entity, part, needs), ms, drop in zip(jobs, mps, drops)]
-    return list(client.gather(client.compute(tasks)))
+    return gather_as_completed(client, tasks)
+
+
+def gather_as_completed(client: Any, tasks: list[Any]) -> list[Any]:
+    """The tasks' results in task order, each fetched and released as soon as it is done.
+
+    Gathering all at the end kept every partition's partials on the workers until the last
+    task finished: 6.6 GB per worker for the medians of 50M tickets (docs/performance.md).
+    """
+    from distributed import as_completed
+
+    futures = client.compute(tasks)
+    where = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for future in as_completed(futures):
+        results[where[future.key]] = future.result()
+        future.release()  # the worker may drop its copy now
+    return results
 
 
 def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[str]], mps: list[MetricPlan], grid: Any,
-                  by: list[str], as_of: dt.datetime, drop: Any = None) -> dict[str, Any]:
+                  by: list[str], as_of: dt.datetime, drop: Any = None, pushed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read one part file and collect each metric's partial aggregates (runs on a worker).
 
     ``drop``: key hashes of rows a later part repeats (deals, leads: the last row wins).
+    ``pushed``: the date range windows its Parquet read may skip rows by (crmmetrics.pushdown).
     Returns the partials, the part's issues (of its file; of the run), its key hashes for
     duplicate_id across parts, and the rows dropped.
     """
@@ -260,7 +280,7 @@ def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[s
     from crmmetrics.metrics.partial import Partials
     from crmmetrics.schema import ENTITIES
 
-    ds = load_dataset(config, needs, {entity: part}, declared=declared_fields(mps))
+    ds = load_dataset(config, needs, {entity: part}, declared=declared_fields(mps), windows=pushed)
     key = ENTITIES[entity].key
     frame = ds.frames.get(entity)
     # Orders are left to the order policy, as in the pandas engine (dataset._check_duplicate_keys).
@@ -279,8 +299,12 @@ def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[s
         parts[mp.spec.name] = collect.parts
         extents[mp.spec.name] = collect.extents
         issues += [i for i in metric_issues if i.code not in FINISH_CODES]
-    empty = {e: f.iloc[:0] for e, f in ds.frames.items()}  # the columns, for the finish run
-    return {"parts": parts, "extents": extents, "load_issues": ds.issues[:n_load], "run_issues": ds.issues[n_load:] + issues,
+    # The columns, for the finish run; copied so the result does not keep the whole frame alive.
+    empty = {e: f.iloc[:0].copy() for e, f in ds.frames.items()}
+    # The rows a push-down skipped are a fact of the run (one issue with the sum), not of a file.
+    load = [i for i in ds.issues[:n_load] if i.code != "pushed_down"]
+    run = [i for i in ds.issues[:n_load] if i.code == "pushed_down"] + ds.issues[n_load:] + issues
+    return {"parts": parts, "extents": extents, "load_issues": load, "run_issues": run,
             "inputs": ds.inputs, "empty": empty, "mapped": ds.mapped, "ids": ids, "dropped": dropped,
             "grid": (part_grid.first, part_grid.last, part_grid.last_entity)}
 

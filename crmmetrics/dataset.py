@@ -195,8 +195,8 @@ def _report_pushed_down(ds: Dataset, entity_name: str, window: Any) -> None:
         return
     bounds = [f"from {window.since:%Y-%m-%d}" if window.since else "", f"before {window.upper:%Y-%m-%d %H:%M}"]
     ds.issues.append(Issue(Level.INFO, "pushed_down", f"{skipped.rows} {entity_name} rows outside the run's date range "
-                           f"({window.field} {' '.join(b for b in bounds if b)}) not read (Parquet date range push-down; "
-                           f"{skipped.later} of them after the as-of day); problems in them are not reported",
+                           f"({window.field} {' '.join(b for b in bounds if b)}) not read (Parquet date range push-down); "
+                           "problems in them are not reported",
                            entity=entity_name, field=window.field, count=skipped.rows))
 
 

@@ -226,6 +226,7 @@ def test_on_dask_the_workers_skip_their_rows_too(tmp_path):
     assert rows_read(got) == rows_read(want) < len(frame)
     assert counts(got)["after_as_of"] == counts(want)["after_as_of"]
     assert counts(got)["pushed_down"] == counts(want)["pushed_down"] == len(frame) - rows_read(got)
+    assert len([i for i in got.issues if i.code == "pushed_down"]) == 1  # one note for the run, not one per part
 
 
 def test_stats_margin_is_wider_than_any_zone_jump():
