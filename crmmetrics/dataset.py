@@ -200,6 +200,19 @@ def _report_pushed_down(ds: Dataset, entity_name: str, window: Any) -> None:
                            entity=entity_name, field=window.field, count=skipped.rows))
 
 
+def _read_windowed(ds: Dataset, config: Config, entity_name: str, source: Any, wanted: dict[str, Any], open_path: str,
+                   shown: str, stdin: Any, window: Any) -> RawTable:
+    """Read one source, pushing ``window`` down (for this source's zone and the field's
+    type), and add the rows it skipped to the entity's tally."""
+    if window is not None:
+        fdef = ENTITIES[entity_name].field(window.field)
+        window = window.for_source(source, config.timezone, date_only=fdef is not None and fdef.type is FieldType.DATE)
+    table = read_source(open_path, shown, source, wanted, stdin, window)
+    if table.skipped is not None:
+        ds.skipped.setdefault(entity_name, type(table.skipped)()).add(table.skipped)
+    return table
+
+
 def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields: set[str], open_path: str,
               shown: str, stdin: Any, window: Any = None) -> pd.DataFrame:
     import numpy as np
@@ -212,12 +225,7 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     wanted = {f: mapping[f] for f in fields if f in mapping}
     sink = current()
     sink.source_start(shown, _size(open_path))
-    if window is not None:
-        fdef = ent.field(window.field)
-        window = window.for_source(source, config.timezone, date_only=fdef is not None and fdef.type is FieldType.DATE)
-    table = read_source(open_path, shown, source, wanted, stdin, window)
-    if table.skipped is not None:
-        ds.skipped.setdefault(entity_name, type(table.skipped)()).add(table.skipped)
+    table = _read_windowed(ds, config, entity_name, source, wanted, open_path, shown, stdin, window)
     sink.source_parsing()
     src_id = len(ds.tables)
     ds.tables.append(table)
