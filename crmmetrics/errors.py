@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     DATAERR = 65  # input data failed validation (or any issue with --strict)
     NOINPUT = 66  # input missing/unreadable, or `-` while stdin is a terminal
     SOFTWARE = 70  # a bug
+    OSERR = 71  # the machine ran out of a resource (memory): not a bug, not the data's fault
     CANTCREAT = 73  # output cannot be created or replaced
     IOERR = 74  # a read or write failed part-way
     CONFIG = 78  # config invalid or not found

@@ -162,6 +162,20 @@ def test_exit_70_internal_error_is_one_line(project, monkeypatch):
     assert res.stderr.strip() == "crmmetrics: error: internal error: ZeroDivisionError: division by zero (a bug; re-run with --debug for the traceback)"
 
 
+def test_exit_71_out_of_memory_is_not_called_a_bug(project, monkeypatch):
+    import crmmetrics.dataset as dataset
+
+    def exhausted(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(dataset, "load_dataset", exhausted)
+    res = run("compute", "nps", "-c", str(project))
+    assert res.exit_code == ExitCode.OSERR == 71
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith("crmmetrics: error: out of memory") and "bug" not in res.stderr
+    assert lines[1].startswith("crmmetrics: hint: read less: a date range") and "--engine dask" in lines[1]
+
+
 def test_exit_73_output_cannot_be_created(project, tmp_path):
     res = run("compute", "nps", "-c", str(project), "-o", str(tmp_path / "no" / "such" / "dir.csv"))
     assert res.exit_code == ExitCode.CANTCREAT and "does not exist" in res.stderr

@@ -49,6 +49,10 @@ def silence_stdout() -> None:
 ErrorHook = Callable[[str, dict[str, Any]], "int | None"]
 
 
+OUT_OF_MEMORY_HINT = ("read less: a date range (--since/--until; Parquet sources then skip the other rows), fewer metrics, "
+                      "or --engine dask with Parquet parts (README: Scale)")
+
+
 def guarded(func: F | None = None, *, on_error: ErrorHook | None = None) -> Any:
     """Wrap a command: known errors → message + exit code; bugs → exit 70.
 
@@ -78,6 +82,13 @@ def guarded(func: F | None = None, *, on_error: ErrorHook | None = None) -> Any:
         except KeyboardInterrupt:
             sys.stderr.write("crmmetrics: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except MemoryError:
+            # The data outgrew this machine (or a ulimit): say so, with the ways to read less.
+            if kwargs.get("debug") or os.environ.get("CRMMETRICS_DEBUG"):
+                raise
+            error_line("out of memory: the inputs do not fit in this machine's memory (or the process's ulimit)")
+            sys.stderr.write(f"crmmetrics: hint: {OUT_OF_MEMORY_HINT}\n")
+            raise finish(int(ExitCode.OSERR), "out of memory", kwargs) from None
         except Exception as exc:  # a bug: one line unless --debug
             if isinstance(exc, OSError) and exc.errno in PART_WAY:
                 # Printing a listing or check lines to a full disk is exit 74, not a bug.
