@@ -14,7 +14,7 @@ from crmmetrics.dataset import Dataset
 from crmmetrics.grid import Grid
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext
 from crmmetrics.metrics.registry import MetricSpec, NoOptions, all_metrics
-from crmmetrics.metrics.shapes import KINDS, Column, CountSum, Custom, Mean, Ratio
+from crmmetrics.metrics.shapes import KINDS, Column, CountSum, Custom, Mean, Ratio, Stock
 
 JAN, FEB, MAR = (pd.Timestamp(2025, m, 1) for m in (1, 2, 3))
 
@@ -106,6 +106,33 @@ def test_countsum_fills_empty_cells_with_zero_and_raises_no_issue():
     sums = CountSum("amt", kind="amount").aggregate(_ctx(rows, ["plan"], unit="currency"), rows)
     assert _cell(sums, JAN, "basic")["value"] == 12.5 and _cell(sums, FEB, "pro")["value"] == 0.0
     assert str(sums["value"].dtype) == "float64"
+    assert ctx.issues == []
+
+
+def test_stock_counts_what_is_open_at_each_snapshot_instant():
+    """Snapshots at the month ends 1 Feb, 1 Mar, 1 Apr; in stock at t when start < t <= end."""
+    nat = pd.NaT
+    items = pd.DataFrame([
+        ("A", "basic", pd.Timestamp(2024, 12, 15), pd.Timestamp(2025, 2, 1), 100.0, True),  # ends at the 1 Feb snapshot: still in
+        ("B", "pro", pd.Timestamp(2025, 1, 10), nat, 50.0, True),                           # open throughout
+        ("C", "basic", pd.Timestamp(2025, 3, 1), nat, 20.0, True),                          # starts at the 1 Mar snapshot: March's
+        ("D", "basic", nat, nat, 999.0, False),                                             # cannot be placed: never counted
+        ("E", "pro", pd.Timestamp(2025, 2, 5), pd.Timestamp(2025, 2, 20), 7.0, True),       # opens and closes between snapshots
+        ("F", "enterprise", pd.Timestamp(2025, 1, 2), nat, 500.0, False),                   # not placed, but its segment is seen
+    ], columns=["id", "plan", "_start", "_end", "amt", "_placed"])
+    ctx = _ctx(items, ["plan"], unit="currency")
+    out = Stock("amt", kind="amount").aggregate(ctx, items)
+    expect = {(JAN, "basic"): (100.0, 1), (JAN, "pro"): (50.0, 1), (JAN, "enterprise"): (0.0, 0),
+              (FEB, "basic"): (0.0, 0), (FEB, "pro"): (50.0, 1), (FEB, "enterprise"): (0.0, 0),
+              (MAR, "basic"): (20.0, 1), (MAR, "pro"): (50.0, 1), (MAR, "enterprise"): (0.0, 0)}
+    assert len(out) == len(expect)
+    for (period, plan), (value, n) in expect.items():
+        cell = _cell(out, period, plan)
+        assert (cell["value"], cell["numerator"], cell["n"]) == (value, value, n), (period, plan)
+    assert list(out[out["plan"] == "pro"]["snapshot_at"]) == ["2025-02-01 00:00", "2025-03-01 00:00", "2025-04-01 00:00"]
+    assert (str(out["value"].dtype), str(out["n"].dtype)) == ("float64", "int64") and out["denominator"].isna().all()
+    counts = Stock().aggregate(_ctx(items, unit="count"), items)  # no column: the count of open items
+    assert list(counts["value"]) == [2, 1, 2] and str(counts["value"].dtype) == "int64"
     assert ctx.issues == []
 
 

@@ -4,9 +4,10 @@ Shared by every sales pipeline metric (METRICS.md D1–D7). ``clean_deals`` deci
 metric which deal rows may be counted (one row per deal, a usable status, consistent dates,
 no negative amount where amounts matter), each dropped row an issue with its location.
 ``closed_rows`` places won/lost deals in the period of their close date (FLOW).
-``snapshot_grid`` and ``open_at_snapshots`` give the STOCK view: which deals were open at
-each period's snapshot instant, where a deal is open at t when ``created_at < t <= closed_at``
-and an open deal's exported (expected) close date is ignored.
+``deal_intervals`` gives the STOCK view's intervals (the Stock shape places them at each
+period's snapshot instant; ``open_at_snapshots`` for the metrics that weigh each snapshot
+themselves): a deal is open at t when ``created_at < t <= closed_at``, and an open deal's
+exported (expected) close date is ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from crmmetrics.domain.spans import precedes
 from crmmetrics.errors import ConfigError
-from crmmetrics.metrics.context import PERIOD_COL
+from crmmetrics.metrics.shapes import STOCK_END, STOCK_PLACED, STOCK_START, in_stock_at
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,34 +98,15 @@ def closed_rows(ctx: MetricContext, deals: pd.DataFrame, statuses: tuple[str, ..
     return ctx.flow_rows(df, "closed_at")
 
 
-def snapshot_grid(ctx: MetricContext, first: dt.datetime | None, at: str = "end") -> list[tuple[dt.datetime, dt.datetime]]:
-    """(period start, snapshot instant) for every period of a STOCK metric.
+def deal_intervals(ctx: MetricContext, deals: pd.DataFrame) -> pd.DataFrame:
+    """``deals`` with the Stock shape's interval columns: a deal is open from its created_at
+    (``_start``) to its close date when won or lost (``_end``; NaT while open), local time.
 
-    Periods run from --since (or ``first``, the earliest created_at) to --until (or the
-    as-of day). The snapshot is the period end (``at="end"``) or its start, never later
-    than --until or the end of the as-of day: a snapshot of the current quarter is taken
-    today, not at a quarter end that has not happened yet.
-
-    Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
-    snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
+    Open deals stay open until today whatever their (expected) close date says. A deal
+    without a created date, or won/lost without a close date, cannot be placed in time:
+    ``_placed`` is False and each is reported with its location (it still starts the grid
+    and brings its segment, as before the Stock shape existed).
     """
-    grid = ctx.grid
-    starts = grid.stock_periods(first)
-    return [(s, s if at == "start" else grid.snapshot(s)) for s in starts]
-
-
-def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
-    """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at.
-
-    The snapshot at t is the state after every event before t (half-open periods): a
-    deal created at t is the next period's, one closed at t was still open up to t.
-    Open deals stay open until today whatever their (expected) close date says; won and
-    lost deals without a close date cannot be placed and are reported. Vectorised:
-    each deal's run of snapshots comes from two binary searches, then ``np.repeat``.
-    """
-    import numpy as np
-    import pandas as pd
-
     created = ctx.local(deals["created_at"])
     undated = created.isna()
     if undated.any():
@@ -133,23 +115,15 @@ def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[
     no_close = closed_status & deals["closed_at"].isna()
     if no_close.any():
         ctx.row_issues(deals[no_close], "missing_close_date", "won/lost deal without a close date cannot be placed in time; excluded", "closed_at")
-    keep = ~undated & ~no_close
-    deals, created = deals[keep], created[keep]
-    closed = ctx.local(deals["closed_at"]).where(deals["status"].isin(CLOSED))
-    snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
-    c = created.to_numpy(dtype="datetime64[ns]")
-    first = np.searchsorted(snaps, c, side="right")  # first snapshot with t > created
-    end = np.where(closed.isna().to_numpy(), len(snaps),
-                   np.searchsorted(snaps, closed.to_numpy(dtype="datetime64[ns]"), side="right"))  # first t > closed
-    counts = np.maximum(end - first, 0)
-    idx = np.repeat(np.arange(len(deals)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    k = np.repeat(first, counts) + offsets
-    out = deals.iloc[idx].reset_index(drop=True)
-    starts = np.array([np.datetime64(s, "ns") for s, _ in grid], dtype="datetime64[ns]")
-    out[PERIOD_COL] = starts[k]
-    out["_snapshot"] = snaps[k]
-    return out
+    return deals.assign(**{STOCK_START: created, STOCK_END: ctx.local(deals["closed_at"]).where(closed_status),
+                           STOCK_PLACED: ~undated & ~no_close})
+
+
+def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
+    """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at
+    (:func:`deal_intervals` placed by :func:`~crmmetrics.metrics.shapes.in_stock_at`)."""
+    placed = deal_intervals(ctx, deals)
+    return in_stock_at(placed[placed[STOCK_PLACED]], grid)
 
 
 def first_created(ctx: MetricContext, deals: pd.DataFrame) -> dt.datetime | None:

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from crmmetrics.domain.deals import CLOSED, clean_deals, closed_rows, first_created, open_at_snapshots, snapshot_grid
+from crmmetrics.domain.deals import CLOSED, clean_deals, closed_rows, deal_intervals, first_created, open_at_snapshots
 from crmmetrics.domain.spans import days_between, precedes
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, Options, register
-from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, complete_grid, group_keys
+from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, Stock, complete_grid, group_keys, snapshot_grid, snapshot_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -338,37 +338,6 @@ register(MetricSpec(
 # ------------------------------------------------------------------ STOCK aggregation (snapshots: domain/deals.py)
 
 
-def stock_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]], deals: pd.DataFrame,
-                 agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    """Aggregate snapshot rows per period × dimension; every period × seen dimension is present.
-
-    Count-like columns of an empty snapshot are 0 (an empty pipeline is worth 0, not null).
-    """
-    import pandas as pd
-
-    keys = group_keys(ctx)
-    if len(rows):
-        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
-    else:
-        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
-    periods = pd.DataFrame({PERIOD_COL: pd.to_datetime([s for s, _ in grid]), "snapshot_at": [t for _, t in grid]})
-    if ctx.by:
-        combos = deals[ctx.by].drop_duplicates()
-        grid_df = combos.merge(periods, how="cross")
-    else:
-        grid_df = periods
-    if len(grouped):
-        grouped[PERIOD_COL] = pd.to_datetime(grouped[PERIOD_COL])
-    out = grid_df.merge(grouped, on=keys, how="left") if len(grid_df) else grouped
-    for col in agg:
-        out[col] = pd.to_numeric(out[col]).fillna(0)
-    out["n"] = out["n"].astype("int64")
-    out["snapshot_at"] = pd.to_datetime(out["snapshot_at"]).dt.strftime("%Y-%m-%d %H:%M") if len(out) else out.get("snapshot_at")
-    if out.empty:
-        ctx.issue("no_data", "no periods to snapshot in the selected range; nothing to report")
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
 # ------------------------------------------------------------------ D3 pipeline_value
 
 
@@ -378,30 +347,26 @@ class PipelineOptions(Options):
     at: Literal["end", "start"] = Field("end", description="Snapshot instant: the period end (default) or the period start.")
 
 
-def compute_pipeline_value(ctx: MetricContext) -> MetricOutput:
-    """Pipeline value at t = Σ amount of deals open at t (created_at < t ≤ closed_at).
+def pipeline_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per deal with its open interval (the Stock shape places it at each snapshot).
 
+    Pipeline value at t = Σ amount of deals open at t (created_at < t ≤ closed_at).
     Example: snapshot 2026-04-01 of A (10,000, created Feb 10, won Mar 20), B (20,000,
     created Mar 5, lost Apr 10), C (5,000, created Mar 25, open) and D (created Apr 2)
     → B + C = 25,000 (n 2); A closed before t, D did not exist yet. A deal created on
     Apr 1 is April's; one lost on Apr 1 was still open at the end of March.
     """
-    opts: PipelineOptions = ctx.options  # type: ignore[assignment]
-    deals = clean_deals(ctx, amounts=True, dates=True)
-    grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
-    rows = open_at_snapshots(ctx, deals, grid)
-    rows = rows.assign(_amount=rows["amount"].astype("float64"), _no_amount=rows["amount"].isna().astype("int64"))
-    rows["_one"] = 1
-    out = stock_result(ctx, rows, grid, deals, {"numerator": ("_amount", "sum"), "n": ("_one", "size"), "without_amount": ("_no_amount", "sum")})
-    out["value"] = out["numerator"]
-    out["denominator"] = float("nan")
-    out["unit"] = "currency"
-    whole(out, "without_amount")
+    deals = deal_intervals(ctx, clean_deals(ctx, amounts=True, dates=True))
+    return deals.assign(_amount=deals["amount"].astype("float64"), _no_amount=deals["amount"].isna().astype("int64"))
+
+
+def pipeline_finish(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Open deals without an amount: counted in n and without_amount, said once (info)."""
     blank = int(out["without_amount"].sum())
     if blank:
         ctx.issue("open_deal_without_amount", "some open deals have no amount: they are counted in n and in without_amount, not in the value",
                   Level.INFO, count=blank, field="amount")
-    return MetricOutput(out)
+    return out
 
 
 register(MetricSpec(
@@ -417,7 +382,9 @@ register(MetricSpec(
     better="higher",
     period_kind="STOCK",
     date_field="created_at",
-    compute=compute_pipeline_value,
+    rows=pipeline_rows,
+    shape=Stock("_amount", extras={"without_amount": "_no_amount"}, kind="amount"),
+    finish=pipeline_finish,
     options=PipelineOptions,
     extra_columns=("without_amount", "snapshot_at"),
     edge_rules=(
@@ -534,7 +501,7 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     known = p.notna() & amount.notna()
     rows = rows.assign(_weighted=(amount * p).where(known), _amount=amount.where(known),
                        _no_amount=amount.isna().astype("int64"), _no_p=(amount.notna() & p.isna()).astype("int64"), _one=1)
-    out = stock_result(ctx, rows, grid, deals, {"numerator": ("_weighted", "sum"), "denominator": ("_amount", "sum"), "n": ("_one", "size"),
+    out = snapshot_result(ctx, rows, grid, deals, {"numerator": ("_weighted", "sum"), "denominator": ("_amount", "sum"), "n": ("_one", "size"),
                                                 "without_amount": ("_no_amount", "sum"), "without_probability": ("_no_p", "sum")})
     out["value"] = out["numerator"]
     out["unit"] = "currency"

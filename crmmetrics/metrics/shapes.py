@@ -15,12 +15,9 @@ shape          the row function supplies                  the aggregator emits
 ``Ratio``      numerator and denominator columns (extras)  value = Σnum ÷ Σden × scale, n, sums, extras
 ``Mean``       one value column (extras)                   n, mean, median, p90; value = the headline
 ``CountSum``   rows (1 each) or a value column (extras)    value = count or Σ; zeros on empty cells
+``Stock``      intervals (_start, _end, _placed) and values   Σ / count in stock at each snapshot instant
 ``Custom``     nothing: the metric's own compute function  nothing
 =============  =========================================  ============================================
-
-``Stock`` (a value at each snapshot instant from intervals) is not here: the two STOCK
-metrics that could use it (pipeline_value, weighted_pipeline_value) stay Custom, see
-docs/architecture.md "Executable shapes".
 
 Output column kinds (:data:`KINDS`) decide the dtype, so it never depends on the data:
 a count is int64 even on an empty result, an amount or a rate float64.
@@ -254,6 +251,126 @@ class CountSum(Shape):
         if grouped.empty:
             ctx.issue("no_data", f"no {self.what} in the selected range; nothing to report")
         return apply_kinds(grouped, self.columns(ctx.spec.unit))
+
+
+# Row columns a Stock row function supplies: local naive instants and whether the row can be placed.
+STOCK_START, STOCK_END, STOCK_PLACED = "_start", "_end", "_placed"
+
+
+@dataclass(frozen=True)
+class Stock(Shape):
+    """A level at each snapshot instant of the grid (open pipeline, open tickets), from intervals.
+
+    The row function supplies one row per item with ``_start`` (when it began, local
+    wall-clock; NaT when unknown), ``_end`` (when it ended; NaT = still open) and
+    ``_placed`` (False for a row that cannot be placed in time: it still sets the grid's
+    first period and its segments, as the export holds it, but is never counted). An item
+    is in the stock at t when ``_start < t <= _end`` (docs/architecture.md decision 15).
+    The snapshot of a period is its end, or its start when the option named ``at_option``
+    says ``start``, never later than --until or the as-of instant (``Grid.snapshot``).
+
+    value = numerator = Σ ``column`` over the items in stock (the count when ``column`` is
+    None); n = items in stock; ``extras`` are summed alongside; every period × segment seen
+    is present and an empty snapshot is a real 0; ``snapshot_at`` says when each was taken.
+    """
+
+    column: str | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "count"  # of a summed column: amount for money
+    at_option: str = "at"
+    label = "stock"
+
+    def columns(self, unit: str) -> tuple[Column, ...]:
+        kind = "count" if self.column is None else self.kind
+        return (Column("value", kind), Column("n", "count"), Column("numerator", kind), *extra_columns(self.extras),
+                Column("unit", "text"))
+
+    def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+
+        first = rows[STOCK_START].min() if len(rows) and rows[STOCK_START].notna().any() else None
+        grid = snapshot_grid(ctx, first.to_pydatetime() if first is not None else None, getattr(ctx.options, self.at_option, "end"))
+        stocked = in_stock_at(rows[rows[STOCK_PLACED]], grid).assign(_one=np.int64(1))
+        extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
+        agg = {"numerator": (self.column or "_one", "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
+        out = snapshot_result(ctx, stocked, grid, rows, agg)
+        out["value"] = out["numerator"]
+        out["denominator"] = np.nan
+        out["unit"] = ctx.spec.unit
+        return apply_kinds(out, self.columns(ctx.spec.unit))
+
+
+def snapshot_grid(ctx: MetricContext, first: Any, at: str = "end") -> list[tuple[Any, Any]]:
+    """(period start, snapshot instant) for every period of a STOCK metric.
+
+    Periods run from --since (or ``first``, the earliest start) to --until (or the
+    as-of day). The snapshot is the period end (``at="end"``) or its start, never later
+    than --until or the end of the as-of day: a snapshot of the current quarter is taken
+    today, not at a quarter end that has not happened yet.
+
+    Example: grain quarter, first 2016-10-20, --until 2018-01-01 → 2016-Q4 … 2017-Q4 with
+    snapshots 2017-01-01, 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01.
+    """
+    grid = ctx.grid
+    starts = grid.stock_periods(first)
+    return [(s, s if at == "start" else grid.snapshot(s)) for s in starts]
+
+
+def in_stock_at(items: pd.DataFrame, grid: list[tuple[Any, Any]]) -> pd.DataFrame:
+    """One row per (item, snapshot) where ``_start < t <= _end`` (``_end`` NaT: still open).
+
+    The snapshot at t is the state after every event before t (half-open periods): an
+    item started at t is the next period's, one ended at t was still in stock up to t.
+    Vectorised: each item's run of snapshots comes from two binary searches, then
+    ``np.repeat``. Adds ``_period`` (the period start) and ``_snapshot``.
+    """
+    import numpy as np
+
+    snaps = np.array([np.datetime64(t, "ns") for _, t in grid], dtype="datetime64[ns]")
+    first = np.searchsorted(snaps, items[STOCK_START].to_numpy(dtype="datetime64[ns]"), side="right")  # first t > start
+    ended = items[STOCK_END]
+    end = np.where(ended.isna().to_numpy(), len(snaps),
+                   np.searchsorted(snaps, ended.to_numpy(dtype="datetime64[ns]"), side="right"))  # first t > end
+    counts = np.maximum(end - first, 0)
+    idx = np.repeat(np.arange(len(items)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.repeat(first, counts) + offsets
+    out = items.iloc[idx].reset_index(drop=True)
+    starts = np.array([np.datetime64(s, "ns") for s, _ in grid], dtype="datetime64[ns]")
+    out[PERIOD_COL] = starts[k]
+    out["_snapshot"] = snaps[k]
+    return out
+
+
+def snapshot_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[Any, Any]], items: pd.DataFrame,
+                    agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Aggregate snapshot rows per period × dimension; every period × dimension of ``items`` is present.
+
+    Count-like columns of an empty snapshot are 0 (an empty pipeline is worth 0, not null).
+    """
+    import pandas as pd
+
+    keys = group_keys(ctx)
+    if len(rows):
+        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+    else:
+        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
+    periods = pd.DataFrame({PERIOD_COL: pd.to_datetime([s for s, _ in grid]), "snapshot_at": [t for _, t in grid]})
+    if ctx.by:
+        combos = items[ctx.by].drop_duplicates()
+        grid_df = combos.merge(periods, how="cross")
+    else:
+        grid_df = periods
+    if len(grouped):
+        grouped[PERIOD_COL] = pd.to_datetime(grouped[PERIOD_COL])
+    out = grid_df.merge(grouped, on=keys, how="left") if len(grid_df) else grouped
+    for col in agg:
+        out[col] = pd.to_numeric(out[col]).fillna(0)
+    out["n"] = out["n"].astype("int64")
+    out["snapshot_at"] = pd.to_datetime(out["snapshot_at"]).dt.strftime("%Y-%m-%d %H:%M") if len(out) else out.get("snapshot_at")
+    if out.empty:
+        ctx.issue("no_data", "no periods to snapshot in the selected range; nothing to report")
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def apply_kinds(frame: pd.DataFrame, columns: tuple[Column, ...]) -> pd.DataFrame:
