@@ -192,6 +192,35 @@ def test_a_spec_is_either_rows_and_a_shape_or_compute_and_custom():
         _spec(rows=None, compute=lambda ctx: None)  # compute with an aggregator
 
 
+def test_a_variant_that_is_not_a_shape_runs_the_compute_function():
+    """rows= plus an options → shape function that returns Custom() for one variant, plus compute= for it."""
+    from crmmetrics.metrics.context import MetricOutput
+
+    frame = _frame([(JAN, "basic", 1), (FEB, "basic", 0)], ["_num"])
+    custom = MetricOutput(pd.DataFrame({"value": [42.0]}))
+    picks = lambda opts: Custom() if opts.model_config.get("title") == "custom variant" else Ratio("_num", "_one")  # noqa: E731
+    kw = dict(rows=lambda ctx: ctx.frame.assign(_one=np.int64(1)), shape=picks, compute=lambda ctx: custom)
+    ratio_ctx = _ctx(frame, **kw)
+    assert list(ratio_ctx.spec.run(ratio_ctx).rows["value"].fillna(-1)) == [1.0, 0.0, -1]
+
+    class CustomVariant(NoOptions):
+        model_config = {"title": "custom variant", "extra": "forbid"}
+
+    custom_ctx = _ctx(frame, **kw)
+    custom_ctx.options = CustomVariant()
+    assert custom_ctx.spec.run(custom_ctx) is custom
+    no_compute = _ctx(frame, rows=kw["rows"], shape=picks)
+    no_compute.options = CustomVariant()
+    with pytest.raises(ValueError, match="no compute function"):
+        no_compute.spec.run(no_compute)
+    specs = all_metrics()  # the registry's hybrids: the default variant's shape, and the other's
+    assert specs["repeat_purchase_rate"].shape_label() == "ratio"
+    assert specs["repeat_purchase_rate"].shape_label(specs["repeat_purchase_rate"].options(variant="lifetime")) == "custom"
+    assert specs["customer_lifespan"].shape_label(specs["customer_lifespan"].options(variant="observed")) == "mean"
+    assert specs["renewal_rate"].shape_label(specs["renewal_rate"].options(renewal_source="deals")) == "ratio"
+    assert specs["tickets_per_customer"].shape_label(specs["tickets_per_customer"].options(denominator="active_customers")) == "custom"
+
+
 def test_shape_labels_come_from_the_aggregators():
     specs = all_metrics()
     assert specs["nps"].shape_label() == "ratio"

@@ -33,7 +33,7 @@ from crmmetrics.domain.orders import POLICY_FIELDS, POLICY_RULES, OrderPolicy, p
 from crmmetrics.errors import ConfigError, Level
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import UNITS, MetricSpec, Options, register
-from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, distinct_per_cell, group_keys, period_starts
+from crmmetrics.metrics.shapes import CountSum, Custom, Mean, Ratio, Shape, distinct_per_cell, group_keys, period_starts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,20 +158,16 @@ class RepeatPurchaseOptions(OrderPolicy):
                                  "customers with ≥1.")
 
 
-def compute_repeat_purchase_rate(ctx: MetricContext) -> MetricOutput:
-    """Repeat purchase rate (B5), three variants.
+def repeat_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ordering customer and period: _repeat = 1 when a repeat customer (B5).
 
     Example: in March A orders twice, B once, C once; C also ordered in January.
     in_period: 1 ÷ 3 = 33.3 %; shopify_returning: A and C → 2 ÷ 3 = 66.7 %;
-    lifetime at the end of March: A and C of A, B, C → 66.7 %.
+    lifetime at the end of March (:func:`compute_lifetime_repeat`): A and C of A, B, C → 66.7 %.
     """
     opts: RepeatPurchaseOptions = ctx.options  # type: ignore[assignment]
-    history = _customer_rows(ctx, metric_orders(ctx, opts))
-    history = history[history["_order"] == 1]
-    rows = ctx.flow_rows(history)
+    history, rows = _repeat_history(ctx, opts)
     keys = group_keys(ctx)
-    if opts.variant == "lifetime":
-        return MetricOutput(_lifetime_repeat(ctx, history, rows))
     per_cust = rows.groupby([*keys, "customer_id"], dropna=False, sort=False).agg(_orders=("_order", "sum")).reset_index()
     if opts.variant == "in_period":
         per_cust["_repeat"] = (per_cust["_orders"] >= 2).astype("int64")
@@ -181,8 +177,27 @@ def compute_repeat_purchase_rate(ctx: MetricContext) -> MetricOutput:
         before = per_cust["_first"] < per_cust[PERIOD_COL]
         per_cust["_repeat"] = ((per_cust["_orders"] >= 2) | before).astype("int64")
     per_cust["_one"] = 1
-    shape = Ratio("_repeat", "_one", extras={"repeat_customers": "_repeat", "customers": "_one"}, what="ordering customers")
-    return MetricOutput(shape.aggregate(ctx, per_cust))
+    return per_cust
+
+
+def _repeat_history(ctx: MetricContext, opts: RepeatPurchaseOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every counted order of a known customer (history) and those inside the run's range (rows)."""
+    history = _customer_rows(ctx, metric_orders(ctx, opts))
+    history = history[history["_order"] == 1]
+    return history, ctx.flow_rows(history)
+
+
+def compute_lifetime_repeat(ctx: MetricContext) -> MetricOutput:
+    """The lifetime variant: not a ratio of a period's rows but of every customer seen by its end."""
+    history, rows = _repeat_history(ctx, ctx.options)  # type: ignore[arg-type]
+    return MetricOutput(_lifetime_repeat(ctx, history, rows))
+
+
+def repeat_shape(opts: RepeatPurchaseOptions) -> Shape:
+    """Ratio of repeat to ordering customers; Custom for the lifetime rate."""
+    if opts.variant == "lifetime":
+        return Custom()
+    return Ratio("_repeat", "_one", extras={"repeat_customers": "_repeat", "customers": "_one"}, what="ordering customers")
 
 
 def _lifetime_repeat(ctx: MetricContext, history: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -327,8 +342,10 @@ def _to_unit(years: Any, unit: str) -> Any:
     return years * 12 if unit == "months" else years
 
 
-def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
-    """Average customer lifespan (B3).
+def lifespan_rows(ctx: MetricContext) -> pd.DataFrame:
+    """Average customer lifespan (B3): one row per customer measured, ``_span`` (observed:
+    first order to the last order in the period) or ``_life`` (inactivity: a finished
+    spell, in the period it ended). The churn variant is :func:`compute_churn_lifespan`.
 
     churn example (month grain, 365 inactive days): 40 customers active on 1 March, 2 of
     them reach a year without an order during March → churn 5 % per month → 1 ÷ 0.05 =
@@ -337,33 +354,55 @@ def compute_customer_lifespan(ctx: MetricContext) -> MetricOutput:
     import pandas as pd
 
     opts: LifespanOptions = ctx.options  # type: ignore[assignment]
-    history = _customer_rows(ctx, metric_orders(ctx, opts))
-    history = history[history["_order"] == 1]
+    history = _lifespan_history(ctx, opts)
     keys = ["customer_id", *ctx.by]
-    horizon = ctx.grid.horizon
     if opts.variant == "observed":
         rows = ctx.flow_rows(history)
         span = history.groupby(keys, sort=False)["_local"].agg(["min"])
         per = rows.groupby([*group_keys(ctx), "customer_id"], sort=False, dropna=False)["_local"].max().rename("_last").reset_index()
         per = per.merge(span, left_on=keys, right_index=True, how="left")
         per["_span"] = _to_unit((per["_last"] - per["min"]).dt.total_seconds() / 86400 / DAYS_PER_YEAR, opts.unit)
-        out = Mean("_span", unit=opts.unit, what="ordering customers").aggregate(ctx, per)
-        ctx.issue("right_censored", "observed lifespans stop at each customer's last order so far; young customers pull the mean down", Level.INFO)
-        return MetricOutput(out)
-    spells = activity_spells(history, keys, opts.inactive_days, horizon)
+        return per
+    spells = activity_spells(history, keys, opts.inactive_days, ctx.grid.horizon)
+    lost = spells[spells["end"].notna()].copy()
+    if ctx.since is not None:
+        lost = lost[lost["end"] >= pd.Timestamp(ctx.since)]
+    if ctx.until is not None:
+        lost = lost[lost["end"] < pd.Timestamp(ctx.until)]
+    lost["_life"] = _to_unit((lost["end"] - lost["start"]).dt.days / DAYS_PER_YEAR, opts.unit)
+    lost[PERIOD_COL] = ctx.grid.bucket(lost["end"])
+    return lost
+
+
+def _lifespan_history(ctx: MetricContext, opts: LifespanOptions) -> pd.DataFrame:
+    """Every counted order of a known customer."""
+    history = _customer_rows(ctx, metric_orders(ctx, opts))
+    return history[history["_order"] == 1]
+
+
+def lifespan_shape(opts: LifespanOptions) -> Shape:
+    """Mean of observed spans or of finished spells; Custom for the churn-based lifespan."""
+    if opts.variant == "observed":
+        return Mean("_span", unit=opts.unit, what="ordering customers")
     if opts.variant == "inactivity":
-        lost = spells[spells["end"].notna()].copy()
-        if ctx.since is not None:
-            lost = lost[lost["end"] >= pd.Timestamp(ctx.since)]
-        if ctx.until is not None:
-            lost = lost[lost["end"] < pd.Timestamp(ctx.until)]
-        lost["_life"] = _to_unit((lost["end"] - lost["start"]).dt.days / DAYS_PER_YEAR, opts.unit)
-        lost[PERIOD_COL] = ctx.grid.bucket(lost["end"])
-        out = Mean("_life", unit=opts.unit, what="lost customers").aggregate(ctx, lost)
-        return MetricOutput(out)
+        return Mean("_life", unit=opts.unit, what="lost customers")
+    return Custom()
+
+
+def lifespan_finish(ctx: MetricContext, out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Observed lifespans are right-censored: say so once."""
+    if ctx.options.variant == "observed":  # type: ignore[attr-defined]
+        ctx.issue("right_censored", "observed lifespans stop at each customer's last order so far; young customers pull the mean down", Level.INFO)
+    return out
+
+
+def compute_churn_lifespan(ctx: MetricContext) -> MetricOutput:
+    """The churn variant: 1 ÷ the period's customer churn, not a mean of rows."""
+    opts: LifespanOptions = ctx.options  # type: ignore[assignment]
+    history = _lifespan_history(ctx, opts)
+    spells = activity_spells(history, ["customer_id", *ctx.by], opts.inactive_days, ctx.grid.horizon)
     rows = ctx.flow_rows(history)
-    out = _churn_lifespan(ctx, spells, rows, opts)
-    return MetricOutput(out, {"inactive_days": opts.inactive_days})
+    return MetricOutput(_churn_lifespan(ctx, spells, rows, opts), {"inactive_days": opts.inactive_days})
 
 
 def _churn_lifespan(ctx: MetricContext, spells: pd.DataFrame, rows: pd.DataFrame, opts: LifespanOptions) -> pd.DataFrame:
@@ -593,7 +632,7 @@ register(MetricSpec(
     description="Share of ordering customers who ordered at least twice (industry RPR); Shopify's returning-customer rate and a "
                 "lifetime rate as variants.",
     formula="customers with ≥ 2 orders in the period ÷ customers with ≥ 1 order in the period (variant in_period)",
-    needs=("customer_id",), unit="percent", better="higher", period_kind="FLOW", compute=compute_repeat_purchase_rate,
+    needs=("customer_id",), unit="percent", better="higher", period_kind="FLOW", rows=repeat_rows, shape=repeat_shape, compute=compute_lifetime_repeat,
     options=RepeatPurchaseOptions, extra_columns=("repeat_customers", "customers"),
     edge_rules=(*POLICY_RULES,
                 "shopify_returning lets the first order sit before the period, so it reads higher; do not compare it with in_period. "
@@ -624,7 +663,7 @@ register(MetricSpec(
                 "or the age of lost customers.",
     formula="churn: period length ÷ (customers lost in P ÷ customers active at P.start); observed: mean(last − first order); "
             "inactivity: mean(lost_at − first order of the spell)",
-    needs=("customer_id",), unit=LIFESPAN_UNIT, better="higher", period_kind="STOCK", compute=compute_customer_lifespan,
+    needs=("customer_id",), unit=LIFESPAN_UNIT, better="higher", period_kind="STOCK", rows=lifespan_rows, shape=lifespan_shape, finish=lifespan_finish, compute=compute_churn_lifespan,
     options=LifespanOptions, extra_columns=("churn_rate", "customers_at_start", "churned", "period_length", "mean", "median", "p90"),
     edge_rules=(*POLICY_RULES,
                 "A customer is lost inactive_days after an order not followed by another within inactive_days (a gap of exactly inactive_days "

@@ -52,7 +52,10 @@ class MetricSpec:
     ``shape`` is an aggregator of :mod:`crmmetrics.metrics.shapes`, or a function of
     the options returning one when a variant changes it; ``finish`` optionally derives
     columns from the aggregated result and the rows), or a ``compute`` function with
-    the ``Custom`` shape that builds its result itself. :meth:`run` runs either.
+    the ``Custom`` shape that builds its result itself. A metric with one variant that
+    is not a shape (repeat_purchase_rate's lifetime rate) has both: its options → shape
+    function returns ``Custom()`` for that variant, and then ``compute`` runs instead of
+    rows → aggregate. :meth:`run` runs whichever the options in force pick.
     """
 
     name: str
@@ -95,9 +98,15 @@ class MetricSpec:
             raise ValueError(f"{self.name}: unknown unit {self.unit!r}")
         if self.period_kind not in PERIOD_KINDS:
             raise ValueError(f"{self.name}: unknown period kind {self.period_kind!r}")
-        custom = isinstance(self.shape, Custom)
-        if custom != (self.rows is None) or custom != (self.compute is not None) or (custom and self.finish is not None):
-            raise ValueError(f"{self.name}: give rows= and an aggregating shape=, or compute= with the Custom shape")
+        if isinstance(self.shape, Custom):
+            ok = self.compute is not None and self.rows is None and self.finish is None
+        elif isinstance(self.shape, Shape):
+            ok = self.rows is not None and self.compute is None
+        else:  # options → shape: rows for the aggregated variants, compute for a variant whose shape is Custom
+            ok = self.rows is not None
+        if not ok:
+            raise ValueError(f"{self.name}: give rows= and an aggregating shape=, compute= with the Custom shape, "
+                             "or rows= and an options → shape function (plus compute= for the variants it makes Custom)")
 
     def shape_in_force(self, options: Options | None = None) -> Shape | None:
         """The aggregator for ``options`` (the defaults when None); None when the defaults cannot be built."""
@@ -119,11 +128,14 @@ class MetricSpec:
         """Compute the metric: rows → the shape's aggregator → finish, or the Custom compute function."""
         from crmmetrics.metrics.context import MetricOutput
 
-        if self.compute is not None:
+        shape = shape_for(self.shape, ctx.options)
+        if isinstance(shape, Custom):
+            if self.compute is None:
+                raise ValueError(f"{self.name}: its options pick the Custom shape but it has no compute function")  # a bug
             return self.compute(ctx)
         assert self.rows is not None  # __post_init__ guarantees it
         rows = self.rows(ctx)
-        out = shape_for(self.shape, ctx.options).aggregate(ctx, rows)
+        out = shape.aggregate(ctx, rows)
         if self.finish is not None:
             out = self.finish(ctx, out, rows)
         return MetricOutput(out, dict(ctx.in_force))

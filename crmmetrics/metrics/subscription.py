@@ -25,6 +25,7 @@ from crmmetrics.domain.mrr import (CUSTOMER_FIELDS, EPS, PERIOD_COL, SUBSCRIPTIO
                                     bucket, engine_in_force, months_in, paying_at, per_cell, period_summary,
                                     result, run_from_metric, segment_dims, with_dims)
 from crmmetrics.metrics.registry import MetricSpec, register
+from crmmetrics.metrics.shapes import Custom, Ratio, Shape
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -518,7 +519,9 @@ def compute_renewal_rate(ctx: MetricContext) -> MetricOutput:
     its start. It renewed when the subscription runs on past the anniversary (+ grace), or
     the customer starts another subscription within grace_days of it. Example: three
     annual contracts due in March; one runs on, one is replaced by a new plan two weeks
-    later, one ends → 2 ÷ 3.
+    later, one ends → 2 ÷ 3. Custom for the subscriptions source (contract terms from the
+    MRR engine) and for ``auto``, which picks the source from the data; renewal deals
+    (``renewal_source: deals``) are :func:`renewal_deal_rows` with a Ratio.
     """
     opts: RenewalOptions = ctx.options  # type: ignore[assignment]  # metrics.mrr inherited in the plan
     run = run_from_metric(ctx)
@@ -526,10 +529,26 @@ def compute_renewal_rate(ctx: MetricContext) -> MetricOutput:
     if source == "auto":
         source = "subscriptions" if run.frame("subscriptions") is not None else "deals"
     if source == "deals":  # deals alone: no customer timeline (nor its dates) is needed
-        rows = _renewal_deals(ctx, run, opts)
+        rows = renewal_shape(opts.model_copy(update={"renewal_source": "deals"})).aggregate(ctx, _renewal_deals(ctx, run, opts))
     else:
         rows = _renewal_subscriptions(run, period_summary(run, opts, need_mrr=False), opts)
     return _out(rows, opts, renewal_source=source, basis=opts.basis, grace_days=opts.grace_days)
+
+
+def renewal_deal_rows(ctx: MetricContext) -> pd.DataFrame:
+    """Won and lost renewal deals closed in P (``renewal_source: deals``): _renewed ÷ _due."""
+    opts: RenewalOptions = ctx.options  # type: ignore[assignment]
+    ctx.in_force.update(engine_in_force(opts), renewal_source="deals", basis=opts.basis, grace_days=opts.grace_days)
+    return _renewal_deals(ctx, run_from_metric(ctx), opts)
+
+
+def renewal_shape(opts: RenewalOptions) -> Shape:
+    """won ÷ (won + lost) renewal deals (value basis: won amount ÷ closed amount); Custom otherwise."""
+    if opts.renewal_source != "deals":
+        return Custom()
+    kind = "amount" if opts.basis == "value" else "count"
+    return Ratio("_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"}, what="closed renewal deals",
+                 numerator_kind=kind, denominator_kind=kind)
 
 
 def _renewal_subscriptions(run: Run, s: Summary, opts: RenewalOptions) -> pd.DataFrame:
@@ -583,10 +602,8 @@ def _renewal_subscriptions(run: Run, s: Summary, opts: RenewalOptions) -> pd.Dat
 
 
 def _renewal_deals(ctx: MetricContext, run: Run, opts: RenewalOptions) -> pd.DataFrame:
-    """won ÷ (won + lost) renewal deals closed in P (value basis: won amount ÷ closed amount), a ratio shape."""
+    """Closed renewal deals with the columns of :func:`renewal_shape`'s Ratio."""
     import numpy as np
-
-    from crmmetrics.metrics.shapes import Ratio
 
     closed = _closed_deal_rows(ctx, run, {"renewal"})
     won = closed["status"].eq("won").to_numpy()
@@ -594,11 +611,8 @@ def _renewal_deals(ctx: MetricContext, run: Run, opts: RenewalOptions) -> pd.Dat
     if opts.basis == "value" and closed["amount"].isna().any():
         run.data_issue("deals", closed[closed["amount"].isna()], "missing_amount", "renewal deal without amount counted as 0 in the value basis", "amount")
     value = opts.basis == "value"
-    closed = closed.assign(_due=amount if value else np.ones(len(closed)), _renewed=np.where(won, amount, 0.0) if value else won.astype(float),
-                           _one=np.ones(len(closed)), _won=won.astype(float))
-    kind = "amount" if value else "count"
-    return Ratio("_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"}, what="closed renewal deals",
-                 numerator_kind=kind, denominator_kind=kind).aggregate(ctx, closed)
+    return closed.assign(_due=amount if value else np.ones(len(closed)), _renewed=np.where(won, amount, 0.0) if value else won.astype(float),
+                         _one=np.ones(len(closed)), _won=won.astype(float))
 
 
 def _closed_deal_rows(ctx: MetricContext, run: Run, types: set[str]) -> pd.DataFrame:
@@ -1050,7 +1064,7 @@ register(MetricSpec(
     unit="percent",
     better="higher",
     period_kind="FLOW",
-    compute=compute_renewal_rate,
+    rows=renewal_deal_rows, shape=renewal_shape, compute=compute_renewal_rate,
     options=RenewalOptions,
     extra_columns=("contracts_due", "contracts_renewed"),
     edge_rules=(

@@ -26,7 +26,7 @@ from crmmetrics.domain.tickets import (
 from crmmetrics.errors import ConfigError, Level, UsageError
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
 from crmmetrics.metrics.registry import MetricSpec, register
-from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Shape, group_keys
+from crmmetrics.metrics.shapes import CountSum, Custom, Mean, Ratio, Shape, group_keys
 from crmmetrics.metrics.survey import CsatOptions
 
 if TYPE_CHECKING:
@@ -567,26 +567,43 @@ class PerCustomerOptions(TicketOptions):
         "requesters", description="requesters: distinct customers who opened a ticket in P (default, needs only tickets); active_customers: customers active during P (customers.created_at before P.end, not churned before P.start).")
 
 
-def compute_tickets_per_customer(ctx: MetricContext) -> MetricOutput:
-    """Tickets per customer = tickets created in P ÷ customers (requesters, or active customers).
-
-    Example: 6 tickets in March from customers A, A, A, B, B, C → 6 ÷ 3 = 2.0; with
-    10 active customers (active_customers) → 0.6.
-    """
-    import numpy as np
-    import pandas as pd
-
-    opts: PerCustomerOptions = ctx.options  # type: ignore[assignment]
-    rows = ctx.flow_rows(usable_tickets(ctx, opts), "created_at")
+def _customer_tickets(ctx: MetricContext) -> pd.DataFrame:
+    """Usable tickets created in range with a customer (those without one are reported)."""
+    rows = ctx.flow_rows(usable_tickets(ctx, ctx.options), "created_at")  # type: ignore[arg-type]
     no_cust = rows["customer_id"].isna()
     if no_cust.any():
         ctx.row_issues(rows[no_cust], "missing_customer_id", "ticket without customer_id; left out of tickets_per_customer", "customer_id")
-    rows = rows[~no_cust]
-    keys = group_keys(ctx)
+    return rows[~no_cust]
+
+
+def requester_rows(ctx: MetricContext) -> pd.DataFrame:
+    """One row per ticket; _req = 1 on each customer's first ticket of the period (the requesters).
+
+    Tickets per customer = tickets created in P ÷ customers (requesters, or active customers,
+    :func:`compute_tickets_per_active_customer`). Example: 6 tickets in March from customers
+    A, A, A, B, B, C → 6 ÷ 3 = 2.0; with 10 active customers (active_customers) → 0.6.
+    """
+    import numpy as np
+
+    rows = _customer_tickets(ctx)
+    first = ~rows.duplicated([*group_keys(ctx), "customer_id"])
+    return rows.assign(_one=np.int64(1), _req=first.astype("int64"))
+
+
+def tickets_per_customer_shape(opts: PerCustomerOptions) -> Shape:
+    """Ratio of tickets to requesters; Custom for active customers (counted from the customers export)."""
     if opts.denominator == "requesters":
-        first = ~rows.duplicated([*keys, "customer_id"])
-        rows = rows.assign(_one=np.int64(1), _req=first.astype("int64"))
-        return MetricOutput(Ratio("_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers").aggregate(ctx, rows))
+        return Ratio("_one", "_req", unit="ratio", extras={"customers": "_req"}, what="requesting customers")
+    return Custom()
+
+
+def compute_tickets_per_active_customer(ctx: MetricContext) -> MetricOutput:
+    """Tickets created in P ÷ customers active during P (created before its end, not churned before its start)."""
+    import numpy as np
+    import pandas as pd
+
+    rows = _customer_tickets(ctx)
+    keys = group_keys(ctx)
     customers = ctx.other("customers")
     if customers is None or not {"customer_id", "created_at"} <= ctx.mapped_fields("customers"):
         raise ConfigError("tickets_per_customer denominator active_customers needs customers.customer_id and customers.created_at mapped")
@@ -636,7 +653,9 @@ register(MetricSpec(
     better="lower",
     period_kind="FLOW",
     date_field="created_at",
-    compute=compute_tickets_per_customer,
+    rows=requester_rows,
+    shape=tickets_per_customer_shape,
+    compute=compute_tickets_per_active_customer,
     options=PerCustomerOptions,
     extra_columns=("customers",),
     edge_rules=(
