@@ -529,7 +529,7 @@ def compute_renewal_rate(ctx: MetricContext) -> MetricOutput:
     if source == "auto":
         source = "subscriptions" if run.frame("subscriptions") is not None else "deals"
     if source == "deals":  # deals alone: no customer timeline (nor its dates) is needed
-        rows = renewal_shape(opts.model_copy(update={"renewal_source": "deals"})).aggregate(ctx, _renewal_deals(ctx, run, opts))
+        rows = _renewal_deal_ratio(opts.basis).aggregate(ctx, _renewal_deals(ctx, run, opts))
     else:
         rows = _renewal_subscriptions(run, period_summary(run, opts, need_mrr=False), opts)
     return _out(rows, opts, renewal_source=source, basis=opts.basis, grace_days=opts.grace_days)
@@ -544,9 +544,12 @@ def renewal_deal_rows(ctx: MetricContext) -> pd.DataFrame:
 
 def renewal_shape(opts: RenewalOptions) -> Shape:
     """won ÷ (won + lost) renewal deals (value basis: won amount ÷ closed amount); Custom otherwise."""
-    if opts.renewal_source != "deals":
-        return Custom()
-    kind = "amount" if opts.basis == "value" else "count"
+    return _renewal_deal_ratio(opts.basis) if opts.renewal_source == "deals" else Custom()
+
+
+def _renewal_deal_ratio(basis: str) -> Ratio:
+    """The Ratio of renewal deals (``auto`` resolving to deals uses it too)."""
+    kind = "amount" if basis == "value" else "count"
     return Ratio("_renewed", "_due", unit="percent", extras={"contracts_due": "_one", "contracts_renewed": "_won"}, what="closed renewal deals",
                  numerator_kind=kind, denominator_kind=kind)
 
