@@ -202,6 +202,11 @@ class EngineSettings(_Strict):
 
     name: Literal["pandas", "dask"] = Field("pandas", description="pandas: one machine, every metric (the reference). dask: the survey and ticket metrics on a Dask cluster (pip install 'crmmetrics[dask]').")
     scheduler: str | None = Field(None, description="Dask scheduler address (tcp://HOST:8786); unset: a local cluster with one worker per core.")
+    quantiles: Literal["exact", "approx"] = Field(
+        "exact", description="Median and p90 of the duration and amount metrics on the Dask engine (--quantiles). exact: every measured "
+        "value travels to the client, which needs memory for all the rows in range. approx: each partition sends a sketch "
+        "per period × segment instead; median and p90 are within 1 % (relative) of the exact values, counts, sums and means "
+        "stay exact. The pandas engine always computes them exactly (it holds every value anyway), so approx changes nothing there.")
 
 
 def config_model() -> type[BaseModel]:

@@ -4,7 +4,8 @@ Each part file of a metric's source (a Parquet folder's parts, or the files a gl
 matches) is one partition. A Dask task per partition reads it with the ordinary
 readers, applies the as-of policy and runs each metric (row function, then shape) in
 *collect* mode: the aggregators hand over per period × segment sums and counts (Ratio,
-CountSum: NPS, CSAT, rates, ticket volume) or the measured values (Mean: exact median and p90). The client
+CountSum: NPS, CSAT, rates, ticket volume) or the measured values (Mean: exact median and p90;
+with ``quantiles: approx`` per-cell sums and a quantile sketch, :mod:`crmmetrics.metrics.sketch`). The client
 merges them and runs the metric once more in *finish* mode, so completing the grid,
 values, units and zero-denominator issues are the pandas engine's code
 (:mod:`crmmetrics.metrics.partial`). The pandas engine stays the default and the
@@ -53,8 +54,12 @@ def require_dask() -> None:
 def compute_dask(config: Config, metrics: list[str] | None = None, *, period: str | None = None, by: list[str] | None = None,
                  since: str | None = None, until: str | None = None, as_of: str | None = None,
                  inputs: dict[str, str] | None = None, now: dt.datetime | None = None, scheduler: str | None = None,
-                 client: Any = None) -> Report:
-    """:func:`crmmetrics.engine.compute` on Dask; ``client`` (tests) or ``scheduler`` (an address), else a local cluster."""
+                 client: Any = None, quantiles: str | None = None) -> Report:
+    """:func:`crmmetrics.engine.compute` on Dask; ``client`` (tests) or ``scheduler`` (an address), else a local cluster.
+
+    ``quantiles``: exact or approx (median and p90 from a sketch, :mod:`crmmetrics.metrics.sketch`);
+    None: the config's ``engine.quantiles``, else exact.
+    """
     from zoneinfo import ZoneInfo
 
     from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings
@@ -72,6 +77,8 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     as_of_dt = parse_day(as_of, "--as-of") or now.replace(tzinfo=None, microsecond=0)
     plan = make_plan(config, list(metrics or []), period, by, need_dates=bool(since or until))
     runnable, issues = _runnable(plan, config, bool(metrics))
+    quantiles = quantiles or (config.model.engine.quantiles if config.model.engine else "exact")
+    issues += approx_note(runnable, quantiles)
     base = build_grid(period, config.week_start, since_dt, until_dt, parse_day(as_of, "--as-of"), now)
     groups: dict[str, list[MetricPlan]] = {}
     for mp in runnable:
@@ -80,12 +87,12 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     pushed = windows(config, plan, base)  # each worker skips its part's rows outside the date range
     with _session(client, scheduler) as c:
         drops = _last_row_drops(c, config, groups, jobs, base)
-        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops, pushed)
+        outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops, pushed, quantiles)
         dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
     grid = _merged_grid(base, [o["grid"] for o in outs])
     merged = _Merged(set(groups))
     for entity, mps in groups.items():
-        merged.add(entity, mps, [o for (e, _, _), o in zip(jobs, outs) if e == entity], config, grid, by, as_of_dt)
+        merged.add(entity, mps, [o for (e, _, _), o in zip(jobs, outs) if e == entity], config, grid, by, as_of_dt, quantiles)
     results = _finish([merged.frames[mp.spec.name] for mp in runnable], period, by)  # in the pandas engine's order
     options = {mp.spec.name: merged.options[mp.spec.name] for mp in runnable}
     return Report(results, merged.issues(dup_issues) + issues, merged.inputs, now.isoformat(timespec="seconds"),
@@ -109,6 +116,18 @@ def _runnable(plan: Any, config: Config, named: bool) -> tuple[list[MetricPlan],
     if not runnable:
         raise nothing_to_do({i.metric or "": i.message.split(" not computed: ", 1)[-1] for i in issues if i.code == "metric_skipped"})
     return runnable, issues
+
+
+def approx_note(runnable: list[MetricPlan], quantiles: str) -> list[Issue]:
+    """One info note for the run when ``quantiles`` is approx and a metric reports median and p90 (a Mean shape)."""
+    from crmmetrics.metrics.shapes import Mean
+    from crmmetrics.metrics.sketch import ALPHA
+
+    names = [mp.spec.name for mp in runnable if isinstance(mp.spec.shape_in_force(mp.options), Mean)]
+    if quantiles != "approx" or not names:
+        return []
+    return [Issue(Level.INFO, "approx_quantiles", f"median and p90 of {', '.join(names)} are approximate (engine.quantiles: approx): "
+                  f"within {ALPHA:.0%} of the exact values; n, sums and means are exact")]
 
 
 def _jobs(config: Config, plan: Any, groups: dict[str, list[MetricPlan]], inputs: dict[str, str] | None) -> list[tuple[str, str, Any]]:
@@ -135,7 +154,7 @@ class _Merged:
         self.reported = set(entities)  # entities whose own partitions (or an earlier group's first) report them
 
     def add(self, entity: str, mps: list[MetricPlan], mine: list[dict[str, Any]], config: Config, grid: Any, by: list[str],
-            as_of: dt.datetime) -> None:
+            as_of: dt.datetime, quantiles: str = "exact") -> None:
         """Take ``entity``'s partitions: their facts and issues, and each metric finished on the merged partials."""
         # Other entities (activities beside tickets, customers for --by) are read whole by
         # every partition: their facts and issues count once, from the first that read them.
@@ -148,7 +167,7 @@ class _Merged:
             self.per_run.extend(i for i in o["run_issues"] if i.entity in ours)
         dropped = sum(o["dropped"] for o in mine)
         for mp in mps:
-            rows, metric_issues, opts = _finish_metric(mp, mine, config, grid, by, as_of)
+            rows, metric_issues, opts = _finish_metric(mp, mine, config, grid, by, as_of, quantiles)
             self.frames[mp.spec.name], self.options[mp.spec.name] = rows, opts
             self.metric_issues.extend(metric_issues)
             self.per_run = _count_dropped(self.per_run, mp, dropped)
@@ -237,11 +256,12 @@ def _cross_part_duplicates(client: Any, config: Config, entity: str, jobs: list[
 
 
 def _run(client: Any, jobs: list[tuple[str, str, dict[str, set[str]]]], mps: list[list[MetricPlan]], config: Config, grid: Any,
-         by: list[str], as_of: dt.datetime, drops: list[Any], pushed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+         by: list[str], as_of: dt.datetime, drops: list[Any], pushed: dict[str, Any] | None = None,
+         quantiles: str = "exact") -> list[dict[str, Any]]:
     """One Dask task per partition; ``pushed``: the date range windows (crmmetrics.pushdown)."""
     from dask import delayed
 
-    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of, drop, pushed)
+    tasks = [delayed(run_partition, pure=False)(config, entity, part, needs, ms, grid, by, as_of, drop, pushed, quantiles)
              for (entity, part, needs), ms, drop in zip(jobs, mps, drops)]
     return gather_as_completed(client, tasks)
 
@@ -264,11 +284,13 @@ def gather_as_completed(client: Any, tasks: list[Any]) -> list[Any]:
 
 
 def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[str]], mps: list[MetricPlan], grid: Any,
-                  by: list[str], as_of: dt.datetime, drop: Any = None, pushed: dict[str, Any] | None = None) -> dict[str, Any]:
+                  by: list[str], as_of: dt.datetime, drop: Any = None, pushed: dict[str, Any] | None = None,
+                  quantiles: str = "exact") -> dict[str, Any]:
     """Read one part file and collect each metric's partial aggregates (runs on a worker).
 
     ``drop``: key hashes of rows a later part repeats (deals, leads: the last row wins).
     ``pushed``: the date range windows its Parquet read may skip rows by (crmmetrics.pushdown).
+    ``quantiles``: approx sends a quantile sketch per cell for Mean instead of the values.
     Returns the partials, the part's issues (of its file; of the run), its key hashes for
     duplicate_id across parts, and the rows dropped.
     """
@@ -294,7 +316,7 @@ def run_partition(config: Config, entity: str, part: str, needs: dict[str, set[s
         ds.frames[entity] = ds.frames[entity][~later].reset_index(drop=True)
     parts, extents, issues = {}, {}, []
     for mp in mps:
-        collect = Partials("collect", [PERIOD_COL, *by])
+        collect = Partials("collect", [PERIOD_COL, *by], quantiles=quantiles)
         _, metric_issues, _ = run_metric(mp, ds, config, part_grid, by, as_of, partial=collect)
         parts[mp.spec.name] = collect.parts
         extents[mp.spec.name] = collect.extents
@@ -318,7 +340,7 @@ def _merged_grid(base: Any, facts: list[tuple[Any, Any, Any]]) -> Any:
 
 
 def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, grid: Any, by: list[str],
-                   as_of: dt.datetime) -> tuple[Any, list[Issue], dict[str, Any]]:
+                   as_of: dt.datetime, quantiles: str = "exact") -> tuple[Any, list[Issue], dict[str, Any]]:
     """Merge one metric's partials and run it in finish mode on an empty frame."""
     import pandas as pd
 
@@ -332,7 +354,7 @@ def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, g
     if grid.grain == "all":  # each partition bucketed at its own first date; the run has one start
         merged = [(kind, f.assign(**{PERIOD_COL: pd.Timestamp(grid.all_start)}) if len(f) else f) for kind, f in merged]
         merged = merge([merged], keys)
-    finish = Partials("finish", keys, merged)
+    finish = Partials("finish", keys, merged, quantiles=quantiles)
     ds = Dataset(frames=dict(outs[0]["empty"]), mapped=dict(outs[0]["mapped"]))  # declared-but-unmapped columns stay "not mapped"
     rows, issues, opts = run_metric(mp, ds, config, grid, by, as_of, partial=finish)
     extents = merge_extents([o["extents"][mp.spec.name] for o in outs])

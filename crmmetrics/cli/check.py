@@ -13,7 +13,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, EngineOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
+from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, EngineOpt, QuantilesOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
 
 CheckFormatOpt = Annotated[str, typer.Option("--format", "-f", help="text (one line per rule), json, nagios (one plugin status line, "
                                                                    "exit 0/1/2/3) or prometheus (a node_exporter textfile; use -o).")]
@@ -47,6 +47,7 @@ def check_cmd(
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
     engine: EngineOpt = None,
+    quantiles: QuantilesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate checks:, thresholds:, goals: and sources' max_age on the latest complete period.
@@ -74,7 +75,7 @@ def check_cmd(
     if fmt not in render.CHECK_FORMATS:
         raise UsageError(f"unknown check format {fmt!r}", hint=f"use one of {', '.join(render.CHECK_FORMATS)}")
     cfg = load_config(find_config(config))
-    compute_fn = computer(*chosen_engine(engine, cfg))
+    compute_fn = computer(*chosen_engine(engine, cfg, quantiles))
     run = run_checks(cfg, period=period, as_of=as_of, inputs=parse_inputs(input_), stdin=sys.stdin, compute_fn=compute_fn)
     issues = run.issues
     raise_for_issues(issues, strict=strict, quiet=quiet, show=lambda q, skip: summarise_issues(issues, verbose, q, skip))

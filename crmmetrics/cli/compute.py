@@ -9,7 +9,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, EngineOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
+from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, EngineOpt, QuantilesOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
                                     SinceOpt, StrictOpt, UntilOpt, VerboseOpt)
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (see `crmmetrics metrics`). None: every metric the config can feed.", show_default=False)]
@@ -34,6 +34,7 @@ def compute_cmd(
     csv_guard: CsvGuardOpt = True,
     bom: BomOpt = False,
     engine: EngineOpt = None,
+    quantiles: QuantilesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Compute metrics per period (and segment) and print or write the results.
@@ -56,7 +57,7 @@ def compute_cmd(
     chosen = choose_format(fmt, output, sys.stdout.isatty())
     cfg = load_config(find_config(config))
     stdin = ReplayStdin(sys.stdin)  # goals may compute a second time from the same piped export
-    run = computer(*chosen_engine(engine, cfg))
+    run = computer(*chosen_engine(engine, cfg, quantiles))
     with reporting(progress_for(quiet)):
         report = run(cfg, metrics, period=period, by=by or None, since=since, until=until, as_of=as_of,
                      inputs=parse_inputs(input_), stdin=stdin)

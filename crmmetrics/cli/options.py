@@ -26,3 +26,4 @@ CsvGuardOpt = Annotated[bool, typer.Option("--csv-guard/--no-csv-guard", help="I
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
 BomOpt = Annotated[bool, typer.Option("--bom", help="CSV output starts with a UTF-8 byte-order mark, so Excel (e.g. Turkish Windows) opens it as UTF-8 directly.")]
 EngineOpt = Annotated[Optional[str], typer.Option("--engine", help="pandas (default: one machine, every metric) or dask (the survey and ticket metrics on a Dask cluster; needs pip install 'crmmetrics[dask]'). Default: engine.name in the config, else pandas.", show_default=False)]
+QuantilesOpt = Annotated[Optional[str], typer.Option("--quantiles", help="exact or approx: median and p90 on --engine dask (approx: within 1 %, a sketch per cell instead of every value on the client; no effect on pandas). Default: engine.quantiles in the config, else exact.", show_default=False)]

@@ -10,7 +10,7 @@ import typer
 
 from crmmetrics.cli import app
 from crmmetrics.cli.boundary import guarded
-from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, EngineOpt, InputOpt, PeriodOpt, QuietOpt, SinceOpt, StrictOpt,
+from crmmetrics.cli.options import (AsOfOpt, ByOpt, ConfigOpt, DebugOpt, EngineOpt, QuantilesOpt, InputOpt, PeriodOpt, QuietOpt, SinceOpt, StrictOpt,
                                     UntilOpt, VerboseOpt)
 
 MetricsArg = Annotated[Optional[list[str]], typer.Argument(help="Metric names (default: every metric the config can feed).", show_default=False)]
@@ -35,6 +35,7 @@ def report_cmd(
     verbose: VerboseOpt = 0,
     strict: StrictOpt = False,
     engine: EngineOpt = None,
+    quantiles: QuantilesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Every metric at a glance: latest complete period, change, trend, n, goal / check status.
@@ -68,7 +69,7 @@ def report_cmd(
         if not kind:
             raise UsageError(f"-o {output}: report writes .html or .txt", hint="for data formats use `crmmetrics compute -o FILE.csv|.json|.xlsx`")
     cfg = load_config(find_config(config))
-    compute = computer(*chosen_engine(engine, cfg))
+    compute = computer(*chosen_engine(engine, cfg, quantiles))
     # The first screen is overall per metric unless -b asks for segments (the HTML shows
     # both: overall tiles, and the segments in their own section).
     stdin = ReplayStdin(sys.stdin)  # the segment run and the analyses read the same piped export

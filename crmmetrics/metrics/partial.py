@@ -5,7 +5,8 @@ twice. On each partition (``collect``), every aggregator hands over what it grou
 per-group sums and counts for :class:`~crmmetrics.metrics.shapes.Ratio`, the measured
 values themselves for :class:`~crmmetrics.metrics.shapes.Mean` (exact medians and
 p90 need every value of a group; that is the cost of exact quantiles: one column of
-the selected rows travels to the client). On the client (``finish``), the metric
+the selected rows travels to the client; ``engine.quantiles: approx`` sends per-cell sums and
+a quantile sketch instead, :func:`approx_mean_cells`). On the client (``finish``), the metric
 runs again on an empty frame and each aggregator takes the merged partials in place
 of its own grouping, then completes the grid and the values exactly as the pandas
 engine does, so the post-processing of the metric (CES's ``finish`` hook,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 SUMS = "sums"  # per-group additive columns: merged by summing
 ROWS = "rows"  # the selected rows: merged by concatenating
+SKETCH = "sketch"  # per-group quantile sketches (engine.quantiles: approx): merged bucket by bucket
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Partials:
     mode: str  # "collect" or "finish"
     keys: list[str]
     parts: list[tuple[str, Any]] = field(default_factory=list)  # (kind, frame) per shape call, in call order
+    # engine.quantiles: "exact" (Mean hands over its measured values) or "approx" (per-cell
+    # sums and a quantile sketch: metrics/sketch.py); the same in collect and finish.
+    quantiles: str = "exact"
     # Facts about the whole data a partition only sees part of (the days a business-hours
     # schedule measured, for holiday_outside_data): key → (lowest, highest), widened on merge.
     extents: dict[Any, tuple[Any, Any]] = field(default_factory=dict)
@@ -76,5 +81,39 @@ def merge(collected: list[list[tuple[str, Any]]], keys: list[str]) -> list[tuple
         merged = pd.concat(frames, ignore_index=True)
         if kind == SUMS:
             merged = merged.groupby(keys, dropna=False, sort=True).sum(min_count=0).reset_index()
+        elif kind == SKETCH:
+            from crmmetrics.metrics import sketch
+
+            merged = sketch.merge(merged, keys)
         out.append((kind, merged))
     return out
+
+
+def approx_mean_cells(partial: Partials, rows: pd.DataFrame, keys: list[str], column: str, extras: dict[str, str]) -> pd.DataFrame:
+    """Mean's per-cell frame on the Dask engine with ``quantiles: approx``.
+
+    Collect: hands over the exact per-cell sums (numerator, n, extras) and a quantile sketch
+    of ``column``, instead of the values. Finish: the merged ones, as Mean's grouped frame
+    (numerator, denominator, n, mean = Σ ÷ n exactly; median and p90 from the sketch, within
+    :data:`crmmetrics.metrics.sketch.ALPHA` relative).
+    """
+    import numpy as np
+
+    from crmmetrics.metrics import sketch
+    from crmmetrics.metrics.shapes import _empty
+
+    agg = {"numerator": (column, "sum"), "n": (column, "count"), **{name: (col, "sum") for name, col in extras.items()}}
+    if partial.mode == "collect":
+        sums = rows.groupby(keys, dropna=False, sort=False).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
+        partial.exchange(SUMS, sums)
+        partial.exchange(SKETCH, sketch.build(rows, keys, column))
+        sums = sums.iloc[:0]  # the partition's own result is thrown away: only the client finishes
+    else:
+        sums = partial.exchange(SUMS, rows)
+        cells = partial.exchange(SKETCH, rows)
+    if sums.empty:
+        return sums.assign(denominator=sums["n"], mean=np.nan, median=np.nan, p90=np.nan)
+    n = sums["n"].astype("int64")
+    grouped = sums.assign(denominator=n, n=n, mean=sums["numerator"] / n.where(n > 0))
+    quantiles = sketch.quantiles(cells, keys, {"median": 0.5, "p90": 0.9})
+    return grouped.merge(quantiles, on=keys, how="left")

@@ -174,14 +174,21 @@ class Mean(Shape):
         column = self.column
         extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
         keys = group_keys(ctx)
-        if ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
+        approx = ctx.partial is not None and ctx.partial.quantiles == "approx"
+        if approx:  # Dask engine, engine.quantiles approx: exact sums, sketched quantiles (metrics/partial.py)
+            from crmmetrics.metrics.partial import approx_mean_cells
+
+            rows = approx_mean_cells(ctx.partial, rows, keys, column, extras)
+        elif ctx.partial is not None:  # Dask engine: exact quantiles need every value of a group
             rows = ctx.partial.exchange("rows", rows[list(dict.fromkeys([*keys, column, *extras.values()]))])
             if ctx.partial.mode == "collect":
                 rows = rows.iloc[:0]  # a partition's own medians would be thrown away: only the client groups
         agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
                "mean": (column, "mean"), "median": (column, "median")}
         agg.update({name: (col, "sum") for name, col in extras.items()})
-        if len(rows):
+        if approx:
+            grouped = rows  # already one row per cell
+        elif len(rows):
             groups = rows.groupby(keys, dropna=False, sort=True)
             grouped = groups.agg(**agg)
             grouped["p90"] = groups[column].quantile(0.9)  # vectorised; a lambda per group is slow
