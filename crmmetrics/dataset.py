@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.errors import InputNotFoundError, Issue, Level
+from crmmetrics.io.keys import repeated
 from crmmetrics.io.parse import OPEN_END_FIELDS, clean_text, map_values, parse
 from crmmetrics.io.paths import source_paths
 from crmmetrics.io.readers import RawTable, read_source
@@ -405,8 +406,7 @@ def _check_duplicate_keys(ds: Dataset, entity_name: str, frame: pd.DataFrame) ->
     # decides what a repeated order_id means and reports it, so it is not flagged here.
     if not key or key not in frame or entity_name == "orders":
         return
-    ids = frame[key]
-    dup = ids.notna() & ids.duplicated(keep="first")  # the column's own factorize, not the frame's row hashing
+    dup = repeated(frame[key], "first")  # a sorted id column is vouched for without hashing it
     if dup.any():
         report_duplicate_ids(ds, entity_name, frame[dup])
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from crmmetrics.errors import ConfigError
 from crmmetrics.grid import Grid
+from crmmetrics.io.keys import positions
 from crmmetrics.metrics.registry import Options
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class HealthScorer:
                 sub = frames["subscriptions"]
                 sub = sub[sub["customer_id"].notna()]
                 self.sources[name] = {
-                    "codes": self.keys.get_indexer(sub["customer_id"]), "started": local(sub["started_at"]),
+                    "codes": positions(self.keys, sub["customer_id"]), "started": local(sub["started_at"]),
                     "ended": local(sub["ended_at"]) if _filled(sub, "ended_at") else None,
                     "past_due": (sub["status"] == "past_due").to_numpy(dtype="float64")}
 
@@ -232,7 +233,7 @@ class HealthScorer:
         dated = ~pd.isna(when)
         frame, when = frame[dated], when[dated]
         order = np.argsort(when, kind="stable")
-        out = {"times": pd.DatetimeIndex(when[order]), "codes": self.keys.get_indexer(frame["customer_id"])[order]}
+        out = {"times": pd.DatetimeIndex(when[order]), "codes": positions(self.keys, frame["customer_id"])[order]}
         if values is not None:
             out["values"] = frame[values].to_numpy(dtype="float64")[order]
             utc_rank = np.empty(len(frame), dtype=np.int64)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from crmmetrics.domain.spans import precedes
 from crmmetrics.errors import ConfigError
+from crmmetrics.io.keys import repeated
 from crmmetrics.metrics.shapes import STOCK_END, STOCK_PLACED, STOCK_START, in_stock_at
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def keep_last_rows(ctx: MetricContext, df: pd.DataFrame, key: str) -> pd.DataFra
     """``df`` with one row per ``key`` value, its last; the earlier rows counted in one issue."""
     if key not in df:
         return df
-    dup = df[key].notna() & df.duplicated(key, keep="last")
+    dup = repeated(df[key], "last")
     if dup.any():
         code = next(c for k, c in LAST_ROW_WINS.values() if k == key)
         ctx.issue(code, repeated_message(key, int(dup.sum())), count=int(dup.sum()), field=key)

@@ -1,0 +1,65 @@
+"""crmmetrics.io.keys: the Arrow fast paths answer exactly what the pandas expressions do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmmetrics.engine import _join_first
+from crmmetrics.io.keys import first_positions, positions, repeated
+
+
+def _text(values: list[str | None]) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+@pytest.mark.parametrize("values", [
+    ["a1", "a2", None, "a3"],            # sorted with a gap: the fast path, no repeats
+    ["c", "b", "a"],                      # strictly decreasing: no repeats either
+    ["a", "b", "a", None, None, "b"],    # repeats and repeated blanks (blanks never count)
+    ["a", "a"],                           # sorted but not strictly
+    [None, None],
+    [],
+])
+@pytest.mark.parametrize("keep", ["first", "last"])
+def test_repeated_matches_pandas_duplicated(values: list[str | None], keep: str) -> None:
+    for col in (_text(values), pd.Series(values, dtype=object)):
+        expected = (col.notna() & col.duplicated(keep=keep)).to_numpy(dtype=bool)  # type: ignore[arg-type]
+        assert repeated(col, keep).tolist() == expected.tolist()  # type: ignore[arg-type]
+
+
+def test_repeated_by_hand() -> None:
+    ids = _text(["D1", "D2", "D1", None, "D2", None])
+    assert repeated(ids, "first").tolist() == [False, False, True, False, True, False]
+    assert repeated(ids, "last").tolist() == [True, True, False, False, False, False]
+
+
+def test_positions_and_first_positions() -> None:
+    keys = _text(["c1", "c2", "c3"])
+    values = _text(["c3", None, "zz", "c1"])
+    assert positions(keys, values).tolist() == [2, -1, -1, 0]
+    assert positions(pd.Series(["c1", "c2"], dtype=object), pd.Series(["c2", "x"], dtype=object)).tolist() == [1, -1]
+    # first_positions: the first present key wins; blanks never match, even a blank key
+    keys = _text(["a", None, "b", "a"])
+    assert first_positions(keys, _text(["a", "b", None, "q"])).tolist() == [0, 2, -1, -1]
+    assert first_positions(pd.Series(["a"], dtype=object), _text(["a"])) is None  # not Arrow text: the caller's pandas path
+
+
+def test_join_first_equals_the_left_merge_it_replaces() -> None:
+    other = pd.DataFrame({
+        "customer_id": _text(["a", None, "b", "a", "c", "d"]),
+        "plan": _text(["P1", "P2", None, "P3", "P4", "P5"]),
+        "tag": pd.Series([None, "x", "y", "z", None, "w"], dtype=object),
+        "seats": [1, 2, 3, 4, 5, 6],
+        "paying": [True, False, True, True, False, True],
+    })
+    frame = pd.DataFrame({"customer_id": _text(["a", "b", None, "zz", "c", "a", "d"]), "x": range(7)})
+    for rows in (frame, frame[frame["customer_id"].isin(["a", "c"])], frame.iloc[:0]):
+        for dims in (["plan"], ["tag"], ["seats"], ["paying"], ["plan", "tag", "seats"]):
+            lookup = other[["customer_id", *dims]].dropna(subset=["customer_id"]).drop_duplicates("customer_id", keep="first")
+            expected = rows.merge(lookup, on="customer_id", how="left", suffixes=("", "_customers"))
+            pd.testing.assert_frame_equal(_join_first(rows, other, "customer_id", dims, "customers"), expected)
+    joined = _join_first(frame, other, "customer_id", ["plan", "seats"], "customers")
+    assert joined["plan"].fillna("-").tolist() == ["P1", "-", "-", "-", "P4", "P1", "P5"]
+    assert joined["seats"].tolist()[:2] == [1.0, 3.0] and np.isnan(joined["seats"][2])  # an unmatched row widens ints, as the merge did
