@@ -4,8 +4,9 @@ Each part file of a metric's source (a Parquet folder's parts, or the files a gl
 matches) is one partition. A Dask task per partition reads it with the ordinary
 readers, applies the as-of policy and runs each metric (row function, then shape) in
 *collect* mode: the aggregators hand over per period × segment sums and counts (Ratio,
-CountSum: NPS, CSAT, rates, ticket volume) or the measured values (Mean: exact median and p90;
-with ``quantiles: approx`` per-cell sums and a quantile sketch, :mod:`crmmetrics.metrics.sketch`). The client
+CountSum: NPS, CSAT, rates, ticket volume), the measured values (Mean: exact median and p90;
+with ``quantiles: approx`` per-cell sums and a quantile sketch, :mod:`crmmetrics.metrics.sketch`)
+or sums per snapshot instant (Stock: the open pipeline). The client
 merges them and runs the metric once more in *finish* mode, so completing the grid,
 values, units and zero-denominator issues are the pandas engine's code
 (:mod:`crmmetrics.metrics.partial`). The pandas engine stays the default and the
@@ -62,7 +63,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     """
     from zoneinfo import ZoneInfo
 
-    from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings
+    from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings, stale_note
     from crmmetrics.grid import build_grid
     from crmmetrics.pushdown import windows
 
@@ -90,6 +91,7 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
         outs = _run(c, jobs, [groups[e] for e, _, _ in jobs], config, base, by, as_of_dt, drops, pushed, quantiles)
         dup_issues = [i for entity in groups for i in _cross_part_duplicates(c, config, entity, jobs, outs)]
     grid = _merged_grid(base, [o["grid"] for o in outs])
+    issues += stale_note(grid, runnable)
     merged = _Merged(set(groups))
     for entity, mps in groups.items():
         merged.add(entity, mps, [o for (e, _, _), o in zip(jobs, outs) if e == entity], config, grid, by, as_of_dt, quantiles)
@@ -352,12 +354,13 @@ def _finish_metric(mp: MetricPlan, outs: list[dict[str, Any]], config: Config, g
     keys = [PERIOD_COL, *by]
     merged = merge([o["parts"][mp.spec.name] for o in outs], keys)
     if grid.grain == "all":  # each partition bucketed at its own first date; the run has one start
-        merged = [(kind, f.assign(**{PERIOD_COL: pd.Timestamp(grid.all_start)}) if len(f) else f) for kind, f in merged]
+        merged = [(kind, f.assign(**{PERIOD_COL: pd.Timestamp(grid.all_start)}) if PERIOD_COL in f and len(f) else f) for kind, f in merged]
         merged = merge([merged], keys)
-    finish = Partials("finish", keys, merged, quantiles=quantiles)
+    extents = merge_extents([o["extents"][mp.spec.name] for o in outs])
+    # A Stock shape's grid starts at the earliest extent.
+    finish = Partials("finish", keys, merged, quantiles=quantiles, extents=extents)
     ds = Dataset(frames=dict(outs[0]["empty"]), mapped=dict(outs[0]["mapped"]))  # declared-but-unmapped columns stay "not mapped"
     rows, issues, opts = run_metric(mp, ds, config, grid, by, as_of, partial=finish)
-    extents = merge_extents([o["extents"][mp.spec.name] for o in outs])
     return rows, issues + _extent_issues(mp, ds, config, grid, by, as_of, extents), opts
 
 

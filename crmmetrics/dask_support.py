@@ -3,7 +3,7 @@
 A metric is supported when each of its rows counts on its own once the engine has
 applied the cross-part rules (the as-of cut, the last row of a repeated deal or lead,
 duplicate ids): its shape's partial aggregates (per period × segment sums and counts,
-or the measured values for exact quantiles) then merge exactly. A metric that needs
+the measured values for exact quantiles, or sums per snapshot instant) then merge exactly. A metric that needs
 all of a customer's (or order's, or deal's) rows together, distinct counts per period,
 or another export joined row by row is refused with the reason below, naming it. The
 README's Scale section shows this table (a test keeps the two in step).
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 SUPPORTED = frozenset({
     "nps", "csat", "ces",
     "ticket_volume", "one_touch_rate", "reopen_rate", "first_reply_time", "first_resolution_time", "full_resolution_time",
-    "win_rate", "average_deal_size", "sales_cycle_length", "new_opportunities",
+    "win_rate", "average_deal_size", "sales_cycle_length", "new_opportunities", "pipeline_value",
     "lead_conversion_rate", "mql_rate", "sql_rate", "lead_response_time", "new_leads",
     "time_to_value",
 })
@@ -28,7 +28,6 @@ _PER_CUSTOMER = "needs all of a customer's rows together (per-customer state ove
 _ORDERS = ("applies the order policy, which keeps the first row of a repeated order_id (or sums an order's lines) and counts "
            "distinct customers: every row of an order must be together, which part files do not guarantee")
 _DISTINCT = "counts distinct {what} per period, which do not add up across part files (one in two parts would count twice)"
-_STOCK = "is a snapshot at each period end of deals open then, a shape (Stock) not mapped to partial aggregates yet"
 
 REFUSED: dict[str, str] = {
     **{m: _PER_CUSTOMER for m in (
@@ -40,8 +39,8 @@ REFUSED: dict[str, str] = {
        for m in ("cac", "ltv_to_cac", "cac_payback_months", "retention_cost")},
     **{m: _ORDERS for m in ("revenue", "order_count", "average_purchase_value", "purchase_frequency", "repeat_purchase_rate",
                             "new_customer_revenue")},
-    "pipeline_value": _STOCK,
-    "weighted_pipeline_value": _STOCK,
+    "weighted_pipeline_value": ("weighs each open deal by its stage at each snapshot (the deal_stages history) and detects the "
+                                "probability scale (fraction or percent) over all deals at once, in one custom formula"),
     "sales_velocity": "combines win rate, deal size, cycle and open deals at the period start (a Stock snapshot) in one custom formula",
     "stage_duration": "needs every stage row of a deal together to order its stage history",
     "demos": _DISTINCT.format(what="deals and customers demoed to"),
@@ -74,10 +73,11 @@ def option_refusal(mp: MetricPlan, config: Any) -> str | None:
 
 def mergeable(mp: MetricPlan) -> bool:
     """Whether the aggregator in force for ``mp``'s options has partial aggregates: Ratio and
-    CountSum exchange per-cell sums, Mean the measured values; a Custom shape has none."""
-    from crmmetrics.metrics.shapes import CountSum, Mean, Ratio
+    CountSum exchange per-cell sums, Mean the measured values, Stock sums per snapshot
+    instant; a Custom shape has none."""
+    from crmmetrics.metrics.shapes import CountSum, Mean, Ratio, Stock
 
-    return isinstance(mp.spec.shape_in_force(mp.options), (Ratio, Mean, CountSum))
+    return isinstance(mp.spec.shape_in_force(mp.options), (Ratio, Mean, CountSum, Stock))
 
 
 def refusal(mp: MetricPlan, config: Any) -> str | None:

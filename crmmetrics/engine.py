@@ -391,9 +391,7 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     dataset = load_dataset(config, plan.needs, inputs, stdin, declared=plan.declared, windows=windows)
     grid = apply_as_of(dataset, base, tz)
     frames, results, issues, options = [], [], list(plan.skipped), {}
-    stale = grid.stale_issue()
-    if stale and any(mp.spec.period_kind in ("STOCK", "BASE") for mp in plan.metrics):
-        issues.append(stale)  # only snapshots would have been padded up to the as-of day
+    issues += stale_note(grid, plan.metrics)
     sink = current()
     sink.metrics_start(len(plan.metrics))
     joined: dict[Any, pd.DataFrame] = {}  # one --by join per entity and dimensions, shared by its metrics
@@ -418,6 +416,13 @@ def compute(config: Config, metrics: list[str] | None = None, *, period: str | N
     results = _finish(frames, period, by)
     return Report(results, dataset.issues + issues, dataset.inputs, now.isoformat(timespec="seconds"),
                   as_of_dt.isoformat(timespec="seconds"), tz, period, by, since, until, options, grid=grid)
+
+
+def stale_note(grid: Grid, metrics: list[MetricPlan]) -> list[Issue]:
+    """The grid's ``stale_export`` warning when a snapshot metric runs (only snapshots would
+    have been padded up to the as-of day), else nothing."""
+    stale = grid.stale_issue()
+    return [stale] if stale and any(mp.spec.period_kind in ("STOCK", "BASE") for mp in metrics) else []
 
 
 def run_metric(mp: MetricPlan, dataset: Dataset, config: Config, grid: Grid, by: list[str],

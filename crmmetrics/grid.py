@@ -225,6 +225,40 @@ class Grid:
             return []
         return self.span(first, self.stock_stop - _TICK)
 
+    def snapshot_candidates(self, lo: Any, at: str = "end") -> list[dt.datetime]:
+        """Every instant after ``lo`` at which a STOCK snapshot of this run may be taken,
+        whatever the rest of the data holds (the Dask engine: a partition sees only its rows).
+
+        The run's snapshots (:meth:`snapshot` of each :meth:`stock_periods` start, or the
+        start itself for ``at="start"``) are period boundaries at or after the --since period
+        and no later than :attr:`stop`, or :attr:`stop` itself; which of them the run takes
+        depends on the first item and newest date of the whole data, known only once every
+        partition is read. An item starting at or after an instant is never in stock there,
+        so the boundaries after ``lo`` (a partition's earliest start) are enough. ``-p all``
+        has one snapshot: --until or the as-of instant, --since, or (``at="start"`` without
+        --since) midnight of the run's first date, a day boundary at or before this grid's own
+        ``first``.
+
+        Example: month, ``lo`` 2026-01-10, stop 2026-03-15 → 2026-02-01, 2026-03-01, 2026-03-15.
+        """
+        lo = _py(lo)
+        if self.grain == "all":
+            if at != "start":
+                return [self.stop]
+            if self.since is not None:
+                return [self.since]
+            out, day = [], self.day_end(lo)
+            while self.first is not None and day <= self.day_start(self.first):
+                out.append(day)
+                day += dt.timedelta(days=1)
+            return out
+        low = max(lo, self.since) if self.since is not None else lo
+        if low >= self.stop:
+            return []
+        starts = self.span(low, self.stop - _TICK)
+        bounds = {*starts, *(self.end(s) for s in starts), self.stop}
+        return sorted(b for b in bounds if lo < b <= self.stop)
+
     @property
     def stock_stop(self) -> dt.datetime:
         """Where STOCK snapshots stop: --until, else the end of the period holding the

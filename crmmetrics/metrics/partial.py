@@ -6,7 +6,8 @@ per-group sums and counts for :class:`~crmmetrics.metrics.shapes.Ratio`, the mea
 values themselves for :class:`~crmmetrics.metrics.shapes.Mean` (exact medians and
 p90 need every value of a group; that is the cost of exact quantiles: one column of
 the selected rows travels to the client; ``engine.quantiles: approx`` sends per-cell sums and
-a quantile sketch instead, :func:`approx_mean_cells`). On the client (``finish``), the metric
+a quantile sketch instead, :func:`approx_mean_cells`), per snapshot instant × segment sums for
+:class:`~crmmetrics.metrics.shapes.Stock` (:func:`exchange_stock`). On the client (``finish``), the metric
 runs again on an empty frame and each aggregator takes the merged partials in place
 of its own grouping, then completes the grid and the values exactly as the pandas
 engine does, so the post-processing of the metric (CES's ``finish`` hook,
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 SUMS = "sums"  # per-group additive columns: merged by summing
 ROWS = "rows"  # the selected rows: merged by concatenating
 SKETCH = "sketch"  # per-group quantile sketches (engine.quantiles: approx): merged bucket by bucket
+STOCK = "stock"  # per snapshot instant × segment sums of a Stock shape: merged by summing
+SNAPSHOT = "_snapshot"  # the instant column of STOCK partials (in place of the period)
 
 
 @dataclass
@@ -79,8 +82,9 @@ def merge(collected: list[list[tuple[str, Any]]], keys: list[str]) -> list[tuple
             out.append((kind, call[0][1]))
             continue
         merged = pd.concat(frames, ignore_index=True)
-        if kind == SUMS:
-            merged = merged.groupby(keys, dropna=False, sort=True).sum(min_count=0).reset_index()
+        if kind in (SUMS, STOCK):
+            by = keys if kind == SUMS else [SNAPSHOT, *keys[1:]]
+            merged = merged.groupby(by, dropna=False, sort=True).sum(min_count=0).reset_index()
         elif kind == SKETCH:
             from crmmetrics.metrics import sketch
 
@@ -117,3 +121,79 @@ def approx_mean_cells(partial: Partials, rows: pd.DataFrame, keys: list[str], co
     grouped = sums.assign(denominator=n, n=n, mean=sums["numerator"] / n.where(n > 0))
     quantiles = sketch.quantiles(cells, keys, {"median": 0.5, "p90": 0.9})
     return grouped.merge(quantiles, on=keys, how="left")
+
+
+# ------------------------------------------------------------------ Stock: snapshots of intervals
+
+
+def exchange_stock(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[str, str]]) -> tuple[list[Any], pd.DataFrame, Any]:
+    """A Stock shape's cells on the Dask engine: (snapshot grid, sums per period × segment, segments seen or None).
+
+    Which snapshots a run takes depends on the whole data (the earliest start, the newest
+    date of any input: ``Grid.stock_periods``, ``Grid.stock_stop``), which no partition
+    knows. So a partition (collect) places its items at every instant the run may snapshot
+    at after its own earliest start (``Grid.snapshot_candidates``) and hands over the sums
+    per instant × segment, a zero row per segment it saw (every segment seen is present in
+    the result, as in pandas), and its earliest start as an extent. Past its latest start
+    or end nothing of a partition changes, so its open items (no end) are summed once for
+    those instants instead of being expanded to each. The client (finish) builds the run's
+    grid from the earliest start of all partitions and takes the merged sums at its
+    instants; each is the sum of the same items the pandas engine finds in stock there.
+    Collect returns an empty grid: a partition's own result is not used.
+    """
+    import pandas as pd
+
+    from crmmetrics.metrics.context import PERIOD_COL
+    from crmmetrics.metrics.shapes import STOCK_START, snapshot_grid
+
+    partial, by = ctx.partial, list(ctx.by)
+    key = ("stock_first", ctx.spec.name)
+    if partial.mode == "collect":
+        starts = rows[STOCK_START]
+        if starts.notna().any():
+            partial.widen(key, starts.min(), starts.min())
+        partial.exchange(STOCK, _stock_cells(ctx, rows, at, agg))
+        return [], pd.DataFrame({k: pd.Series(dtype=object) for k in [PERIOD_COL, *by, *agg]}), rows[by].iloc[:0] if by else None
+    merged = partial.exchange(STOCK, rows.iloc[:0])
+    low = partial.extents.get(key)
+    grid = snapshot_grid(ctx, pd.Timestamp(low[0]).to_pydatetime() if low else None, at)
+    period_of = {pd.Timestamp(t): pd.Timestamp(s) for s, t in grid}
+    cells = merged[merged[SNAPSHOT].isin(list(period_of))] if len(merged) else merged.iloc[:0]
+    grouped = cells.assign(**{PERIOD_COL: cells[SNAPSHOT].map(period_of)})[[PERIOD_COL, *by, *agg]].reset_index(drop=True)
+    return grid, grouped, merged[by].drop_duplicates() if by else None
+
+
+def _stock_cells(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """One partition's sums per snapshot instant × segment at every instant the run may take (see :func:`exchange_stock`)."""
+    import numpy as np
+    import pandas as pd
+
+    from crmmetrics.metrics.shapes import STOCK_END, STOCK_PLACED, STOCK_START, in_stock_at
+
+    by = list(ctx.by)
+    columns = [SNAPSHOT, *by, *agg]
+    items = rows[rows[STOCK_PLACED] & rows[STOCK_START].notna()].assign(_one=np.int64(1))  # an undated start is never in stock
+    frames = []
+    if len(items):
+        lo = items[STOCK_START].min()
+        ends = items[STOCK_END].dropna()
+        hi = max(items[STOCK_START].max(), ends.max()) if len(ends) else items[STOCK_START].max()
+        instants = ctx.grid.snapshot_candidates(lo, at)
+        near, far = [t for t in instants if t <= hi], [t for t in instants if t > hi]
+        if near:
+            frames.append(_sums(in_stock_at(items, [(t, t) for t in near]), [SNAPSHOT, *by], agg))
+        still = items[items[STOCK_END].isna()]  # after hi, exactly the open items are in stock
+        if far and len(still):
+            frames.append(_sums(still, by, agg).merge(pd.DataFrame({SNAPSHOT: pd.to_datetime(far)}), how="cross"))
+    if by:  # every segment seen, also one without items in stock anywhere
+        frames.append(rows[by].drop_duplicates().assign(**{SNAPSHOT: pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")},
+                                                        **{name: 0 for name in agg}))
+    frames = [f[columns] for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _sums(frame: pd.DataFrame, keys: list[str], agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """``frame`` aggregated by ``agg`` per ``keys`` (one row when there are none)."""
+    if keys:
+        return frame.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
+    return frame.assign(_all=0).groupby("_all").agg(**agg).reset_index(drop=True)

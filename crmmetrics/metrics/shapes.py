@@ -295,12 +295,19 @@ class Stock(Shape):
     def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
         import numpy as np
 
-        first = rows[STOCK_START].min() if len(rows) and rows[STOCK_START].notna().any() else None
-        grid = snapshot_grid(ctx, first.to_pydatetime() if first is not None else None, getattr(ctx.options, self.at_option, "end"))
-        stocked = in_stock_at(rows[rows[STOCK_PLACED]], grid).assign(_one=np.int64(1))
+        at = getattr(ctx.options, self.at_option, "end")
         extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
         agg = {"numerator": (self.column or "_one", "sum"), "n": ("_one", "size"), **{k: (v, "sum") for k, v in extras.items()}}
-        out = snapshot_result(ctx, stocked, grid, rows, agg)
+        if ctx.partial is not None:  # Dask engine: sums per snapshot instant merged across partitions (metrics/partial.py)
+            from crmmetrics.metrics.partial import exchange_stock
+
+            grid, grouped, combos = exchange_stock(ctx, rows, at, agg)
+            out = snapshot_cells(ctx, grouped, grid, combos, agg)
+        else:
+            first = rows[STOCK_START].min() if len(rows) and rows[STOCK_START].notna().any() else None
+            grid = snapshot_grid(ctx, first.to_pydatetime() if first is not None else None, at)
+            stocked = in_stock_at(rows[rows[STOCK_PLACED]], grid).assign(_one=np.int64(1))
+            out = snapshot_result(ctx, stocked, grid, rows, agg)
         out["value"] = out["numerator"]
         out["denominator"] = np.nan
         out["unit"] = ctx.spec.unit
@@ -355,16 +362,20 @@ def snapshot_result(ctx: MetricContext, rows: pd.DataFrame, grid: list[tuple[Any
 
     Count-like columns of an empty snapshot are 0 (an empty pipeline is worth 0, not null).
     """
+    keys = group_keys(ctx)
+    grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index() if len(rows) else _empty(keys, agg)
+    return snapshot_cells(ctx, grouped, grid, items[ctx.by].drop_duplicates() if ctx.by else None, agg)
+
+
+def snapshot_cells(ctx: MetricContext, grouped: pd.DataFrame, grid: list[tuple[Any, Any]], combos: pd.DataFrame | None,
+                   agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Snapshot sums per period × segment (``grouped``) completed to every period of ``grid`` ×
+    every segment of ``combos`` (the --by values seen), zeros in empty cells, ``snapshot_at``."""
     import pandas as pd
 
     keys = group_keys(ctx)
-    if len(rows):
-        grouped = rows.groupby(keys, dropna=False, sort=True).agg(**agg).reset_index()
-    else:
-        grouped = pd.DataFrame({k: pd.Series(dtype=object) for k in [*keys, *agg]})
     periods = pd.DataFrame({PERIOD_COL: pd.to_datetime([s for s, _ in grid]), "snapshot_at": [t for _, t in grid]})
     if ctx.by:
-        combos = items[ctx.by].drop_duplicates()
         grid_df = combos.merge(periods, how="cross")
     else:
         grid_df = periods
