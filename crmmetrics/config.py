@@ -95,7 +95,10 @@ def _source_extras() -> dict[str, Any]:
     }
 
 
-def _source_model(entity_name: str) -> type[BaseModel]:
+@lru_cache(maxsize=None)
+def source_model(entity_name: str) -> type[BaseModel]:
+    """The model of one source of ``entity_name`` (``DealsSource``), built on first use:
+    a config names a few of the ten entities, and each model costs a few ms to build."""
     ent = ENTITIES[entity_name]
     title = "".join(p.capitalize() for p in entity_name.split("_"))
     field_defs: dict[str, Any] = {
@@ -124,9 +127,6 @@ def _source_model(entity_name: str) -> type[BaseModel]:
         max_age=(str | float | None, Field(None, description=f"`crmmetrics check` is CRIT when this source's newest {ENTITIES[entity_name].date_field or 'dated'} row "
                                            "is older than this at the as-of instant, e.g. 36h or 7d (a bare number is days).")),
     )
-
-
-SOURCE_MODELS: dict[str, type[BaseModel]] = {name: _source_model(name) for name in ENTITIES}
 
 
 # A threshold in the metric's display unit: 30, 80%, 48h, -10%, 5pp (crmmetrics/checks/values.py).
@@ -223,35 +223,47 @@ def config_model() -> type[BaseModel]:
         {name: (Threshold | None, Field(None, description=spec.title)) for name, spec in specs.items()})
 
 
-@lru_cache(maxsize=1)
-def load_model() -> type[BaseModel]:
+@lru_cache(maxsize=8)
+def load_model(entities: frozenset[str] | None = None, analyses: bool = True) -> type[BaseModel]:
     """The top-level model ``load_config`` validates with: the same keys as
     :func:`config_model`, metric names from ``metrics/catalog.py``, and each
     ``metrics.<name>`` section kept as written (any value) until
     :meth:`Config.check_metric_options` validates it against the metric's Options class.
 
     Why: loading a config must not import the metric families (docs/architecture.md).
+
+    Only the sections a config writes need their models (issue #15: building all of them
+    was a tenth of a second of every run): ``entities`` are the ``sources:`` keys that get
+    a source model (None: all), and ``analyses`` False types each ``analyses.<name>`` as
+    absent without importing the analysis modules. Every key stays a field, so a typo
+    gets the same close-match hint.
     """
     from crmmetrics.metrics.catalog import UNITS
 
-    return _top_model({name: (Any, Field(None)) for name in UNITS}, {name: (Threshold | None, Field(None)) for name in UNITS})
+    return _top_model({name: (Any, Field(None)) for name in UNITS}, {name: (Threshold | None, Field(None)) for name in UNITS},
+                      entities, analyses)
 
 
-def _top_model(metric_fields: dict[str, Any], threshold_fields: dict[str, Any]) -> type[BaseModel]:
-    """The whole config model around the given ``metrics:`` and ``thresholds:`` fields."""
+def _top_model(metric_fields: dict[str, Any], threshold_fields: dict[str, Any], entities: frozenset[str] | None = None,
+               analyses: bool = True) -> type[BaseModel]:
+    """The whole config model around the given ``metrics:`` and ``thresholds:`` fields
+    (``entities`` and ``analyses`` as in :func:`load_model`)."""
     metrics_model = create_model("MetricOptions", __config__=ConfigDict(extra="forbid"), **metric_fields)
     thresholds_model = create_model("Thresholds", __config__=ConfigDict(extra="forbid"), **threshold_fields)
-    from crmmetrics.analyses import all_analyses
+    if analyses:
+        from crmmetrics.analyses import all_analyses
 
-    analyses_model = create_model(
-        "AnalysisOptions",
-        __config__=ConfigDict(extra="forbid"),
-        **{name: (spec.options | None, Field(None, description=spec.title)) for name, spec in all_analyses().items()},
-    )
+        analysis_fields = {name: (spec.options | None, Field(None, description=spec.title)) for name, spec in all_analyses().items()}
+    else:
+        from crmmetrics.analyses import ANALYSIS_MODULES  # one module per analysis, named as it
+
+        analysis_fields = {name: (None, Field(None)) for name in ANALYSIS_MODULES}
+    analyses_model = create_model("AnalysisOptions", __config__=ConfigDict(extra="forbid"), **analysis_fields)
     sources_model = create_model(
         "Sources",
         __config__=ConfigDict(extra="forbid"),
-        **{name: (list[model] | None, Field(None, description=ENTITIES[name].description)) for name, model in SOURCE_MODELS.items()},
+        **{name: (list[source_model(name)] | None if entities is None or name in entities else None,  # type: ignore[misc]
+                  Field(None, description=ENTITIES[name].description)) for name in ENTITIES},
     )
     return create_model(
         "CrmMetricsConfig",
@@ -338,15 +350,19 @@ class Config:
         ``load_config`` gave when it validated them itself.
         """
         if self._metric_options is None:
-            from crmmetrics.metrics.registry import all_metrics
+            from crmmetrics.metrics.catalog import UNITS
+            from crmmetrics.metrics.registry import get_metric
 
             name = str(self.path) if self.path else "<config>"
             parsed: dict[str, BaseModel] = {}
             problems: list[str] = []
-            for metric, spec in all_metrics().items():
+            # Only the families of the sections written are imported; UNITS is in
+            # registry order, so problems are listed in the order they always were.
+            for metric in UNITS:
                 raw = getattr(self.model.metrics, metric)
                 if raw is None:
                     continue
+                spec = get_metric(metric)
                 try:
                     parsed[metric] = spec.options.model_validate(raw)
                 except ValidationError as exc:
@@ -437,7 +453,9 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
 
         expanded = expand_sources(data["sources"], base_dir(path), read_headers_of)
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
-    model_cls = load_model()
+    sources = normalised.get("sources")
+    model_cls = load_model(frozenset(sources) & set(ENTITIES) if isinstance(sources, dict) else frozenset(),
+                           analyses=normalised.get("analyses") is not None)
     problems: list[str] = []
     try:
         model = model_cls.model_validate(normalised)
@@ -522,16 +540,27 @@ def _domain_checks(cfg: Config, single: set[str]) -> list[str]:
     if _unknown_zone(cfg.timezone):
         problems.append(f"{cfg.where('timezone')}: timezone: unknown time zone {cfg.timezone!r} (use an IANA name such as Europe/Istanbul or UTC)")
     problems += _check_schedules(cfg)
-    from crmmetrics.checks.rules import parse_checks
+    if _has_checks(cfg):  # nothing to parse otherwise: rules, goals and freshness stay empty
+        from crmmetrics.checks.rules import parse_checks
 
-    cfg.rules, cfg.goals, cfg.freshness, check_problems = parse_checks(cfg, single)
-    problems += check_problems
+        cfg.rules, cfg.goals, cfg.freshness, check_problems = parse_checks(cfg, single)
+        problems += check_problems
     problems += _check_report_metrics(cfg)
     for ent_name in ENTITIES:
         for idx, src in enumerate(cfg.sources(ent_name)):
             base: tuple[Any, ...] = ("sources", ent_name) if ent_name in single else ("sources", ent_name, idx)
             problems += _check_source(cfg, ent_name, base, src)
     return problems
+
+
+def _has_checks(cfg: Config) -> bool:
+    """The config sets something ``crmmetrics check`` evaluates: checks, goals, a threshold
+    or a source's max_age (most configs set none, and parsing imports crmmetrics.checks)."""
+    from crmmetrics.metrics.catalog import UNITS
+
+    model = cfg.model
+    return bool(model.checks or model.goals or any(getattr(model.thresholds, name) is not None for name in UNITS)
+                or any(src.max_age is not None for ent in ENTITIES for src in cfg.sources(ent)))
 
 
 def _check_report_metrics(cfg: Config) -> list[str]:
@@ -579,11 +608,11 @@ def _check_source(cfg: Config, ent_name: str, base: tuple[Any, ...], src: Any) -
 def _check_schedules(cfg: Config) -> list[str]:
     """Every business_hours schedule compiles; every `schedule` option names one (read from
     the sections as written: they are validated later, see Config.check_metric_options)."""
-    from crmmetrics.domain.business_hours import compile_schedule
-
     problems: list[str] = []
     names = list(cfg.model.business_hours)
     for name, bh in cfg.model.business_hours.items():
+        from crmmetrics.domain.business_hours import compile_schedule
+
         try:
             compile_schedule(name, bh, cfg.timezone, cfg.where)
         except ConfigError as exc:
@@ -611,7 +640,7 @@ def json_schema() -> dict[str, Any]:
                                      "description": prop.get("description", "")}
     props = schema["$defs"]["Sources"]["properties"]
     for name, prop in props.items():
-        ref = {"$ref": f"#/$defs/{SOURCE_MODELS[name].__name__}"}
+        ref = {"$ref": f"#/$defs/{source_model(name).__name__}"}
         props[name] = {"anyOf": [ref, {"type": "array", "items": ref}, {"type": "null"}], "default": None, "description": prop.get("description", "")}
     return schema
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -262,13 +263,13 @@ def inherited_options(config: Config, name: str, options: Any) -> Any:
 
     Example: ``metrics: {mrr: {quantity: multiply}, arpa: {}}`` → arpa's options say multiply.
     """
-    from crmmetrics.domain.activity import HealthOptions, merged_health_options
-    from crmmetrics.domain.mrr import EngineOptions, resolve_options
-
-    if isinstance(options, EngineOptions):
-        return resolve_options(config, name, options)
-    if isinstance(options, HealthOptions):
-        return type(options).model_validate(merged_health_options(config, options, "metrics"))
+    # Options of either kind exist only once their module is imported (by the metric's
+    # family): look them up there rather than import both engines for every metric.
+    mrr, activity = sys.modules.get("crmmetrics.domain.mrr"), sys.modules.get("crmmetrics.domain.activity")
+    if mrr is not None and isinstance(options, mrr.EngineOptions):
+        return mrr.resolve_options(config, name, options)
+    if activity is not None and isinstance(options, activity.HealthOptions):
+        return type(options).model_validate(activity.merged_health_options(config, options, "metrics"))
     return options
 
 

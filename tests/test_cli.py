@@ -310,15 +310,45 @@ def test_issue_line_says_a_count_once():
     assert other_number.one_line().endswith("(+1 more like it)")
 
 
-def test_the_command_line_uses_the_system_allocator_for_arrow_unless_the_user_chose(monkeypatch):
-    """mimalloc keeps freed Arrow text for reuse that never comes (10M tickets: 3.08 GB
-    peak against 2.88 GB); main() picks the system allocator before pyarrow loads."""
+@pytest.mark.parametrize("variable, default, users", [("ARROW_DEFAULT_MEMORY_POOL", "system", "jemalloc"),
+                                                     ("OPENBLAS_NUM_THREADS", "1", "4")])
+def test_the_command_line_sets_the_native_libraries_up_unless_the_user_chose(monkeypatch, variable, default, users):
+    """Set before pyarrow and numpy load, a user's own value winning. mimalloc keeps freed
+    Arrow text for reuse that never comes (10M tickets: 3.08 GB peak against 2.88 GB): main()
+    picks the system allocator. OpenBLAS starts a thread per core when numpy loads; crmmetrics
+    does no linear algebra, so main() asks for one (issue #15: ≈ 0.07 s CPU per process)."""
     import crmmetrics.cli as cli
+    from crmmetrics.cli import root
 
-    monkeypatch.setattr(cli, "app", lambda **kwargs: None)
-    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    monkeypatch.setattr(root, "app", lambda **kwargs: None)
+    monkeypatch.delenv(variable, raising=False)
     cli.main()
-    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
-    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    assert os.environ[variable] == default
+    monkeypatch.setenv(variable, users)
     cli.main()
-    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
+    assert os.environ[variable] == users
+
+
+def test_a_command_line_imports_only_the_module_of_its_command():
+    """`crmmetrics compute ...` registers compute alone (issue #15: importing and building
+    every command was ≈ 0.15 s of each run); --help, --version and unknown words get them all,
+    and the command table names exactly what the modules register."""
+    from crmmetrics.cli import COMMAND_MODULES, commands_for, root
+
+    assert commands_for(["compute", "nps", "-c", "x.yaml"]) == ["compute"]
+    assert commands_for(["sample-data", "demo"]) == ["sample-data"]
+    assert commands_for(["--help"]) is None and commands_for([]) is None and commands_for(["comptue"]) is None
+    code = ("import sys\nsys.argv = ['crmmetrics', 'compute', '--help']\nfrom crmmetrics.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('crmmetrics.cli.')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    assert "Usage: crmmetrics compute" in proc.stdout
+    loaded = eval(proc.stdout.strip().splitlines()[-1])
+    assert not {"crmmetrics.cli.analyze", "crmmetrics.cli.check", "crmmetrics.cli.report", "crmmetrics.cli.validate"} & set(loaded)
+    from crmmetrics.cli import app  # every command registered
+
+    registered = {c.name for c in root.app.registered_commands} | {g.name for g in root.app.registered_groups}
+    assert registered == set(COMMAND_MODULES)
+    for c in root.app.registered_commands:
+        assert c.callback.__module__ == f"crmmetrics.cli.{COMMAND_MODULES[c.name]}"
+    assert app is root.app

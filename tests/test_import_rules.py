@@ -202,8 +202,35 @@ def test_loading_a_config_imports_no_metric_family_nor_pandas() -> None:
 def test_the_catalog_matches_the_registry() -> None:
     """metrics/catalog.py (what the config loader knows) is what the registry says."""
     from crmmetrics.metrics import catalog
-    from crmmetrics.metrics.registry import all_metrics
+    from crmmetrics.metrics.registry import all_metrics, family_module
 
     assert catalog.UNITS == {name: spec.unit for name, spec in all_metrics().items()}, \
         "regenerate it: python -m crmmetrics.metrics.catalog"
     assert list(catalog.UNITS) == list(all_metrics()), "regenerate it: python -m crmmetrics.metrics.catalog"
+    assert catalog.FAMILIES == {name: family_module(spec) for name, spec in all_metrics().items()}, \
+        "regenerate it: python -m crmmetrics.metrics.catalog"
+
+
+def test_a_named_metric_imports_its_family_only() -> None:
+    """``get_metric("nps")`` imports metrics/survey.py and no other family (issue #15: a
+    ``compute nps`` process does not pay for the sales, support, ... families); an unknown
+    name still gets close matches from every family."""
+    import json
+    import subprocess
+    import sys
+
+    from crmmetrics.metrics.registry import FAMILY_MODULES
+
+    code = ("import sys, json\nfrom crmmetrics.metrics.registry import get_metric\n"
+            "spec = get_metric('nps')\n"
+            "print(json.dumps([spec.name, sorted(m for m in sys.modules if m.startswith('crmmetrics.metrics.'))]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    name, loaded = json.loads(out.stdout)
+    assert name == "nps"
+    assert sorted(set(loaded) & {f"crmmetrics.metrics.{f}" for f in FAMILY_MODULES}) == ["crmmetrics.metrics.survey"]
+    from crmmetrics.errors import UsageError
+    from crmmetrics.metrics.registry import get_metric
+
+    with pytest.raises(UsageError) as exc:
+        get_metric("win_rat")
+    assert exc.value.hint == "did you mean win_rate?"

@@ -1,48 +1,63 @@
-"""The Typer app. Only this package imports typer; commands import the engine lazily,
-so ``crmmetrics --help`` starts without pandas."""
+"""The command line. Only this package imports typer; commands import the engine lazily,
+so ``crmmetrics --help`` starts without pandas.
+
+``app`` (the Typer app with every command) is built on first use: the console entry
+point :func:`main` imports only the module of the command it runs (``crmmetrics compute``
+does not import analyze, check, init, report, ... nor build their parameters), and
+anything else (``--help``, ``--version``, completion, an unknown command) gets all of them.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from typing import Any
 
-import typer
-
-from crmmetrics import __version__
-
-app = typer.Typer(
-    name="crmmetrics",
-    help="Customer metrics (NPS, CSAT, CES, ...) from CRM exports in CSV or Excel, described once in a YAML config.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=True,
-)
-config_app = typer.Typer(help="Config helpers: the JSON Schema for editors.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"crmmetrics {__version__}")
-        raise typer.Exit()
+# Command (or group) name → the module under crmmetrics/cli/ that registers it. The
+# modules are imported in this order when all are wanted, which is the order `--help`
+# lists them in. tests/test_cli.py checks the table against what the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "analyze": "analyze",
+    "metrics": "catalog",
+    "explain": "catalog",
+    "check": "check",
+    "compute": "compute",
+    "config": "config_cmd",
+    "init": "init_cmd",
+    "presets": "presets_cmd",
+    "report": "report",
+    "sample-data": "sample",
+    "validate": "validate",
+}
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-) -> None:
-    """Customer metrics from CRM exports."""
-    # A terminal that cannot show a character (PYTHONIOENCODING=ascii, a latin-1 locale)
-    # gets "?" for it instead of a crash. Data formats are written as UTF-8 bytes.
-    try:
-        sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        pass
+def load_commands(names: list[str] | None = None) -> None:
+    """Import the command modules registering ``names`` (every command when None)."""
+    wanted = COMMAND_MODULES.values() if names is None else [COMMAND_MODULES[n] for n in names]
+    for module in dict.fromkeys(wanted):
+        importlib.import_module(f"crmmetrics.cli.{module}")
 
 
-from crmmetrics.cli import analyze, catalog, check, compute, config_cmd, init_cmd, presets_cmd, report, sample, validate  # noqa: E402,F401  (registers commands)
+def __getattr__(name: str) -> Any:
+    """``crmmetrics.cli.app`` / ``config_app``: the apps with every command registered."""
+    if name in ("app", "config_app"):
+        from crmmetrics.cli import root
+
+        load_commands()
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def commands_for(argv: list[str]) -> list[str] | None:
+    """The commands a command line needs registered: the one it names when its first word
+    is a command (``compute nps -c ...`` → ``["compute"]``), else every command (None).
+
+    Root options come before the command word, so a first word starting with ``-``
+    (``--help``, ``--version``, ``--install-completion``) or an unknown word (Typer's
+    "No such command" error) gets the whole app, exactly as before.
+    """
+    return [argv[0]] if argv and argv[0] in COMMAND_MODULES else None
 
 
 def main() -> None:
@@ -54,9 +69,17 @@ def main() -> None:
     # peak (10M tickets: 3.08 GB with mimalloc, 2.88 GB with the system allocator, same
     # CPU). Set before pyarrow is first imported; a user's own choice wins.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # numpy's OpenBLAS starts one thread per core (with its buffers) when numpy is
+    # imported; crmmetrics does no linear algebra, so that start-up is pure cost in
+    # every process (≈ 0.07 s CPU on 2 cores, more on larger machines; issue #15).
+    # A user's own choice wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+    from crmmetrics.cli import root
+
+    load_commands(commands_for(sys.argv[1:]))
     try:
-        app(prog_name="crmmetrics")
+        root.app(prog_name="crmmetrics")
     except BrokenPipeError:
         silence_stdout()
         sys.exit(0)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crmmetrics.cli import app
+from crmmetrics.cli.root import app
 from crmmetrics.cli.boundary import guarded
 from crmmetrics.cli.options import DebugOpt, OptionalConfigOpt
 

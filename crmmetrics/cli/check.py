@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from crmmetrics.cli import app
+from crmmetrics.cli.root import app
 from crmmetrics.cli.boundary import guarded
 from crmmetrics.cli.options import AsOfOpt, ConfigOpt, DebugOpt, EngineOpt, QuantilesOpt, InputOpt, OutputOpt, QuietOpt, StrictOpt, VerboseOpt
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from crmmetrics.cli import app
+from crmmetrics.cli.root import app
 from crmmetrics.cli.boundary import guarded
 from crmmetrics.cli.options import (AsOfOpt, BomOpt, ByOpt, ConfigOpt, CsvGuardOpt, DebugOpt, EngineOpt, QuantilesOpt, FormatOpt, InputOpt, OutputOpt, PeriodOpt, QuietOpt,
                                     SinceOpt, StrictOpt, UntilOpt, VerboseOpt)

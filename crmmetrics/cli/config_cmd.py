@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from crmmetrics.cli import config_app
+from crmmetrics.cli.root import config_app
 from crmmetrics.cli.boundary import guarded
 from crmmetrics.cli.options import DebugOpt
 

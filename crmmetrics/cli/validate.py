@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from crmmetrics.cli import app
+from crmmetrics.cli.root import app
 from crmmetrics.cli.boundary import guarded
 from crmmetrics.cli.options import ConfigOpt, DebugOpt, QuietOpt, VerboseOpt
 

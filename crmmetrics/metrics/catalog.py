@@ -1,12 +1,15 @@
-"""Every metric's name and stored unit, for the config loader (written from the registry).
+"""Every metric's name, stored unit and family module, for the config loader and for runs
+that need only some metrics (written from the registry).
 
 Loading a config checks metric names (``metrics:``, ``thresholds:``, ``checks:``, ``goals:``,
 ``report.metrics``) and converts check values to the metric's stored unit (``80%`` on a rate
 → 0.8). It must not import the metric families to learn them: the config never imports a
 family at load time (docs/architecture.md), and option sections are validated against each
 metric's Options class only when a run loads the registry (``Config.check_metric_options``).
+``FAMILIES`` lets :func:`crmmetrics.metrics.registry.get_metric` import only the family
+module of the metrics a run asks for (``compute nps`` imports metrics/survey.py alone).
 
-The table below is generated: ``python -m crmmetrics.metrics.catalog`` rewrites it from the
+The tables below are generated: ``python -m crmmetrics.metrics.catalog`` rewrites them from the
 registry, in the registry's order; ``tests/test_import_rules.py`` fails when they disagree.
 """
 
@@ -83,15 +86,85 @@ UNITS: dict[str, str] = {
     "time_to_value": "days",
     "health_score": "score",
 }
+FAMILIES: dict[str, str] = {
+    "nps": "survey",
+    "csat": "survey",
+    "ces": "survey",
+    "win_rate": "sales",
+    "average_deal_size": "sales",
+    "sales_cycle_length": "sales",
+    "pipeline_value": "sales",
+    "weighted_pipeline_value": "sales",
+    "new_opportunities": "sales",
+    "sales_velocity": "sales",
+    "stage_duration": "sales",
+    "lead_conversion_rate": "leads",
+    "mql_rate": "leads",
+    "sql_rate": "leads",
+    "lead_response_time": "leads",
+    "new_leads": "leads",
+    "demos": "leads",
+    "interactions_per_customer": "leads",
+    "mrr": "subscription",
+    "arr": "subscription",
+    "arpa": "subscription",
+    "new_mrr": "subscription",
+    "expansion_mrr": "subscription",
+    "contraction_mrr": "subscription",
+    "churned_mrr": "subscription",
+    "reactivation_mrr": "subscription",
+    "net_new_mrr": "subscription",
+    "customer_churn_rate": "subscription",
+    "gross_mrr_churn_rate": "subscription",
+    "net_mrr_churn_rate": "subscription",
+    "net_revenue_retention": "subscription",
+    "gross_revenue_retention": "subscription",
+    "quick_ratio": "subscription",
+    "customer_retention_rate": "subscription",
+    "ltv": "subscription",
+    "renewal_rate": "subscription",
+    "expansion_revenue": "subscription",
+    "upsell_rate": "subscription",
+    "cross_sell_rate": "subscription",
+    "cac": "acquisition",
+    "ltv_to_cac": "acquisition",
+    "cac_payback_months": "acquisition",
+    "retention_cost": "acquisition",
+    "referral_rate": "acquisition",
+    "revenue": "orders",
+    "order_count": "orders",
+    "average_purchase_value": "orders",
+    "purchase_frequency": "orders",
+    "repeat_purchase_rate": "orders",
+    "new_customer_revenue": "orders",
+    "customer_lifespan": "orders",
+    "clv": "orders",
+    "first_reply_time": "support",
+    "first_resolution_time": "support",
+    "full_resolution_time": "support",
+    "one_touch_rate": "support",
+    "reopen_rate": "support",
+    "ticket_volume": "support",
+    "tickets_per_customer": "support",
+    "support_csat": "support",
+    "engagement_rate": "success",
+    "dau": "success",
+    "mau": "success",
+    "stickiness": "success",
+    "time_to_value": "success",
+    "health_score": "success",
+}
 # END GENERATED
 
 
 def generated_table() -> str:
     """The generated block as the registry says it should read (imports every family)."""
-    from crmmetrics.metrics.registry import all_metrics
+    from crmmetrics.metrics.registry import all_metrics, family_module
 
-    body = "".join(f'    "{name}": "{spec.unit}",\n' for name, spec in all_metrics().items())
-    return "UNITS: dict[str, str] = {\n" + body + "}\n"
+    specs = all_metrics()
+    units = "".join(f'    "{name}": "{spec.unit}",\n' for name, spec in specs.items())
+    families = "".join(f'    "{name}": "{family_module(spec)}",\n' for name, spec in specs.items())
+    return "UNITS: dict[str, str] = {\n" + units + "}\n" + "FAMILIES: dict[str, str] = {\n" + families + "}\n"
 
 
 def regenerate(path: Path = Path(__file__)) -> bool:

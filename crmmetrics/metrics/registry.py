@@ -177,7 +177,20 @@ def all_metrics() -> dict[str, MetricSpec]:
 
 
 def get_metric(name: str) -> MetricSpec:
-    """The metric called ``name``; a UsageError with close matches otherwise."""
+    """The metric called ``name``; a UsageError with close matches otherwise.
+
+    Imports only the family module that defines ``name`` (``metrics/catalog.py`` knows it
+    without importing any), so ``compute nps`` does not pay for the other families; an
+    unknown name (or one the catalog has not caught up with) loads them all.
+    """
+    if name not in REGISTRY:
+        from crmmetrics.metrics.catalog import FAMILIES
+
+        family = FAMILIES.get(name)
+        if family is not None:
+            import_present("crmmetrics.metrics", (family,))
+    if name in REGISTRY:
+        return REGISTRY[name]
     specs = all_metrics()
     if name in specs:
         return specs[name]
