@@ -56,6 +56,50 @@ def test_arrow_dates_equal_the_general_rules(values, tz, open_end):
     assert fast == slow
 
 
+def _near_iso(template: str) -> st.SearchStrategy:
+    """``template``'s digits (d), each possibly swapped for a character the ISO cast must refuse."""
+    odd = st.sampled_from(["a", "Z", "+", "-", " ", ":", ".", "é", "٣"])  # "٣": a non-ASCII digit
+    digit = st.one_of(st.sampled_from("0123456789"), st.sampled_from("0123456789"), st.sampled_from("0129"), odd)
+    return st.tuples(*[digit if c == "d" else st.just(c) for c in template]).map("".join)
+
+
+# Whole columns the byte-layout check of _whole_column_iso sees: the ISO lengths (10, 16,
+# 19) with the separators in place, any position possibly wrong, zone-like tails, blanks.
+near_iso = st.one_of(_near_iso("dddd-dd-dd"), _near_iso("dddd-dd-dd dd:dd"), _near_iso("dddd-dd-ddTdd:dd:dd"),
+                     _near_iso("dddd-dd-dd dd:dd:dd"), realistic, realistic,
+                     st.sampled_from(["2023-01-05T10:00+03", "2023-01-05 10:00-03", "2023-01-05 10:00:0Z", "2023-01-05 10",
+                                      "2023-01-0510:00:00", "2023/01/05", "2023-01-05 24:00:00", "2023-02-29"]), st.none())
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(near_iso, min_size=1, max_size=12), tz=st.sampled_from(["UTC", "Europe/Berlin"]))
+def test_whole_column_iso_equals_the_general_rules(values, tz):
+    with pytest.MonkeyPatch.context() as mp:
+        fast, slow = _both(values, tz, mp)
+    assert fast == slow
+
+
+def test_whole_column_iso_takes_only_clean_iso_columns():
+    import numpy as np
+    import pyarrow as pa
+
+    ok = pa.array(["2023-01-05", "2023-01-05 10:00", "2023-01-05T10:00:30", None], type=pa.large_string())
+    local, done = parse._whole_column_iso(ok, *_year_bounds())
+    assert done.tolist() == [True, True, True, False]
+    assert local[:3].astype("datetime64[s]").astype(str).tolist() == ["2023-01-05T00:00:00", "2023-01-05T10:00:00", "2023-01-05T10:00:30"]
+    sliced = pa.chunked_array([pa.array(["x", "2023-01-05"])[1:], pa.array(["2024-02-29 23:59:59"], type=pa.string())])
+    assert np.asarray(parse._whole_column_iso(sliced, *_year_bounds())[1]).tolist() == [True, True]
+    for refused in (["2023-01-05", "2023-1-5"], ["2023-02-30"], ["1677-12-31"], ["2023-01-05 10:00+03"], ["2023-01-05 10"]):
+        assert parse._whole_column_iso(pa.array(refused), *_year_bounds()) is None, refused
+
+
+def _year_bounds() -> tuple[int, int]:
+    import numpy as np
+
+    return (int(np.datetime64(f"{parse.MIN_YEAR}-01-01", "s").astype("int64")),
+            int(np.datetime64(f"{parse.MAX_YEAR + 1}-01-01", "s").astype("int64")))
+
+
 def test_arrow_dates_take_a_clean_column_and_leave_an_impossible_date(monkeypatch):
     good = pd.Series(["2023-01-05 10:00:00", "2023-01-05T11:30", "05.01.2023 09:15", None], dtype="str")
     local, done = parse._arrow_layouts(good)
