@@ -65,3 +65,33 @@ def test_since_inclusive_until_exclusive(tmp_path):
     assert res[["period", "period_start", "period_end", "n", "value"]].values.tolist() == [["all", "2026-01-01", "2026-02-01", 2, 100.0]]
     res = compute(load_config(cfg), ["nps"], since="2025-12-01", until="2026-03-01").results
     assert res["period"].tolist() == ["2025-12", "2026-01", "2026-02"] and res["n"].tolist() == [0, 2, 1]
+
+
+def _pandas_floor(local: pd.Series, grain: str, week_start: str = "monday") -> pd.Series:
+    """The pandas-only bucketing floor_local used before its numpy path (the reference)."""
+    from crmmetrics.periods import WEEKDAYS
+
+    day = local.dt.normalize()
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - pd.to_timedelta((day.dt.day_of_week - WEEKDAYS.index(week_start)) % 7, unit="D")
+    if grain == "month":
+        return day - pd.to_timedelta(day.dt.day - 1, unit="D")
+    month0 = (day.dt.month - 1) // 3 * 3 + 1 if grain == "quarter" else 1
+    return pd.to_datetime({"year": day.dt.year, "month": month0, "day": 1}, errors="coerce")
+
+
+@pytest.mark.parametrize("unit", ["ns", "us"])
+@pytest.mark.parametrize("grain", ["day", "week", "month", "quarter", "year"])
+@pytest.mark.parametrize("week_start", ["monday", "thursday", "sunday"])
+def test_floor_local_numpy_path_equals_the_pandas_buckets(unit, grain, week_start):
+    """Values, dtype, index and name as pandas made them, before 1970 too, NaT kept."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    stamps = pd.to_datetime(rng.integers(-3 * 10**9, 3 * 10**9, 500), unit="s").as_unit(unit)
+    local = pd.Series(stamps, index=rng.permutation(1000)[:500], name="created_at")
+    local.iloc[::7] = pd.NaT
+    got = floor_local(local, grain, week_start)
+    pd.testing.assert_series_equal(got, _pandas_floor(local, grain, week_start), check_exact=True)

@@ -243,3 +243,43 @@ def test_explain_and_the_metrics_page_show_the_aggregators_label():
     page = metrics_markdown()
     assert page.count("- **Shape:** ") == len(specs)
     assert "- **Shape:** sum" in page  # revenue: CountSum of amounts
+
+
+def _pandas_statistics(rows: pd.DataFrame, keys: list[str], agg: dict) -> pd.DataFrame:
+    """Mean's grouped frame as pandas computes it (the reference of grouped_statistics)."""
+    groups = rows.groupby(keys, dropna=False, sort=True)
+    grouped = groups.agg(**agg)
+    grouped["p90"] = groups[agg["mean"][0]].quantile(0.9)
+    return grouped.reset_index()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grouped_statistics_equal_pandas_groupby_bit_for_bit(seed):
+    """The integer-code path of Mean gives pandas' own sums, counts, means, medians and p90
+    to the last bit: ties, NaN, one-value cells, all-NaN cells, negative and huge values."""
+    from crmmetrics.metrics.shapes import grouped_statistics
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    values = [rng.exponential(30.0, n), rng.integers(0, 5, n).astype(float), rng.normal(0, 1e9, n)][seed % 3]
+    values[rng.random(n) < 0.2] = np.nan
+    plans = pd.Series(rng.choice(["pro", "basic", "(blank)", "Ärger", "z"], n), dtype="str")
+    periods = pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 12, n) * 31, unit="D")).dt.normalize()
+    rows = pd.DataFrame({PERIOD_COL: periods.astype("datetime64[ns]"), "plan": plans, "_d": values,
+                         "_flag": (rng.random(n) < 0.3).astype("int64")})
+    rows.loc[rows["plan"] == "z", "_d"] = np.nan  # a cell with no values at all
+    agg = {"numerator": ("_d", "sum"), "denominator": ("_d", "count"), "n": ("_d", "count"), "mean": ("_d", "mean"),
+           "median": ("_d", "median"), "flags": ("_flag", "sum")}
+    for keys in ([PERIOD_COL, "plan"], [PERIOD_COL]):
+        fast = grouped_statistics(rows, keys, "_d", agg)
+        assert fast is not None
+        pd.testing.assert_frame_equal(fast, _pandas_statistics(rows, keys, agg), check_exact=True)
+
+
+def test_grouped_statistics_leave_null_or_object_keys_to_pandas():
+    from crmmetrics.metrics.shapes import grouped_statistics
+
+    agg = {"numerator": ("_d", "sum"), "median": ("_d", "median")}
+    rows = pd.DataFrame({PERIOD_COL: [JAN, FEB], "plan": pd.Series(["a", None], dtype="str"), "_d": [1.0, 2.0]})
+    assert grouped_statistics(rows, [PERIOD_COL, "plan"], "_d", agg) is None
+    assert grouped_statistics(rows.astype({"plan": object}).fillna({"plan": "b"}), [PERIOD_COL, "plan"], "_d", agg) is None

@@ -186,8 +186,11 @@ class Mean(Shape):
         agg = {"numerator": (column, "sum"), "denominator": (column, "count"), "n": (column, "count"),
                "mean": (column, "mean"), "median": (column, "median")}
         agg.update({name: (col, "sum") for name, col in extras.items()})
+        fast = None if approx or not len(rows) else grouped_statistics(rows, keys, column, agg)
         if approx:
             grouped = rows  # already one row per cell
+        elif fast is not None:
+            grouped = fast
         elif len(rows):
             groups = rows.groupby(keys, dropna=False, sort=True)
             grouped = groups.agg(**agg)
@@ -196,7 +199,10 @@ class Mean(Shape):
         else:
             agg["p90"] = (column, "median")
             grouped = _empty(keys, agg)
-        grouped = complete_grid(ctx, grouped, rows, counts=tuple(extras))
+        # The grid needs the periods and segment combinations seen; without null keys (the
+        # fast path) the cells hold exactly those, without a pass over every row.
+        seen = grouped[keys] if fast is not None else rows
+        grouped = complete_grid(ctx, grouped, seen, counts=tuple(extras))
         for col in STATISTICS:
             grouped[col] = pd.to_numeric(grouped[col], errors="coerce")
         grouped["value"] = grouped[self.headline].where(grouped["n"] > 0)
@@ -207,6 +213,96 @@ class Mean(Shape):
 
 
 STATISTICS = ("mean", "median", "p90")
+# Cells above this many take pandas' groupby (the per-cell sort loop below is Python).
+_MAX_FAST_CELLS = 20_000
+
+
+def grouped_statistics(rows: pd.DataFrame, keys: list[str], column: str, agg: dict[str, tuple[str, str]]) -> pd.DataFrame | None:
+    """Mean's grouped frame (keys, ``agg``'s columns, then p90) through integer cell codes,
+    or None when the keys need pandas' own handling (a null or object key, too many cells).
+
+    The same numbers as ``groupby(keys, dropna=False, sort=True).agg(**agg)`` plus
+    ``quantile(0.9)``, which costs 0.3 s per 2M rows on a period and a text key: the keys
+    are factorized once into one small integer cell code (sorted, so the cells come in the
+    key order), sums, counts and means stay pandas' own (the same compensated summation
+    over the same rows in the same order), and median and p90 come from one stable sort of
+    the cell codes and a sort of each cell's values, with pandas' formulas: the median is
+    the middle value or the mean of the two middle ones, p90 interpolates linearly at
+    0.9 × (n − 1).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if rows[column].dtype.kind not in "fiu":
+        return None
+    sizes, codes, uniques = [], [], []
+    for key in keys:
+        col = rows[key]
+        if col.dtype == object or col.dtype.kind not in "Mmiub" and col.dtype != "str" or col.isna().any():
+            return None
+        code, unique = pd.factorize(col, sort=True)
+        codes.append(code)
+        uniques.append(unique)
+        sizes.append(len(unique))
+    if int(np.prod(sizes, dtype=np.float64)) > 2**62:
+        return None
+    cell = np.zeros(len(rows), dtype=np.int64)
+    for code, size in zip(codes, sizes):
+        cell = cell * size + code
+    if int(np.prod(sizes)) <= 4 * len(rows):  # a lookup table instead of a sort
+        seen = np.flatnonzero(np.bincount(cell))
+        if len(seen) > _MAX_FAST_CELLS:
+            return None
+        lookup = np.zeros(int(np.prod(sizes)), dtype=np.int16 if len(seen) < 2**15 else np.int32)
+        lookup[seen] = np.arange(len(seen))
+        dense = lookup[cell]
+    else:
+        seen, dense = np.unique(cell, return_inverse=True)
+        if len(seen) > _MAX_FAST_CELLS:
+            return None
+        dense = dense.astype(np.int16 if len(seen) < 2**15 else np.int32)
+    sums = {name: spec for name, spec in agg.items() if name != "median"}
+    columns = list(dict.fromkeys(src for src, _ in sums.values()))
+    grouped = rows[columns].groupby(dense, sort=True).agg(**sums)
+    median, p90 = _cell_median_p90(rows[column].to_numpy(dtype=np.float64, na_value=np.nan), dense, len(seen))
+    out = {}
+    rest = seen
+    for key, size, unique in reversed(list(zip(keys, sizes, uniques))):
+        out[key] = unique.take(rest % size)
+        rest = rest // size
+    frame = pd.DataFrame({key: pd.Series(out[key]) for key in keys})
+    for name in agg:
+        frame[name] = median if name == "median" else grouped[name].to_numpy()
+    frame["p90"] = p90
+    return frame
+
+
+def _cell_median_p90(values: Any, cell: Any, cells: int) -> tuple[Any, Any]:
+    """Median and p90 of the non-null ``values`` of each cell 0..cells-1 (NaN where none),
+    computed as pandas' grouped median and linear quantile compute them."""
+    import numpy as np
+
+    present = ~np.isnan(values)
+    values, cell = values[present], cell[present]
+    order = np.argsort(cell, kind="stable")  # radix sort of small integers
+    ordered = values[order]
+    counts = np.bincount(cell, minlength=cells)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    for i in np.flatnonzero(counts > 1).tolist():
+        ordered[bounds[i]:bounds[i + 1]].sort()
+    median = np.full(cells, np.nan)
+    p90 = np.full(cells, np.nan)
+    has = counts > 0
+    start, n = bounds[:-1][has], counts[has]
+    middle = start + n // 2
+    odd = n % 2 == 1
+    median[has] = np.where(odd, ordered[middle], (ordered[middle] + ordered[np.maximum(middle - 1, start)]) / 2)
+    at = 0.9 * (n - 1).astype(np.float64)
+    low = start + at.astype(np.int64)
+    frac = at % 1
+    nxt = ordered[np.minimum(low + 1, start + n - 1)]
+    p90[has] = np.where(frac == 0.0, ordered[low], ordered[low] + (nxt - ordered[low]) * frac)
+    return median, p90
 
 
 @dataclass(frozen=True)
