@@ -165,7 +165,9 @@ def null_column(ftype: FieldType, n: int, tz: str) -> pd.Series:
         return pd.Series(pd.NaT, index=pd.RangeIndex(n), dtype=f"datetime64[ns, {tz}]")
     if ftype in (FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER, FieldType.DURATION):
         return pd.Series(float("nan"), index=pd.RangeIndex(n), dtype="float64")
-    return pd.Series([None] * n, index=pd.RangeIndex(n), dtype=object)
+    import numpy as np
+
+    return pd.Series(np.full(n, None, dtype=object), index=pd.RangeIndex(n), dtype=object, copy=False)  # not a list of n Nones
 
 
 def with_declared(frame: pd.DataFrame, entity: str, fields: set[str], tz: str) -> pd.DataFrame:

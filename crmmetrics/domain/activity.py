@@ -138,9 +138,15 @@ def band_of(scores: pd.Series, bands: tuple[float, float] = (50, 75)) -> pd.Seri
     import numpy as np
     import pandas as pd
 
+    return pd.Series(band_values(scores.to_numpy(dtype="float64", na_value=np.nan), bands), index=scores.index, dtype=object)
+
+
+def band_values(scores: Any, bands: tuple[float, float] = (50, 75)) -> Any:
+    """:func:`band_of` on a float array: an object array of "red" / "yellow" / "green", None for NaN."""
+    import numpy as np
+
     red, yellow = bands
-    out = np.select([scores <= red, scores <= yellow, scores > yellow], ["red", "yellow", "green"], default=None)
-    return pd.Series(out, index=scores.index, dtype=object).where(scores.notna(), None)
+    return np.select([scores <= red, scores <= yellow, scores > yellow], ["red", "yellow", "green"], default=None)
 
 
 def normalise(raw: pd.Series, zero_at: float, full_at: float) -> pd.Series:
@@ -278,9 +284,11 @@ class HealthScorer:
         values = src["values"][win][known]
         raw = np.full(n, np.nan)
         if name == "nps":  # the latest answer: the highest UTC rank per customer
-            by_time = np.argsort(src["rank"][win][known], kind="stable")[::-1]
-            seen, first = np.unique(codes[by_time], return_index=True)
-            raw[seen] = values[by_time][first]
+            rank = src["rank"][win][known]
+            best = np.full(n, -1, dtype=np.int64)
+            np.maximum.at(best, codes, rank)  # no sort per moment; ranks are unique, so one row per customer matches
+            latest = rank == best[codes]
+            raw[codes[latest]] = values[latest]
         else:  # csat: the mean, with pandas' own summation
             mean = pd.Series(values).groupby(codes).mean()
             raw[mean.index.to_numpy()] = mean.to_numpy()
@@ -290,6 +298,21 @@ class HealthScorer:
         """The table of :func:`score_customers` at ``moment``; ``ids=False`` leaves out the
         customer_id column (rows keep the customers frame's index labels), which the
         period loop of health_score does not need and would rebuild as text every time."""
+        import pandas as pd
+
+        keep, columns, components, total = self.scores(moment, report)
+        customers = self.customers[keep]
+        table = {"customer_id": customers["customer_id"].to_numpy()} if ids else {}
+        table.update(columns)
+        table.update(components=components, score=total)
+        # An object column as before (the constructor would infer text from the labels).
+        table["band"] = pd.Series(band_values(total, self.opts.bands), index=customers.index, dtype=object)
+        return pd.DataFrame(table, index=customers.index)
+
+    def scores(self, moment: Any, report: Any = None) -> tuple[Any, dict[str, Any], Any, Any]:
+        """The numbers of :meth:`score` as arrays, without building the table: (the mask of
+        the customers scored at ``moment`` over ``self.customers``, the ``<component>_raw``
+        and ``<component>`` columns, how many components each had, the score (NaN: none))."""
         import numpy as np
         import pandas as pd
 
@@ -301,30 +324,30 @@ class HealthScorer:
             keep &= self.began < moment
         if self.churned is not None:
             keep &= pd.isna(self.churned) | (self.churned >= moment)
-        customers = self.customers[keep]
-        table = pd.DataFrame({"customer_id": customers["customer_id"].to_numpy()} if ids else {}, index=customers.index)
+        columns: dict[str, Any] = {}
         for name, comp in opts.components.items():
             cfg = comp.resolved(name)
             raw = self._raw(name, cfg["window_days"], moment)[keep]
-            table[f"{name}_raw"] = raw
+            columns[f"{name}_raw"] = raw
             # normalise() on the array: the same operations, without a Series per step.
-            table[name] = np.clip((raw - cfg["zero_at"]) / (cfg["full_at"] - cfg["zero_at"]) * 100.0, 0.0, 100.0) + 0.0
-        weights = {n: c.resolved(n)["weight"] for n, c in opts.components.items()}
-        scores = table[list(weights)]
-        w = pd.Series(weights, dtype="float64")
+            columns[name] = np.clip((raw - cfg["zero_at"]) / (cfg["full_at"] - cfg["zero_at"]) * 100.0, 0.0, 100.0) + 0.0
+        weights = np.array([c.resolved(n)["weight"] for n, c in opts.components.items()], dtype="float64")
+        # One row per customer, one column per component, laid out as pandas holds a frame's
+        # columns (the row sums below then add the components in the same order, bit for bit).
+        scores = np.asfortranarray(np.column_stack([columns[n] for n in opts.components]))
+        present = ~np.isnan(scores)
+        weighted = np.where(present, scores, 0.0) * weights
         if opts.missing == "zero":
-            total = (scores.fillna(0.0) * w).sum(axis=1) / w.sum()
-            total = total.where(scores.notna().any(axis=1))
+            total = weighted.sum(axis=1) / weights.sum()
+            total[~present.any(axis=1)] = np.nan
         else:
-            avail = scores.notna() * w
-            total = (scores.fillna(0.0) * w).sum(axis=1) / avail.sum(axis=1).where(avail.sum(axis=1) > 0)
-        table["components"] = scores.notna().sum(axis=1).astype("int64")
-        table["score"] = total
-        table["band"] = band_of(total, opts.bands)
-        unscored = int(total.isna().sum())
+            avail = (present * weights).sum(axis=1)
+            total = weighted.sum(axis=1) / np.where(avail > 0, avail, np.nan)
+        components = present.sum(axis=1).astype("int64")
+        unscored = int(np.isnan(total).sum())
         if unscored and report:
             report("unscored", f"{unscored} customers have no data for any health component; no score", unscored)
-        return table
+        return keep, columns, components, total
 
 
 def _has(frames: dict[str, Any], entity: str, fields: tuple[str, ...]) -> bool:

@@ -13,7 +13,7 @@ exported (expected) close date is ignored.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmmetrics.domain.spans import precedes
 from crmmetrics.errors import ConfigError
@@ -120,11 +120,13 @@ def deal_intervals(ctx: MetricContext, deals: pd.DataFrame) -> pd.DataFrame:
                            STOCK_PLACED: ~undated & ~no_close})
 
 
-def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]]) -> pd.DataFrame:
+def open_at_snapshots(ctx: MetricContext, deals: pd.DataFrame, grid: list[tuple[dt.datetime, dt.datetime]],
+                      columns: Any = None) -> pd.DataFrame:
     """One row per (deal, snapshot) where the deal was open: created_at < t ≤ closed_at
-    (:func:`deal_intervals` placed by :func:`~crmmetrics.metrics.shapes.in_stock_at`)."""
+    (:func:`deal_intervals` placed by :func:`~crmmetrics.metrics.shapes.in_stock_at`),
+    with the deal's ``columns`` (default: all) beside ``_period`` and ``_snapshot``."""
     placed = deal_intervals(ctx, deals)
-    return in_stock_at(placed[placed[STOCK_PLACED]], grid)
+    return in_stock_at(placed[placed[STOCK_PLACED]], grid, columns)
 
 
 def first_created(ctx: MetricContext, deals: pd.DataFrame) -> dt.datetime | None:

@@ -482,7 +482,7 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     own = _deal_probability(ctx, deals, opts.probability_scale) if opts.probability_source != "stage" else pd.Series(float("nan"), index=deals.index)
     deals = deals.assign(_own_p=own)
     grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
-    rows = open_at_snapshots(ctx, deals, grid)
+    rows = open_at_snapshots(ctx, deals, grid, (*ctx.by, "deal_id", "stage", "status", "_own_p", "amount"))  # what is read below
     stage_now = rows["stage"].astype(object)  # all None when unmapped
     hist_stage = _stage_at_snapshot(ctx, rows)
     still_open = rows["status"] == "open"
@@ -641,7 +641,7 @@ def compute_sales_velocity(ctx: MetricContext) -> MetricOutput:
         opp_rows = closed
     else:
         grid = snapshot_grid(ctx, first_created(ctx, deals), "start")
-        opp_rows = open_at_snapshots(ctx, deals, grid)
+        opp_rows = open_at_snapshots(ctx, deals, grid, ctx.by)  # counted per period and segment only
 
     def per_group(rows: pd.DataFrame, **agg: tuple[str, str]) -> pd.DataFrame:
         if not len(rows):

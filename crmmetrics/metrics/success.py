@@ -500,23 +500,25 @@ def compute_health_score(ctx: MetricContext) -> MetricOutput:
 
     dims = ctx.frame.drop_duplicates("customer_id").set_index("customer_id")[ctx.by]  # the --by value of each customer
     scorer = HealthScorer(frames, opts, ctx.timezone)
-    # The --by value of each scored customer, by the scorer's row labels (looked up once).
-    segment = {d: scorer.customers["customer_id"].map(dims[d]).fillna("(blank)") for d in ctx.by}
+    # The --by value of each customer the scorer may score, in its row order (looked up once).
+    segment = {d: scorer.customers["customer_id"].map(dims[d]).fillna("(blank)").to_numpy() for d in ctx.by}
+    red, yellow = opts.bands
     for start in period_starts(ctx, marker):
         if pd.Timestamp(start) >= cap:
             continue  # after the data's last day: nothing to score (the grid shows a null)
         moment = min(pd.Timestamp(ctx.grid.end(start)), cap)
-        table = scorer.score(moment, report if start == marker[PERIOD_COL].max() else None, ids=False)
-        for d in ctx.by:
-            table[d] = segment[d].loc[table.index].to_numpy()
-        # Only what the ratio below reads: a row per customer per period adds up.
-        parts.append(table[["score", "band", *ctx.by]].assign(**{PERIOD_COL: pd.Timestamp(start)}))
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "score": pd.Series(dtype="float64"), "band": pd.Series(dtype=object),
-         **{d: pd.Series(dtype=object) for d in ctx.by}})
-    scored = rows[rows["score"].notna()]
-    flags = {b: (scored["band"] == b).astype("int64") for b in ("red", "yellow", "green")}
-    scored = scored.assign(_one=np.int64(1), _red=flags["red"], _yellow=flags["yellow"], _green=flags["green"])
+        keep, _, _, total = scorer.scores(moment, report if start == marker[PERIOD_COL].max() else None)
+        scored = ~np.isnan(total)
+        score = total[scored]
+        # Only what the ratio below reads, a row per scored customer; the bands as band_of
+        # draws them (the boundary value belongs to the lower band).
+        part = {"score": score, "_red": (score <= red).astype("int64"), "_yellow": ((score > red) & (score <= yellow)).astype("int64"),
+                "_green": (score > yellow).astype("int64"), **{d: segment[d][keep][scored] for d in ctx.by}}
+        parts.append(pd.DataFrame(part).assign(**{PERIOD_COL: pd.Timestamp(start)}))
+    scored_rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {PERIOD_COL: pd.Series(dtype="datetime64[ns]"), "score": pd.Series(dtype="float64"),
+         **{f: pd.Series(dtype="int64") for f in ("_red", "_yellow", "_green")}, **{d: pd.Series(dtype=object) for d in ctx.by}})
+    scored = scored_rows.assign(_one=np.int64(1))
     out = Ratio("score", "_one", unit="score", numerator_kind="score", extras={"red": "_red", "yellow": "_yellow", "green": "_green"},
                 what="scored customers").aggregate(ctx, scored)
     for b in ("red", "yellow", "green"):
