@@ -21,6 +21,12 @@ count they both compute (|diff| ≤ 1e-9, relative) and stops if they do not. Pe
 memory is each child's own ru_maxrss (os.wait4). Every crmmetrics run is as of
 2025-12-31, the generator's export date.
 
+The children run as a user's would after ``pip install`` (run_benchmarks.user_env):
+crmmetrics is byte-compiled first and PYTHONDONTWRITEBYTECODE is removed from their
+environment. Figures before 2026-12-01 were taken on a machine that sets it, so every
+crmmetrics process there also compiled ~50 modules from source (≈ 0.1 s per process,
+≈ 0.4 s of set a) — a cost no installed copy pays.
+
 Usage:
   python benchmarks/run_full_set.py                       # medium, 3 rounds
   python benchmarks/run_full_set.py --scale small -n 1    # a smoke run
