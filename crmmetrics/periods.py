@@ -72,7 +72,9 @@ def _floor_numpy(local: pd.Series, grain: str, week_start: str) -> pd.Series | N
         present = days[~missing] if missing.any() else days
         first = int(present.min())
         table = _day_buckets(np.arange(first, int(present.max()) + 1), grain, week_start).astype(unit)
-        out = table[np.where(missing, 0, days - first)]
+        days -= first  # in place: days is astype's own array (no temporaries of the column's size)
+        days[missing] = 0
+        out = table[days]
         out[missing] = np.datetime64("NaT")
     return pd.Series(out, index=local.index, name=None if grain in ("quarter", "year") else local.name)
 

@@ -283,3 +283,22 @@ def test_grouped_statistics_leave_null_or_object_keys_to_pandas():
     rows = pd.DataFrame({PERIOD_COL: [JAN, FEB], "plan": pd.Series(["a", None], dtype="str"), "_d": [1.0, 2.0]})
     assert grouped_statistics(rows, [PERIOD_COL, "plan"], "_d", agg) is None
     assert grouped_statistics(rows.astype({"plan": object}).fillna({"plan": "b"}), [PERIOD_COL, "plan"], "_d", agg) is None
+
+
+@pytest.mark.parametrize("field", ["_end", "responded_at"])
+def test_flow_rows_where_equals_flow_rows_of_the_filtered_frame(field):
+    """flow_rows(frame, f, where=m) keeps the rows, periods and issues of flow_rows(frame[m], f)
+    (one copy instead of two): missing and after-as-of dates are counted among the candidates only."""
+    stamps = pd.Series(pd.to_datetime(["2025-01-05 10:00", None, "2025-02-01 00:00", "2026-03-01 00:00", None, "2025-03-31 23:00"], utc=True))
+    frame = pd.DataFrame({"_src": 0, "_row": range(6), "plan": ["a", "b", "a", "b", "a", "b"], field: stamps})
+    where = pd.Series([True, True, False, True, False, True])
+
+    def run(**kw):
+        ctx = _ctx(frame, ["plan"], bounded=False)
+        rows = ctx.flow_rows(frame[where] if not kw else frame, field, **kw)
+        return rows, [(i.code, i.count, i.message) for i in ctx.issues]
+
+    (want, want_issues), (got, got_issues) = run(), run(where=where)
+    pd.testing.assert_frame_equal(got, want)
+    assert got_issues == want_issues and [c for c, _, _ in got_issues] == ["missing_date", "after_as_of"]
+    assert got_issues[0][1] == 1 and got[PERIOD_COL].dt.strftime("%Y-%m").tolist() == ["2025-01", "2025-03"]

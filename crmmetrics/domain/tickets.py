@@ -59,19 +59,42 @@ def fold_status(df: pd.DataFrame) -> pd.Series:
 
 def usable_tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:
     """The ticket frame without spam/merged/deleted tickets (counted in one info issue)."""
+    return usable_with_status(ctx, opts)[0]
+
+
+def usable_with_status(ctx: MetricContext, opts: TicketOptions, columns: tuple[str | None, ...] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """``usable_tickets`` and its folded status (for ``solve_time``: folded once, not per step).
+
+    ``columns``: only these ticket columns (see ``row_columns``), cut before any row is
+    left out, so leaving rows out copies those columns and not the whole frame.
+    """
     df = ctx.frame
     status = fold_status(df)
+    if columns is not None:
+        df = row_columns(ctx, df, *columns)
     if opts.exclude_statuses:
         drop = status.isin(opts.exclude_statuses)
         if drop.any():
             ctx.issue("excluded_status", f"{int(drop.sum())} tickets with status {', '.join(sorted(set(status[drop])))} left out", Level.INFO,
                       count=int(drop.sum()), field="status")
-            df = df[~drop]
-    return df
+            df, status = df[~drop], status[~drop]
+    return df, status
+
+
+def row_columns(ctx: MetricContext, df: pd.DataFrame, *fields: str | None) -> pd.DataFrame:
+    """``df`` cut to what a ticket metric's rows read: ``fields`` (None skipped), the source
+    location of row issues (_src, _row), the --by dimensions and a per-ticket schedule.
+
+    The ticket frame carries every declared field (ids, status, a dozen timestamps and
+    durations, mostly all-null when unmapped); filtering it whole copies them all per
+    metric, the largest transient of a 10M-ticket run.
+    """
+    keep = [c for c in dict.fromkeys(("_src", "_row", *ctx.by, "schedule", *fields)) if c is not None and c in df]
+    return df[keep]
 
 
 def solve_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_field: str, *, final: bool,
-              closed_fallback: bool) -> pd.Series:
+              closed_fallback: bool, status: pd.Series | None = None) -> pd.Series:
     """When each ticket was solved (NaT while unsolved), with the checks of E2/E3.
 
     - ``closed_fallback``: a ticket closed without a solve time (closed directly by a rule
@@ -79,6 +102,8 @@ def solve_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_fi
     - A status in ``solved_statuses`` with no time at all is an issue per row, left out.
     - ``final``: a solve time on a ticket whose status is not solved (reopened, being
       worked on again) is not final: the ticket counts as unsolved until solved again.
+
+    ``status``: ``df``'s folded status when the caller has it (``usable_with_status``).
     """
     import pandas as pd
 
@@ -89,7 +114,7 @@ def solve_time(ctx: MetricContext, df: pd.DataFrame, opts: TicketOptions, end_fi
             ctx.issue("closed_without_solve", f"{int(use_closed.sum())} tickets closed without {end_field}: closed_at used as their solve time (Zendesk rule)",
                       Level.INFO, count=int(use_closed.sum()), field=end_field)
             end = end.where(~use_closed, df["closed_at"])
-    status = fold_status(df)
+    status = fold_status(df) if status is None else status
     # An unmapped status is all null, as a blank one: nothing below fires.
     solved = status.isin(opts.solved_statuses)
     no_time = solved & end.isna()

@@ -235,20 +235,22 @@ def grouped_statistics(rows: pd.DataFrame, keys: list[str], column: str, agg: di
 
     if rows[column].dtype.kind not in "fiu":
         return None
-    sizes, codes, uniques = [], [], []
+    sizes, uniques, cell = [], [], None
     for key in keys:
         col = rows[key]
         if col.dtype == object or col.dtype.kind not in "Mmiub" and col.dtype != "str" or col.isna().any():
             return None
         code, unique = pd.factorize(col, sort=True)
-        codes.append(code)
         uniques.append(unique)
         sizes.append(len(unique))
-    if int(np.prod(sizes, dtype=np.float64)) > 2**62:
-        return None
-    cell = np.zeros(len(rows), dtype=np.int64)
-    for code, size in zip(codes, sizes):
-        cell = cell * size + code
+        if float(np.prod(sizes, dtype=np.float64)) > 2**62:
+            return None
+        if cell is None:
+            cell = code
+        else:  # in place: one array of the column's size at a time (the 10M-row peak)
+            cell *= len(unique)
+            cell += code
+        del code
     if int(np.prod(sizes)) <= 4 * len(rows):  # a lookup table instead of a sort
         seen = np.flatnonzero(np.bincount(cell))
         if len(seen) > _MAX_FAST_CELLS:
@@ -256,6 +258,7 @@ def grouped_statistics(rows: pd.DataFrame, keys: list[str], column: str, agg: di
         lookup = np.zeros(int(np.prod(sizes)), dtype=np.int16 if len(seen) < 2**15 else np.int32)
         lookup[seen] = np.arange(len(seen))
         dense = lookup[cell]
+        del cell, lookup
     else:
         seen, dense = np.unique(cell, return_inverse=True)
         if len(seen) > _MAX_FAST_CELLS:
@@ -282,11 +285,13 @@ def _cell_median_p90(values: Any, cell: Any, cells: int) -> tuple[Any, Any]:
     computed as pandas' grouped median and linear quantile compute them."""
     import numpy as np
 
-    present = ~np.isnan(values)
-    values, cell = values[present], cell[present]
+    # Missing values go to an extra last cell, so the column is sorted once without a copy
+    # of its present values first.
+    cell = np.where(np.isnan(values), cells, cell).astype(cell.dtype if cells < np.iinfo(cell.dtype).max else np.int64)
     order = np.argsort(cell, kind="stable")  # radix sort of small integers
     ordered = values[order]
-    counts = np.bincount(cell, minlength=cells)
+    del order
+    counts = np.bincount(cell, minlength=cells + 1)[:cells]
     bounds = np.concatenate([[0], np.cumsum(counts)])
     for i in np.flatnonzero(counts > 1).tolist():
         ordered[bounds[i]:bounds[i + 1]].sort()

@@ -19,9 +19,11 @@ from crmmetrics.domain.tickets import (
     TicketOptions,
     elapsed_minutes,
     first_replies_from_activities,
+    row_columns,
     solve_time,
     solved_in_period,
     usable_tickets,
+    usable_with_status,
 )
 from crmmetrics.errors import ConfigError, Level, UsageError
 from crmmetrics.metrics.context import PERIOD_COL, MetricContext, MetricOutput
@@ -172,14 +174,15 @@ def first_reply_rows(ctx: MetricContext) -> pd.DataFrame:
     they are counted in ``no_reply``.
     """
     opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
-    df = usable_tickets(ctx, opts)
     column = duration_column(ctx.mapped_fields(), opts, "first_reply")
+    derive = not column and not ctx.mapped("first_reply_at")  # from activities: by ticket id and creator
+    df, _ = usable_with_status(ctx, opts, ("created_at", "first_reply_at", column, *(("ticket_id", "created_by_agent") if derive else ())))
     if column:
         rows = ctx.flow_rows(df, "created_at")
         rows = rows.assign(_dur=rows[column] / MINUTES_PER[opts.unit], _no_reply=rows[column].isna().astype("int64"))
         return _duration_rows(ctx, rows, opts, column)
     _check_business(opts)
-    if not ctx.mapped("first_reply_at"):
+    if derive:
         df = df.assign(first_reply_at=first_replies_from_activities(ctx, df, opts.opening_message))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
     rows = ctx.flow_rows(df, "created_at")
@@ -247,17 +250,18 @@ class FullResolutionOptions(ResolutionOptions):
 def _resolution(ctx: MetricContext, end_field: str, final: bool) -> pd.DataFrame:
     """One row per ticket solved (or created, period_by created) in P: _dur (null when unsolved), _open."""
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
-    df = usable_tickets(ctx, opts)
     column = duration_column(ctx.mapped_fields(), opts, "full_resolution" if final else "first_resolution")
+    df, status = usable_with_status(ctx, opts, ("created_at", end_field, "closed_at", "status", column))
     if column is None:
         _check_business(opts)
-    df = df.assign(_end=solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback))
+    end = solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback, status=status)
+    df = row_columns(ctx, df, "created_at", column).assign(_end=end)  # status and the raw end are done with
     if opts.period_by == "solved":
-        solved = df[df["_end"].notna()]
-        no_created = solved["created_at"].isna()
+        solved = df["_end"].notna()
+        no_created = solved & df["created_at"].isna()
         if no_created.any():
             ctx.issue("missing_date", f"{int(no_created.sum())} solved tickets without created_at left out", count=int(no_created.sum()), field="created_at")
-        rows = ctx.flow_rows(solved[~no_created], "_end")
+        rows = ctx.flow_rows(df, "_end", where=solved & ~no_created)
     else:
         rows = ctx.flow_rows(df, "created_at")
     if column:
