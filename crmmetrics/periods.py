@@ -75,8 +75,9 @@ def _floor_numpy(local: pd.Series, grain: str, week_start: str) -> pd.Series | N
         days -= first  # in place: days is astype's own array (no temporaries of the column's size)
         days[missing] = 0
         out = table[days]
+        del days
         out[missing] = np.datetime64("NaT")
-    return pd.Series(out, index=local.index, name=None if grain in ("quarter", "year") else local.name)
+    return pd.Series(out, index=local.index, name=None if grain in ("quarter", "year") else local.name, copy=False)  # our own array
 
 
 def _day_buckets(days: Any, grain: str, week_start: str) -> Any:

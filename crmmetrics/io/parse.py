@@ -645,7 +645,9 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
             # the paths below, which decide as they always did.
             parsed, exact = _arrow_layouts(values)
             if exact.any():
-                local = pd.Series(parsed, index=values.index)
+                # Wrapped without a copy when nothing below writes into it (every present value
+                # parsed here): Arrow's array can be read-only, and pandas 3 copies by default.
+                local = pd.Series(parsed, index=values.index, copy=not (parsed.flags.writeable or bool(exact[present.to_numpy()].all())))
                 text_mask &= ~exact
             # Fast paths for the common unambiguous layouts: one vectorised match and one
             # fixed-format conversion each, instead of the general regex per value.
@@ -793,16 +795,16 @@ def _whole_column_iso(arr: Any, first: int, after: int) -> tuple[Any, Any] | Non
     for chunk in chunks:
         if not _iso_separators_everywhere(chunk):
             return None
-    try:
-        stamps = pc.cast(arr, pa.timestamp("s"))
+    try:  # straight to ns: a year outside pandas' ns range (1677-2262) is an error, left to the path above
+        stamps = pc.cast(arr, pa.timestamp("ns"))
     except pa.ArrowInvalid:  # an impossible date (or a zone, a letter): the per-layout path decides
         return None
-    secs = stamps.to_numpy(zero_copy_only=False) if isinstance(stamps, pa.Array) else stamps.to_numpy()
-    present = ~np.isnat(secs)
-    raw = secs.view("int64")[present]  # compared as integers: numpy would overflow converting to ns
-    if not ((raw >= first) & (raw < after)).all():
+    ns = stamps.to_numpy(zero_copy_only=False) if isinstance(stamps, pa.Array) else stamps.to_numpy()
+    present = ~np.isnat(ns)
+    raw = ns.view("int64") if present.all() else ns.view("int64")[present]
+    if raw.min() < first * 10**9 or raw.max() >= after * 10**9:
         return None
-    return secs.astype("datetime64[ns]"), present
+    return ns, present
 
 
 def _iso_separators_everywhere(chunk: Any) -> bool:

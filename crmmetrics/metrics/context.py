@@ -129,8 +129,9 @@ class MetricContext:
             keep &= local >= self.since
         if self.until is not None:
             keep &= local < self.until
+        local = local[keep]  # the whole column goes before the rows are copied (the 10M-row peak)
         out = df[keep]  # boolean indexing already builds a new frame (copy-on-write): no second copy
-        out[PERIOD_COL] = self.grid.bucket(local[keep])
+        out[PERIOD_COL] = self.grid.bucket(local)
         return out
 
 
