@@ -118,20 +118,25 @@ sources:
 """
 
 
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory) -> tuple:
-    """(one file, 10 part files) configs of the same synthetic deals; the parts are
-    contiguous slices, so a repeated deal's last row is in a later part than its first."""
-    folder = tmp_path_factory.mktemp("deals")
-    deals, customers = synthetic_deals(6000)
+def one_and_parts(folder: Path, deals: pd.DataFrame, customers: pd.DataFrame, n: int) -> tuple:
+    """Configs of ``deals`` as one Parquet file and as ``n`` contiguous slices (so a
+    repeated deal's last row is in a later part than its first), with ``customers``."""
     customers.to_parquet(folder / "customers.parquet", index=False)
     deals.to_parquet(folder / "all.parquet", index=False)
     (folder / "parts").mkdir()
-    for i in range(10):
-        deals.iloc[i * 600:(i + 1) * 600].to_parquet(folder / "parts" / f"part-{i:02d}.parquet", index=False)
+    size = -(-len(deals) // n)
+    for i in range(n):
+        deals.iloc[i * size:(i + 1) * size].to_parquet(folder / "parts" / f"part-{i:02d}.parquet", index=False)
     (folder / "one.yaml").write_text(DEALS_CONFIG.format(path="all.parquet"), encoding="utf-8")
     (folder / "parts.yaml").write_text(DEALS_CONFIG.format(path="parts"), encoding="utf-8")
-    return load_config(folder / "one.yaml"), load_config(folder / "parts.yaml"), deals
+    return load_config(folder / "one.yaml"), load_config(folder / "parts.yaml")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> tuple:
+    """(one file, 10 part files) configs of the same synthetic deals, and the deals."""
+    deals, customers = synthetic_deals(6000)
+    return (*one_and_parts(tmp_path_factory.mktemp("deals"), deals, customers, 10), deals)
 
 
 SYNTH_RUNS = [dict(period="month", as_of="2026-03-31"), dict(period="quarter", as_of="2026-03-31"),
@@ -160,6 +165,40 @@ def test_pipeline_value_on_synthetic_deals_in_10_parts_equals_one_file(client, s
         assert len(trial) == len(got.results) // 5 and (trial["value"] == 0).all() and (trial["n"] == 0).all()
     dup = [(i.message, i.count) for r in (got, want) for i in r.issues if i.code == "duplicate_deal"]
     assert dup[0] == dup[1]
+
+
+@pytest.mark.parametrize("run", [dict(period="month", by=["plan"], as_of="2026-03-31"), dict(period="day", as_of="2025-03-10", since="2024-11-20"),
+                                 dict(period="week", by=["plan"])], ids=lambda r: "-".join(f"{k}={v}" for k, v in r.items()))
+def test_parts_split_by_time_equal_one_file(client, tmp_path, monkeypatch, run):
+    """An export split by month: each part's rows end early, its deals still open count at
+    every later snapshot (sent once per segment, keyed by the part's last instant)."""
+    read_every_row(monkeypatch)
+    deals, customers = synthetic_deals(3000, seed=9)
+    deals = deals.sort_values("created", kind="stable", na_position="last").reset_index(drop=True)
+    got, _ = same_run(*one_and_parts(tmp_path, deals, customers, 12), client, ["pipeline_value"], **run)
+    assert got.results["n"].max() > 100
+
+
+HAND_PARTS = [  # deal, created, closed, status, amount; one CSV file each
+    [("A", "2025-01-10", "", "open", 100), ("B", "2025-01-15", "2025-03-01", "won", 50)],  # the part's last instant: a month end
+    [("C", "2025-02-20", "2025-04-10", "lost", 30)],
+    [("D", "2025-05-05", "", "open", 7)],
+]
+
+
+def test_pipeline_value_by_hand_on_three_csv_parts(client, tmp_path):
+    """A open all along, B open until the end of February (closed at 03-01 00:00: still in
+    stock at that snapshot), C from Feb 20 to Apr 10, D from May 5."""
+    for k, part in enumerate(HAND_PARTS):
+        lines = ["id,account,created,closed,status,amount", *(",".join(map(str, r[:1] + ("A0",) + r[1:])) for r in part)]
+        (tmp_path / f"deals-{k}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pd.DataFrame({"id": ["A0"], "plan": ["Growth"], "created": [pd.Timestamp("2024-01-01")]}).to_parquet(tmp_path / "customers.parquet")
+    (tmp_path / "c.yaml").write_text(DEALS_CONFIG.format(path="deals-*.csv"), encoding="utf-8")
+    cfg = load_config(tmp_path / "c.yaml")
+    got, _ = same_run(cfg, cfg, client, ["pipeline_value"], period="month", as_of="2025-06-30")
+    rows = got.results[["period", "snapshot_at", "value", "n"]].values.tolist()
+    assert rows == [["2025-01", "2025-02-01 00:00", 150.0, 2], ["2025-02", "2025-03-01 00:00", 180.0, 3], ["2025-03", "2025-04-01 00:00", 130.0, 2],
+                    ["2025-04", "2025-05-01 00:00", 100.0, 1], ["2025-05", "2025-06-01 00:00", 107.0, 2]]  # the newest date is May 5
 
 
 def test_synthetic_pipeline_value_by_hand_at_one_snapshot(client, synthetic, monkeypatch):

@@ -131,15 +131,18 @@ def exchange_stock(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[s
 
     Which snapshots a run takes depends on the whole data (the earliest start, the newest
     date of any input: ``Grid.stock_periods``, ``Grid.stock_stop``), which no partition
-    knows. So a partition (collect) places its items at every instant the run may snapshot
-    at after its own earliest start (``Grid.snapshot_candidates``) and hands over the sums
-    per instant × segment, a zero row per segment it saw (every segment seen is present in
-    the result, as in pandas), and its earliest start as an extent. Past its latest start
-    or end nothing of a partition changes, so its open items (no end) are summed once for
-    those instants instead of being expanded to each. The client (finish) builds the run's
-    grid from the earliest start of all partitions and takes the merged sums at its
-    instants; each is the sum of the same items the pandas engine finds in stock there.
-    Collect returns an empty grid: a partition's own result is not used.
+    knows. So a partition (collect) hands over three things: its sums per instant × segment
+    at every instant the run may snapshot at after its own earliest start and up to its
+    latest start or end (``Grid.snapshot_candidates``), with a zero row per segment it saw
+    (every segment seen is present in the result, as in pandas); past that latest instant
+    nothing of it changes, so its open items (no end) are summed once per segment, keyed
+    by that instant, and count at every later snapshot; and its earliest start, as an
+    extent. The client (finish) builds the run's grid from the earliest start of all
+    partitions and adds, at each of its instants, the merged sums there and the open sums
+    of the partitions that ended before it: the same items the pandas engine finds in stock.
+    A partition whose rows end early (exports split by month) thus sends a row per segment
+    for the years after it, not one per later snapshot. Collect returns an empty grid: a
+    partition's own result is not used.
     """
     import pandas as pd
 
@@ -152,19 +155,31 @@ def exchange_stock(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[s
         starts = rows[STOCK_START]
         if starts.notna().any():
             partial.widen(key, starts.min(), starts.min())
-        partial.exchange(STOCK, _stock_cells(ctx, rows, at, agg))
+        for frame in _stock_cells(ctx, rows, at, agg):
+            partial.exchange(STOCK, frame)
         return [], pd.DataFrame({k: pd.Series(dtype=object) for k in [PERIOD_COL, *by, *agg]}), rows[by].iloc[:0] if by else None
-    merged = partial.exchange(STOCK, rows.iloc[:0])
+    cells, opened = partial.exchange(STOCK, rows.iloc[:0]), partial.exchange(STOCK, rows.iloc[:0])
     low = partial.extents.get(key)
     grid = snapshot_grid(ctx, pd.Timestamp(low[0]).to_pydatetime() if low else None, at)
-    period_of = {pd.Timestamp(t): pd.Timestamp(s) for s, t in grid}
-    cells = merged[merged[SNAPSHOT].isin(list(period_of))] if len(merged) else merged.iloc[:0]
-    grouped = cells.assign(**{PERIOD_COL: cells[SNAPSHOT].map(period_of)})[[PERIOD_COL, *by, *agg]].reset_index(drop=True)
-    return grid, grouped, merged[by].drop_duplicates() if by else None
+    ns = "datetime64[ns]"  # one resolution on both sides of the joins below
+    instants = pd.DataFrame({SNAPSHOT: pd.to_datetime([t for _, t in grid]).astype(ns), PERIOD_COL: pd.to_datetime([s for s, _ in grid])})
+    cells, opened = cells.astype({SNAPSHOT: ns}), opened.astype({SNAPSHOT: ns})
+    combos = cells[by].drop_duplicates() if by else None
+    parts = [instants.merge(cells, on=SNAPSHOT)] if len(cells) and len(instants) else []
+    if len(opened) and len(instants):  # open sums of the partitions whose last instant is before t
+        ended = opened.sort_values(SNAPSHOT, kind="stable")
+        ended[list(agg)] = ended.groupby(by, sort=False)[list(agg)].cumsum() if by else ended[list(agg)].cumsum()
+        wanted = instants.merge(combos, how="cross") if by else instants
+        parts.append(pd.merge_asof(wanted.sort_values(SNAPSHOT, kind="stable"), ended, on=SNAPSHOT, by=by or None,
+                                   allow_exact_matches=False, direction="backward").fillna({name: 0 for name in agg}))
+    grouped = (pd.concat(parts, ignore_index=True).groupby([PERIOD_COL, *by], sort=True)[list(agg)].sum().reset_index()
+               if parts else pd.DataFrame({k: pd.Series(dtype=object) for k in [PERIOD_COL, *by, *agg]}))
+    return grid, grouped, combos
 
 
-def _stock_cells(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    """One partition's sums per snapshot instant × segment at every instant the run may take (see :func:`exchange_stock`)."""
+def _stock_cells(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One partition's (sums per snapshot instant × segment up to its latest instant, open
+    items' sums per segment keyed by that instant), see :func:`exchange_stock`."""
     import numpy as np
     import pandas as pd
 
@@ -173,21 +188,26 @@ def _stock_cells(ctx: Any, rows: pd.DataFrame, at: str, agg: dict[str, tuple[str
     by = list(ctx.by)
     columns = [SNAPSHOT, *by, *agg]
     items = rows[rows[STOCK_PLACED] & rows[STOCK_START].notna()].assign(_one=np.int64(1))  # an undated start is never in stock
-    frames = []
+    cells, opened = [], []
     if len(items):
-        lo = items[STOCK_START].min()
         ends = items[STOCK_END].dropna()
-        hi = max(items[STOCK_START].max(), ends.max()) if len(ends) else items[STOCK_START].max()
-        instants = ctx.grid.snapshot_candidates(lo, at)
-        near, far = [t for t in instants if t <= hi], [t for t in instants if t > hi]
+        last = max(items[STOCK_START].max(), ends.max()) if len(ends) else items[STOCK_START].max()
+        near = [t for t in ctx.grid.snapshot_candidates(items[STOCK_START].min(), at) if t <= last]
         if near:
-            frames.append(_sums(in_stock_at(items, [(t, t) for t in near]), [SNAPSHOT, *by], agg))
-        still = items[items[STOCK_END].isna()]  # after hi, exactly the open items are in stock
-        if far and len(still):
-            frames.append(_sums(still, by, agg).merge(pd.DataFrame({SNAPSHOT: pd.to_datetime(far)}), how="cross"))
+            cells.append(_sums(in_stock_at(items, [(t, t) for t in near]), [SNAPSHOT, *by], agg))
+        still = items[items[STOCK_END].isna()]  # after ``last``, exactly the open items are in stock
+        if len(still):
+            opened.append(_sums(still, by, agg).assign(**{SNAPSHOT: pd.Timestamp(last)}))
     if by:  # every segment seen, also one without items in stock anywhere
-        frames.append(rows[by].drop_duplicates().assign(**{SNAPSHOT: pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")},
-                                                        **{name: 0 for name in agg}))
+        cells.append(rows[by].drop_duplicates().assign(**{SNAPSHOT: pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")},
+                                                       **{name: 0 for name in agg}))
+    return _frame(cells, columns), _frame(opened, columns)
+
+
+def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """``frames`` in one, with ``columns`` in order (an empty frame of them when there are none)."""
+    import pandas as pd
+
     frames = [f[columns] for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
