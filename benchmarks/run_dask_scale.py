@@ -19,8 +19,13 @@ For each size, in a scratch folder (default: a new temporary folder; never insid
                        compute ticket_volume first_reply_time -p month --since 2025-07-01
                        (Parquet date range push-down: half the rows are read)
 
+   With ``--approx``, the runs that report medians (reply+resolution, volume+reply) run a
+   third time as ``dask-approx``: ``--engine dask --quantiles approx`` (a quantile sketch
+   per cell instead of every value on the client);
 4. the pandas and Dask results are compared value by value (value, n, numerator,
-   denominator, and median/p90/mean where present: relative 1e-9);
+   denominator, and median/p90/mean where present: relative 1e-9); dask-approx against the
+   exact run (pandas, else dask): median and p90 (and a value that is a median) within
+   α = 1 % relative, the rest at 1e-9;
 5. the folder is deleted (``--keep`` keeps it).
 
 Memory: every crmmetrics run is started under ``nice -n 5`` with an address-space limit
@@ -41,7 +46,7 @@ and their largest (the nannies live inside the client process).
 
 Usage:
   python benchmarks/run_dask_scale.py --rows 10000000               # the 10M measurement
-  python benchmarks/run_dask_scale.py --rows 50000000 --skip-pandas-over 0
+  python benchmarks/run_dask_scale.py --rows 50000000 --no-pandas --approx --runs reply+resolution
   python benchmarks/run_dask_scale.py --rows 200000 --part-rows 25000 # a smoke run
 """
 from __future__ import annotations
@@ -87,6 +92,10 @@ metrics:
   one_touch_rate: {variant: zendesk_legacy}  # the generator writes no reopen count
 """
 COMPARED = ("value", "n", "numerator", "denominator", "mean", "median", "p90")
+APPROX_ALPHA = 0.01  # crmmetrics.metrics.sketch.ALPHA: the relative accuracy of --quantiles approx
+QUANTILES = ("median", "p90")
+# Engine labels: the --engine value and the extra flags of each.
+ENGINE_ARGS = {"pandas": ["--engine", "pandas"], "dask": ["--engine", "dask"], "dask-approx": ["--engine", "dask", "--quantiles", "approx"]}
 
 
 def generate(out: Path, rows: int, generator: Path) -> Path:
@@ -214,18 +223,22 @@ def rows_read(path: Path) -> tuple[int, int]:
             sum(i.get("count") or 0 for i in report["issues"] if i["code"] == "pushed_down"))
 
 
-def compare(a: dict, b: dict) -> list[str]:
-    """Disagreements between two results (keys, then every compared column at 1e-9 relative)."""
+def compare(a: dict, b: dict, approx: bool = False) -> list[str]:
+    """Disagreements between two results (keys, then every compared column at 1e-9 relative;
+    ``approx``: median, p90 and a value that is the median within APPROX_ALPHA relative)."""
     problems = [f"{k}: only in {'pandas' if k in a else 'dask'}" for k in sorted(set(a) ^ set(b))]
     for k in sorted(set(a) & set(b)):
+        sketched = {c for c in QUANTILES if approx} | ({"value"} if approx and a[k].get("value") in (a[k].get("median"), a[k].get("p90")) else set())
         for c in set(a[k]) | set(b[k]):
             x, y = a[k].get(c), b[k].get(c)
-            if (x is None) != (y is None) or (x is not None and not math.isclose(x, y, rel_tol=TOLERANCE, abs_tol=0.0)):
-                problems.append(f"{k} {c}: pandas {x!r} vs dask {y!r}")
+            tol = APPROX_ALPHA * (1 + 1e-9) if c in sketched else TOLERANCE
+            if (x is None) != (y is None) or (x is not None and not math.isclose(x, y, rel_tol=tol, abs_tol=0.0)):
+                problems.append(f"{k} {c}: exact {x!r} vs dask {y!r}")
     return problems
 
 
-def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: float, pandas: bool, runs: dict) -> dict:
+def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: float, pandas: bool, runs: dict,
+            approx: bool = False) -> dict:
     """Generate, convert and time the runs at one size; the facts for the table."""
     data = work / f"tickets-{rows}"
     data.mkdir(parents=True, exist_ok=True)
@@ -240,10 +253,11 @@ def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: fl
     res = {"rows": n, "csv_mb": csv_mb, "parquet_mb": size / 1e6, "parts": len(list((data / "tickets").glob("*.parquet"))),
            "runs": {}, "check": {}}
     for name, args in runs.items():
-        for engine in (["pandas"] if pandas else []) + ["dask"]:
+        medians = any(m in args for m in ("first_reply_time", "full_resolution_time"))
+        for engine in (["pandas"] if pandas else []) + ["dask"] + (["dask-approx"] if approx and medians else []):
             out = f"out_{engine}_{name}.json"
             cmd = [sys.executable, "-m", "crmmetrics", "compute", *args, "-c", "scale.yaml", "--as-of", AS_OF,
-                   "--engine", engine, "-f", "json", "-o", out, "-q"]
+                   *ENGINE_ARGS[engine], "-f", "json", "-o", out, "-q"]
             r = run_measured(cmd, data, limit_gb)
             if r["code"] == 0:
                 r["rows_read"], r["not_read"] = rows_read(data / out)
@@ -253,13 +267,14 @@ def measure(rows: int, work: Path, generator: Path, part_rows: int, limit_gb: fl
                   f"max {r['worker_max_mb']:.0f} MB); load {os.getloadavg()[0]:.2f}", file=sys.stderr)
             if r["code"] != 0 and not r["memory_error"]:
                 print(r["stderr"], file=sys.stderr)
-        ok = [e for e in ("pandas", "dask") if (name, e) in res["runs"] and res["runs"][(name, e)]["code"] == 0]
-        if ok == ["pandas", "dask"]:
-            a, b = load(data / f"out_pandas_{name}.json"), load(data / f"out_dask_{name}.json")
-            problems = compare(a, b)
+        ok = [e for e in ENGINE_ARGS if (name, e) in res["runs"] and res["runs"][(name, e)]["code"] == 0]
+        exact = next((e for e in ("pandas", "dask") if e in ok), None)
+        for other in (e for e in ("dask", "dask-approx") if e in ok and e != exact and exact):
+            a, b = load(data / f"out_{exact}_{name}.json"), load(data / f"out_{other}_{name}.json")
+            problems = compare(a, b, approx=other == "dask-approx")
             if problems:
-                sys.exit(f"error: {rows:,} {name}: pandas and Dask disagree on {len(problems)} values:\n  " + "\n  ".join(problems[:20]))
-            res["check"][name] = f"{len(a)} result rows agree"
+                sys.exit(f"error: {rows:,} {name}: {exact} and {other} disagree on {len(problems)} values:\n  " + "\n  ".join(problems[:20]))
+            res["check"][f"{name}, {other} vs {exact}"] = f"{len(a)} result rows agree"
     res["load"] = os.getloadavg()  # 1, 5 and 15 minutes, at the end of this size's runs
     return res
 
@@ -278,7 +293,7 @@ def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
                 lines.append(f"| {size} | {name} | {engine} | | {what} after {r['wall']:.0f} s | {r['cpu']:.1f} "
                              f"| {r['client_mb']:.0f} | | | {' / '.join(f'{x:.1f}' for x in res['load'])} |")
                 continue
-            if engine == "dask":
+            if engine.startswith("dask"):
                 mem = f"{r['worker_sum_mb']:.0f} ({r['workers']}) | {r['worker_max_mb']:.0f}"
             else:
                 mem = "— | —"
@@ -286,13 +301,14 @@ def render(results: list[dict], argv: list[str], limit_gb: float) -> str:
                          f"| {mem} | {' / '.join(f'{x:.1f}' for x in res['load'])} |")
     checks = [f"{r['rows']:,} {name}: {text}" for r in results for name, text in r["check"].items()]
     if checks:
-        lines += ["", "Check, pandas against Dask (value, n, numerator, denominator, mean, median, p90; relative "
-                  f"{TOLERANCE:g}): " + "; ".join(checks) + "."]
+        lines += ["", "Check against the exact run (value, n, numerator, denominator, mean, median, p90; relative "
+                  f"{TOLERANCE:g}; dask-approx: median, p90 and a median value within {APPROX_ALPHA:g}): " + "; ".join(checks) + "."]
     lines += ["", f"Command: `python benchmarks/run_dask_scale.py {shlex.join(argv)}`; each run, in the data folder "
               f"(under `nice -n 5`, `RLIMIT_AS` {limit_gb:g} GB):", "", "```"]
     for name, args in RUNS.items():
         lines.append(f"crmmetrics compute {shlex.join(args)} -c scale.yaml --as-of {AS_OF} --engine ENGINE -f json -o out.json -q")
     lines.append("```")
+    lines += ["", "ENGINE: pandas, dask, or for dask-approx `dask --quantiles approx`."]
     return "\n".join(lines)
 
 
@@ -301,7 +317,7 @@ def _from_json(r: dict) -> dict:
     runs = {}
     for key, v in r["runs"].items():
         name, engine = key.split("|")
-        if engine == "dask" and v.get("workers") and "tree_max_mb" not in v:  # written before client_mb was the polled one
+        if engine.startswith("dask") and v.get("workers") and "tree_max_mb" not in v:  # written before client_mb was the polled one
             v = {**v, "tree_max_mb": v["client_mb"], "client_mb": v["client_polled_mb"]}
         runs[(name, engine)] = v
     return {**r, "runs": runs}
@@ -314,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part-rows", type=int, default=1_000_000, help="rows per Parquet part file (default 1M)")
     ap.add_argument("--limit-gb", type=float, default=20.0, help="RLIMIT_AS of every crmmetrics process (default 20)")
     ap.add_argument("--no-pandas", action="store_true", help="only the Dask engine")
+    ap.add_argument("--approx", action="store_true", help="also run the median runs with --quantiles approx (dask-approx)")
     ap.add_argument("--runs", help="comma-separated run names (default: all): " + ", ".join(RUNS))
     ap.add_argument("--work", type=Path, help="scratch folder (default: a new temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated data")
@@ -332,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         for rows in a.rows or [10_000_000]:
             print(f"{rows:,} tickets in {work}", file=sys.stderr)
             runs = {k: v for k, v in RUNS.items() if not a.runs or k in a.runs.split(",")}
-            results.append(measure(rows, work, a.generator.resolve(), a.part_rows, a.limit_gb, not a.no_pandas, runs))
+            results.append(measure(rows, work, a.generator.resolve(), a.part_rows, a.limit_gb, not a.no_pandas, runs, a.approx))
             if not a.keep:
                 shutil.rmtree(work / f"tickets-{rows}", ignore_errors=True)
     finally:
