@@ -90,14 +90,33 @@ def repeated_later(scans: list[pd.DataFrame]) -> list[pd.DataFrame]:
 
 
 def cross_part_repeats(ids: list[pd.DataFrame | None]) -> pd.DataFrame:
-    """(part, _row) of each part's first row of a key an earlier part already holds, in order."""
+    """(part, _row) of each part's first row of a key an earlier part already holds, in order.
+
+    What ``duplicated(["h1", "h2"], keep="first")`` gives on the parts concatenated, by a
+    stable sort of the 128-bit keys instead: a key's rows are then adjacent in part order and
+    all but the first repeat it. The client holds every id's hashes here; pandas' two-column
+    ``duplicated`` (a hash table per column, then one on the combined labels) peaked at about
+    100 bytes per id on top of them, the sort at about 30 (measured on 10M ids: 964 vs 306 MB),
+    which was most of the client's memory once the quantiles were sketched (docs/performance.md).
+    """
+    import numpy as np
     import pandas as pd
 
-    frames = [f.assign(_part=k) for k, f in enumerate(ids) if f is not None and len(f)]
+    frames = [(k, f) for k, f in enumerate(ids) if f is not None and len(f)]
     if not frames:
         return pd.DataFrame({"_part": pd.Series(dtype="int64"), "_row": pd.Series(dtype="int64")})
-    allk = pd.concat(frames, ignore_index=True)
-    return allk.loc[allk.duplicated(["h1", "h2"], keep="first"), ["_part", "_row"]].reset_index(drop=True)
+    h1 = np.concatenate([f["h1"].to_numpy() for _, f in frames])
+    h2 = np.concatenate([f["h2"].to_numpy() for _, f in frames])
+    order = np.lexsort((h2, h1))  # stable: equal keys stay in concatenation order
+    h1, h2 = h1[order], h2[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    np.logical_and(h1[1:] == h1[:-1], h2[1:] == h2[:-1], out=repeat[1:])
+    del h1, h2
+    at = np.sort(order[repeat])  # positions in the concatenation, in order
+    starts = np.cumsum([0] + [len(f) for _, f in frames[:-1]])
+    part = np.array([k for k, _ in frames], dtype="int64")[np.searchsorted(starts, at, side="right") - 1]
+    rows = np.concatenate([f["_row"].to_numpy() for _, f in frames])[at]
+    return pd.DataFrame({"_part": part, "_row": rows.astype("int64")})
 
 
 def locate_duplicates(config: Config, entity: str, part: str, rows: list[int]) -> list[Issue]:

@@ -235,3 +235,4 @@ def test_pandas_engine_ignores_approx(tmp_path):
     assert exact.exit_code == approx.exit_code == 0 and approx.stdout == exact.stdout
     bad = runner.invoke(app, [*args, "--quantiles", "rough"])
     assert bad.exit_code == 2 and "--quantiles 'rough' is not a choice" in bad.stderr
+
