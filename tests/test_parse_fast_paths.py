@@ -197,6 +197,18 @@ def test_excel_columns_of_one_cell_type_equal_the_per_cell_rules(cells, ftype):
     assert fast == slow
 
 
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.one_of(_DATES, _DATES.map(lambda d: d.date()), _NUMBERS, _TEXTS, _BLANK), min_size=1, max_size=20),
+       ftype=st.sampled_from([FieldType.DATETIME, FieldType.DATE]))
+def test_excel_date_cells_read_as_their_midnight(cells, ftype):
+    """A date cell (Excel's exact midnight, which calamine gives as a date) reads as that
+    day's midnight datetime: pandas converts the column's date cells itself (issue #15:
+    no Python call per cell), with the same values, unit and problems."""
+    midnight = [dt.datetime(v.year, v.month, v.day) if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v
+                for v in cells]
+    assert _excel_pipeline(cells, ftype)[2:] == _excel_pipeline(midnight, ftype)[2:]
+
+
 def test_excel_text_is_stripped_like_python_not_like_arrow():
     cleaned = parse.clean_text(pd.Series(["\x1cA-1\x1f", " NA ", None, "b"], dtype=object), ["NA"])
     assert cleaned.tolist() == ["A-1", None, None, "b"]

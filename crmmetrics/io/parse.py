@@ -162,6 +162,24 @@ def _is_instance(values: pd.Series, kind: type | tuple[type, ...], every: frozen
     return values.map(lambda v: isinstance(v, kind))
 
 
+# infer_dtype kinds whose present cells are all Python (or numpy) numbers, never bools.
+_NUMBER_KINDS = frozenset({"floating", "integer", "mixed-integer-float"})
+
+
+def _are_numbers(values: pd.Series, found: str | None = None) -> pd.Series:
+    """Which cells of an object column are numbers (int or float, not bool): Excel's
+    numeric cells. A column of one kind is answered by ``infer_dtype`` (``found``);
+    only mixed columns test each cell (as :func:`_is_instance` does for other types)."""
+    import pandas as pd
+
+    found = _uniform_kind(values) if found is None else found
+    if found in _NUMBER_KINDS:
+        return values.notna()
+    if found in _NOT_NUMBER_KINDS or found in ("empty", "boolean"):
+        return pd.Series(False, index=values.index)
+    return values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def apply_values_map(values: pd.Series, mapping: dict[str, Any], turkish: bool = False) -> pd.Series:
     """Map raw → canonical values; ``"*"`` is the default for anything else present.
 
@@ -428,7 +446,7 @@ def _fast_numbers(values: pd.Series, present: pd.Series, decimal: str) -> tuple[
     if values.dtype.kind in "fiu":
         # typed numbers (Parquet): no parse, so no text round trip
         return values.astype("float64"), pd.Series(False, index=values.index)
-    is_num = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+    is_num = _are_numbers(values)
     if is_num.any():
         out[is_num] = values[is_num].astype("float64")
     return out, present & ~is_num
@@ -674,13 +692,14 @@ def parse_datetime(values: pd.Series, *, tz: str, dayfirst: bool | None = None, 
         typed = _is_instance(values, (dt.datetime, dt.date), frozenset({"datetime", "date"}), _NOT_DATE_KINDS, found)
         if typed.any():
             cells = values[typed]
-            if found != "datetime":  # real date cells (no time) become midnight datetimes
-                cells = cells.map(lambda v: v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day))
-            put(typed, pd.to_datetime(cells, errors="coerce"))
-        if found in _NOT_NUMBER_KINDS or found == "empty":
-            numeric = pd.Series(False, index=values.index)
-        else:
-            numeric = values.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+            stamps = pd.to_datetime(cells, errors="coerce")
+            if found != "datetime":
+                # Real date cells (no time) are midnight: pandas converts them itself, in
+                # seconds when every cell is one, so the unit is pinned to the one datetime
+                # cells give (one midnight cell made this a Python call per cell of the column).
+                stamps = stamps.astype("datetime64[us]")
+            put(typed, stamps)
+        numeric = _are_numbers(values, found)
         if numeric.any():
             stamps, hi = _from_serial(values[numeric].astype("float64"))
             local[numeric] = stamps

@@ -513,7 +513,9 @@ def _sheet_columns(body: list[list[Any]], headers: list[str], resolved: dict[str
     """
     import pandas as pd
 
-    kept = [i for i, r in enumerate(body) if r.count("") + r.count(None) != len(r)]
+    # any(r): a truthy cell ends the test at once (blank cells are falsy); only rows of
+    # falsy cells (0, False, "", None) are counted.
+    kept = [i for i, r in enumerate(body) if any(r) or r.count("") + r.count(None) != len(r)]
     rows_kept = body if len(kept) == len(body) else [body[i] for i in kept]
     width = min(map(len, rows_kept), default=0)
     columns: dict[str, Any] = {}

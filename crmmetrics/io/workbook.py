@@ -162,7 +162,7 @@ def _scan(display: str, zf: zipfile.ZipFile, path: str, facts: SheetFacts) -> No
                 body, tail = buf[:cut], buf[cut:]
                 rows = _ROW.findall(body)
                 if rows:
-                    max_row = max(max_row, max(int(r) for r in rows))
+                    max_row = max(max_row, max(map(int, rows)))
                 wide = set(_WIDE_CELL.findall(body))
                 for letters, row in wide:
                     max_col = max(max_col, col_index(letters.decode()))
