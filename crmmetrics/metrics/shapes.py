@@ -411,7 +411,7 @@ class Stock(Shape):
             summed = [*ctx.by, *([self.column] if self.column else []), *extras.values()]
             placed = rows.loc[rows[STOCK_PLACED].to_numpy(dtype=bool),
                               [STOCK_START, STOCK_END, *dict.fromkeys(c for c in summed if c in rows)]]
-            stocked = in_stock_at(placed, grid).assign(_one=np.int64(1))
+            stocked = in_stock_at(placed, grid, summed).assign(_one=np.int64(1))
             out = snapshot_result(ctx, stocked, grid, rows, agg)
         out["value"] = out["numerator"]
         out["denominator"] = np.nan

@@ -22,29 +22,32 @@ if TYPE_CHECKING:
 SURVEY_NEEDS = ("survey_type", "score")
 
 
-def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, scale_text: str) -> pd.DataFrame:
+def _scored_rows(ctx: MetricContext, survey_type: str, lo: float, hi: float, scale_text: str,
+                 keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Responses of ``survey_type`` in range, with valid integer scores only.
 
     Blank scores are excluded (Qualtrics' default) and counted in one info issue;
-    out-of-range and non-integer scores get one issue per row.
+    out-of-range and non-integer scores get one issue per row. The rows carry the
+    score, the date, the --by segments, the row locations and the ``keep`` columns:
+    not the ids and texts no survey metric reads (each filter would copy them).
     """
     from crmmetrics.errors import Level
 
     _report_blank_types(ctx, survey_type)
-    df = ctx.frame[ctx.frame["survey_type"] == survey_type]
-    rows = ctx.flow_rows(df)
-    blank = rows["score"].isna()
+    frame = ctx.frame
+    columns = [c for c in dict.fromkeys(("_src", "_row", ctx.spec.date_field, "score", *keep, *ctx.by)) if c in frame]
+    rows = ctx.flow_rows(frame.loc[(frame["survey_type"] == survey_type).to_numpy(dtype=bool), columns])
+    score = rows["score"]
+    blank = score.isna()
     if blank.any():
         ctx.row_issues(rows[blank], "blank_score", f"{survey_type} response without a score excluded", "score", level=Level.INFO)
-    rows = rows[~blank]
-    score = rows["score"]
-    not_int = score % 1 != 0
-    out_of_range = ~not_int & ((score < lo) | (score > hi))
+    not_int = ~blank & (score % 1 != 0)
+    out_of_range = ~blank & ~not_int & ((score < lo) | (score > hi))
     if not_int.any():
         ctx.row_issues(rows[not_int], "score_not_integer", f"{survey_type} score is not a whole number on the {scale_text} scale; response excluded", "score")
     if out_of_range.any():
         ctx.row_issues(rows[out_of_range], "score_out_of_range", f"{survey_type} score outside the {scale_text} scale; response excluded", "score")
-    return rows[~not_int & ~out_of_range]
+    return rows[~blank & ~not_int & ~out_of_range]  # one copy for the three exclusions
 
 
 def _report_blank_types(ctx: MetricContext, survey_type: str) -> None:
@@ -94,8 +97,9 @@ def nps_rows(ctx: MetricContext) -> pd.DataFrame:
     import numpy as np
 
     opts: NpsOptions = ctx.options  # type: ignore[assignment]
-    rows = _scored_rows(ctx, "nps", opts.scale_min, 10, f"{opts.scale_min}-10 NPS")
-    if opts.unit == "latest_per_customer":
+    latest = opts.unit == "latest_per_customer"
+    rows = _scored_rows(ctx, "nps", opts.scale_min, 10, f"{opts.scale_min}-10 NPS", keep=("customer_id",) if latest else ())
+    if latest:
         if not ctx.mapped("customer_id"):
             raise ConfigError("nps unit latest_per_customer needs surveys.customer_id mapped")
         no_customer = rows["customer_id"].isna()
