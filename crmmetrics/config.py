@@ -224,7 +224,8 @@ def config_model() -> type[BaseModel]:
 
 
 @lru_cache(maxsize=8)
-def load_model(entities: frozenset[str] | None = None, analyses: bool = True) -> type[BaseModel]:
+def load_model(entities: frozenset[str] | None = None, analyses: bool = True, metrics: bool = True,
+               thresholds: bool = True) -> type[BaseModel]:
     """The top-level model ``load_config`` validates with: the same keys as
     :func:`config_model`, metric names from ``metrics/catalog.py``, and each
     ``metrics.<name>`` section kept as written (any value) until
@@ -236,12 +237,14 @@ def load_model(entities: frozenset[str] | None = None, analyses: bool = True) ->
     was a tenth of a second of every run): ``entities`` are the ``sources:`` keys that get
     a source model (None: all), and ``analyses`` False types each ``analyses.<name>`` as
     absent without importing the analysis modules. Every key stays a field, so a typo
-    gets the same close-match hint.
+    gets the same close-match hint. A config without a ``metrics:`` (``thresholds:``)
+    section gets that section without fields (nothing to validate, and 66 fields less to
+    build): read its entries with ``getattr(section, name, None)``.
     """
     from crmmetrics.metrics.catalog import UNITS
 
-    return _top_model({name: (Any, Field(None)) for name in UNITS}, {name: (Threshold | None, Field(None)) for name in UNITS},
-                      entities, analyses)
+    return _top_model({name: (Any, Field(None)) for name in UNITS} if metrics else {},
+                      {name: (Threshold | None, Field(None)) for name in UNITS} if thresholds else {}, entities, analyses)
 
 
 def _top_model(metric_fields: dict[str, Any], threshold_fields: dict[str, Any], entities: frozenset[str] | None = None,
@@ -359,7 +362,7 @@ class Config:
             # Only the families of the sections written are imported; UNITS is in
             # registry order, so problems are listed in the order they always were.
             for metric in UNITS:
-                raw = getattr(self.model.metrics, metric)
+                raw = getattr(self.model.metrics, metric, None)
                 if raw is None:
                     continue
                 spec = get_metric(metric)
@@ -374,7 +377,7 @@ class Config:
         return self._metric_options
 
     def threshold(self, name: str) -> Threshold | None:
-        return getattr(self.model.thresholds, name)
+        return getattr(self.model.thresholds, name, None)
 
     def where(self, *path: Any) -> str:
         """``file:line`` of a key path, for messages."""
@@ -455,7 +458,8 @@ def config_from_data(data: Any, lines: dict[tuple[Any, ...], int], path: Path | 
         normalised["sources"] = {k: ([v] if isinstance(v, dict) else v) for k, v in expanded.items()}
     sources = normalised.get("sources")
     model_cls = load_model(frozenset(sources) & set(ENTITIES) if isinstance(sources, dict) else frozenset(),
-                           analyses=normalised.get("analyses") is not None)
+                           analyses=normalised.get("analyses") is not None, metrics=normalised.get("metrics") is not None,
+                           thresholds=normalised.get("thresholds") is not None)
     problems: list[str] = []
     try:
         model = model_cls.model_validate(normalised)
@@ -559,7 +563,7 @@ def _has_checks(cfg: Config) -> bool:
     from crmmetrics.metrics.catalog import UNITS
 
     model = cfg.model
-    return bool(model.checks or model.goals or any(getattr(model.thresholds, name) is not None for name in UNITS)
+    return bool(model.checks or model.goals or any(getattr(model.thresholds, name, None) is not None for name in UNITS)
                 or any(src.max_age is not None for ent in ENTITIES for src in cfg.sources(ent)))
 
 
