@@ -197,8 +197,9 @@ def _session(client: Any, scheduler: str | None) -> Iterator[Any]:
         with c:
             yield c
         return
-    # One single-threaded worker process per core.
-    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    # One single-threaded worker process per core; the scheduler's HTTP server on a free port (":0"),
+    # not 8787, so a running Jupyter or a second crmmetrics does not print "Port 8787 is already in use".
+    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as c:
         yield c
 

@@ -59,7 +59,7 @@ def test_engine_dask_without_dask_exits_2_with_the_install_line(how, tmp_path, m
 def client():
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
