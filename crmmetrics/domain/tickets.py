@@ -149,10 +149,14 @@ def elapsed_minutes(ctx: MetricContext, rows: pd.DataFrame, start: str, end: str
 
 
 def solved_in_period(ctx: MetricContext, opts: TicketOptions, closed_fallback: bool = True) -> pd.DataFrame:
-    """Tickets whose (final) solve falls in the period, with ``_end`` and ``_period``."""
-    df = usable_tickets(ctx, opts)
-    df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=closed_fallback))
-    return ctx.flow_rows(df[df["_end"].notna()], "_end")
+    """Tickets whose (final) solve falls in the period, with ``_end`` and ``_period``.
+
+    The status is folded once and the solved rows are copied once (flow_rows' where=),
+    not the whole ticket frame twice; every column stays, for the variants that read them.
+    """
+    df, status = usable_with_status(ctx, opts)
+    df = df.assign(_end=solve_time(ctx, df, opts, "solved_at", final=True, closed_fallback=closed_fallback, status=status))
+    return ctx.flow_rows(df, "_end", where=df["_end"].notna())
 
 
 # An agent message this close to the ticket's creation is the ticket's own opening comment.
