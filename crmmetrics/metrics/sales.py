@@ -445,13 +445,18 @@ def _deal_probability(ctx: MetricContext, deals: pd.DataFrame, scale: str) -> pd
     return (p / top).where(~bad)
 
 
+def _has_stage_history(ctx: MetricContext) -> bool:
+    """Whether deal_stages can tell the stage of a deal at a past instant (history mapped, deals keyed)."""
+    return ctx.other("deal_stages") is not None and {"deal_id", "stage", "entered_at"} <= ctx.mapped_fields("deal_stages") \
+        and ctx.mapped("deal_id", "deals")
+
+
 def _stage_at_snapshot(ctx: MetricContext, rows: pd.DataFrame) -> pd.Series | None:
     """The stage each deal was in at its snapshot instant, from deal_stages (None without history)."""
     import pandas as pd
 
     hist = ctx.other("deal_stages")
-    if hist is None or not {"deal_id", "stage", "entered_at"} <= ctx.mapped_fields("deal_stages") or not ctx.mapped("deal_id", "deals") \
-            or not len(rows):
+    if hist is None or not _has_stage_history(ctx) or not len(rows):
         return None
     h = hist.dropna(subset=["deal_id", "entered_at", "stage"])
     h = pd.DataFrame({"deal_id": h["deal_id"].astype(str), "_entered": ctx.local(h["entered_at"]).astype("datetime64[ns]"),
@@ -482,7 +487,9 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     own = _deal_probability(ctx, deals, opts.probability_scale) if opts.probability_source != "stage" else pd.Series(float("nan"), index=deals.index)
     deals = deals.assign(_own_p=own)
     grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
-    rows = open_at_snapshots(ctx, deals, grid, (*ctx.by, "deal_id", "stage", "status", "_own_p", "amount"))  # what is read below
+    # What is read below; the deal_id (text, the largest column) only to look the stage history up.
+    history = ("deal_id",) if _has_stage_history(ctx) else ()
+    rows = open_at_snapshots(ctx, deals, grid, (*ctx.by, *history, "stage", "status", "_own_p", "amount"))
     stage_now = rows["stage"].astype(object)  # all None when unmapped
     hist_stage = _stage_at_snapshot(ctx, rows)
     still_open = rows["status"] == "open"
