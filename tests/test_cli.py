@@ -90,6 +90,24 @@ def test_metrics_and_explain(project):
     assert "satisfied ÷ rated responses" in text and "satisfied_min (default None)" in text and "[in force: None]" in text
 
 
+
+def test_explain_says_what_the_configured_dask_engine_does(tmp_path):
+    """explain -c names the engine in force: refused metrics with the reason, approximate
+    quantiles with the bound; nothing on the pandas engine (it computes every metric exactly)."""
+    base = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
+    for engine, metric, wanted in [
+        ("{name: dask, quantiles: approx}", "first_reply_time", "median and p90 within 1% (relative)"),
+        ("{name: dask}", "first_reply_time", "quantiles exact: every measured value travels to the client"),
+        ("{name: dask}", "nps", "per-partition sums merged"),
+        ("{name: dask}", "mrr", "refused; mrr is not supported on the Dask engine: it needs all of a customer's rows together"),
+    ]:
+        cfg = write(tmp_path / "crm.yaml", base.replace("version: 1\n", f"version: 1\nengine: {engine}\n", 1))
+        res = run("explain", metric, "-c", str(cfg))
+        assert res.exit_code == 0, res.output
+        assert "Engine: dask (engine.name in the config)" in res.stdout and wanted in res.stdout, res.stdout
+    assert "Engine:" not in run("explain", "first_reply_time", "-c", str(ROOT / "config.example.yaml")).stdout
+
+
 def test_validate_lists_issues_and_exits_65(survey_project):
     cfg = survey_project([("nps", "ten", "2026-01-05")])
     res = run("validate", "-c", str(cfg))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -88,3 +88,30 @@ def explain_cmd(
         note = measured_from_note(spec.name, cfg)
         if note:
             sys.stdout.write(f"\nWith this config: {note}\n")
+        engine_note = dask_note(spec, opts if opts is not None else spec.options(), cfg)
+        if engine_note:
+            sys.stdout.write(f"\nEngine: {engine_note}\n")
+
+
+def dask_note(spec: Any, options: Any, cfg: Any) -> str | None:
+    """What the config's Dask engine (``engine.name: dask``) does with this metric: refused
+    (and why), or run, with median and p90 exact or approximate (``engine.quantiles``).
+    None on the pandas engine, which computes every metric exactly."""
+    engine = cfg.model.engine
+    if engine is None or engine.name != "dask":
+        return None
+    from crmmetrics.dask_support import refusal
+    from crmmetrics.engine import MetricPlan
+    from crmmetrics.metrics.shapes import Mean
+
+    why = refusal(MetricPlan(spec, options, []), cfg)
+    if why:
+        return f"dask (engine.name in the config): refused; {why} (run it with --engine pandas)"
+    if not isinstance(spec.shape_in_force(options), Mean):
+        return "dask (engine.name in the config): per-partition sums merged; the pandas engine's values (floating point to 1e-9)"
+    if engine.quantiles == "approx":
+        from crmmetrics.metrics.sketch import ALPHA
+
+        return (f"dask (engine.name in the config), quantiles approx: median and p90 within {ALPHA:.0%} (relative) "
+                "of the exact values, from a sketch per period x segment; n, sums and means exact")
+    return "dask (engine.name in the config), quantiles exact: every measured value travels to the client (engine.quantiles: approx saves that memory)"
