@@ -614,9 +614,9 @@ def _check_schedules(cfg: Config) -> list[str]:
     the sections as written: they are validated later, see Config.check_metric_options)."""
     problems: list[str] = []
     names = list(cfg.model.business_hours)
-    for name, bh in cfg.model.business_hours.items():
+    if names:  # most configs have no schedules: then business_hours is not imported
         from crmmetrics.domain.business_hours import compile_schedule
-
+    for name, bh in cfg.model.business_hours.items():
         try:
             compile_schedule(name, bh, cfg.timezone, cfg.where)
         except ConfigError as exc:

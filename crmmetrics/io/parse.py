@@ -833,13 +833,12 @@ def _iso_separators_everywhere(chunk: Any) -> bool:
     """True when every present value of a string chunk has a byte length of _ISO_SEPARATORS
     and its separators there (read from the offsets and data buffers, without a copy)."""
     import numpy as np
+    import pyarrow as pa
 
     n = len(chunk)
     if n == 0 or chunk.null_count == n:
         return True
     _, offsets_buf, data_buf = chunk.buffers()
-    import pyarrow as pa
-
     kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
     offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1, offset=chunk.offset * kind.itemsize)
     starts = offsets[:-1]
