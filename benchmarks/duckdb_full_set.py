@@ -8,7 +8,8 @@ read as UTC, as of 2025-12-31):
 
   surveys   nps csat ces -p month -b plan      (plan joined from customers on customer_id)
   deals     win_rate sales_cycle_length pipeline_value -p quarter
-  tickets   first_reply_time full_resolution_time -p month -b channel
+  tickets   first_reply_time full_resolution_time one_touch_rate -p month -b channel
+            (one-touch: the zendesk_legacy variant of synthetic.yaml, < 2 agent replies)
   reply     first_reply_time -p month          (the linearity curve's one metric)
   churn     customer_churn_rate -p month       (ChartMogul formula)
   all       the "everything computable" run, limited to what is feasible in SQL here:
@@ -23,6 +24,8 @@ Writes metric, period, segment, n, value as CSV. The rules follow docs/metrics.m
   over won deals; pipeline Σ amount of deals open at the period end (created before
   it, not yet closed, or still open); reply and resolution medians in hours (reply
   by creation month, resolution by solve month; a reply before creation is left out);
+  one-touch: solved tickets with a reply count below 2 ÷ solved tickets with a reply
+  count, by solve month;
   churn: customers paying (mrr > 0) at the month start who churned in the month ÷
   customers paying at the month start.
 """
@@ -88,6 +91,10 @@ TICKETS = """
          median((epoch(resolved_at) - epoch(created_at)) / 3600.0)
     FROM t WHERE resolved_at IS NOT NULL AND resolved_at >= created_at
      AND lower(status) IN ('solved', 'closed', 'resolved') GROUP BY ALL
+  UNION ALL
+  SELECT 'one_touch_rate', {period_solved}, {segment}, count(*), count(*) FILTER (replies_count < 2) / count(*)
+    FROM t WHERE resolved_at IS NOT NULL AND lower(status) IN ('solved', 'closed', 'resolved')
+     AND replies_count IS NOT NULL GROUP BY ALL
   {extra}
 """
 

@@ -36,8 +36,8 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "synthetic_all_month": ("synthetic", ["-p", "month"]),
     "synthetic_surveys_by_plan": ("synthetic", ["nps", "csat", "ces", "-p", "month", "-b", "plan"]),
     "synthetic_deals_quarter": ("synthetic", ["win_rate", "sales_cycle_length", "pipeline_value", "-p", "quarter"]),
-    "synthetic_tickets_by_channel": ("synthetic", ["first_reply_time", "full_resolution_time", "-p", "month",
-                                                   "-b", "channel"]),
+    "synthetic_tickets_by_channel": ("synthetic", ["first_reply_time", "full_resolution_time", "one_touch_rate",
+                                                   "-p", "month", "-b", "channel"]),
 }
 
 # Row fields that identify a row rather than measure it (stage: stage_duration has a
