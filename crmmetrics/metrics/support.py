@@ -392,8 +392,8 @@ def one_touch_rows(ctx: MetricContext) -> pd.DataFrame:
     import numpy as np
 
     opts: OneTouchOptions = ctx.options  # type: ignore[assignment]
-    rows = solved_in_period(ctx, opts)
     v = opts.variant
+    rows = solved_in_period(ctx, opts, ("agent_replies", *ONE_TOUCH_FIELDS[v]))
     if v in ("exactly_one", "zendesk_legacy", "zendesk_messaging"):
         rows = _require(ctx, rows, "agent_replies", f"variant {v}")
     if v in ("exactly_one", "zendesk_messaging"):
@@ -476,7 +476,7 @@ def reopen_rows(ctx: MetricContext) -> pd.DataFrame:
     import numpy as np
 
     opts: ReopenOptions = ctx.options  # type: ignore[assignment]
-    rows = _require(ctx, solved_in_period(ctx, opts), "reopen_count", "(solved tickets reopened ÷ solved)")
+    rows = _require(ctx, solved_in_period(ctx, opts, ("reopen_count",)), "reopen_count", "(solved tickets reopened ÷ solved)")
     reopened = (rows["reopen_count"] >= 1).astype("int64")
     return rows.assign(_reopened=reopened, _events=rows["reopen_count"].astype("float64"), _one=np.int64(1))
 
