@@ -213,3 +213,30 @@ def test_excel_text_is_stripped_like_python_not_like_arrow():
     cleaned = parse.clean_text(pd.Series(["\x1cA-1\x1f", " NA ", None, "b"], dtype=object), ["NA"])
     assert cleaned.tolist() == ["A-1", None, None, "b"]
     assert parse._uniform_kind(pd.Series(["a", None, float("nan")], dtype=object)) == "string"
+
+
+# Values an export's text columns hold: plain codes and ids, null tokens, and edges
+# Arrow's trim must see (ASCII blanks and controls, NBSP, em space, Turkish letters).
+text_cell = st.one_of(
+    st.sampled_from(["closed", "TKT-00000001", "2024-11-11 22:41:51", "", "NA", "null", "?", "ı", "şŞ", "Kazanıldı",
+                     " closed", "open ", "\tNA", "NA\u00a0", "\u2003x", "a\u00a0b", "x\x1f", "\x00", "ü"]),
+    st.text(alphabet=st.sampled_from(["a", "Z", "1", " ", "\t", "\n", "\u00a0", "\u2003", "ı", "İ", "\x0b", "\x1c"]), max_size=4),
+    st.none())
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(text_cell, max_size=25), chunks=st.integers(1, 3))
+def test_clean_text_skips_the_strip_only_when_it_changes_nothing(values, chunks):
+    import pyarrow as pa
+
+    nulls = ["", "NA", "null", "?"]
+    # Several chunks, as pyarrow's CSV reader hands them over (one per block).
+    size = -(-len(values) // chunks) or 1
+    parts = [pa.array(values[i:i + size], pa.large_string()) for i in range(0, len(values), size)]
+    column = pa.table({"x": pa.chunked_array(parts, pa.large_string())}).to_pandas()["x"]
+    stripped = column.str.strip()
+    expected = stripped.mask(stripped.isin(nulls))
+    got = parse.clean_text(column, nulls)
+    assert got.dtype == expected.dtype
+    assert got.isna().tolist() == expected.isna().tolist()
+    assert got.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()

@@ -108,6 +108,9 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
     import pandas as pd
 
     if is_text(raw):
+        fast = _clean_arrow_text(raw, null_values)
+        if fast is not None:
+            return fast
         stripped = raw.str.strip()
         return stripped.mask(stripped.isin(null_values))
     if is_typed(raw):
@@ -123,6 +126,65 @@ def clean_text(raw: pd.Series, null_values: list[str]) -> pd.Series:
         out[is_str] = s.where(~s.isin(null_values), None)
     # Missing cells are None (never float NaN, which would read back as the text "nan").
     return pd.Series(out.where(out.notna(), None), index=raw.index, dtype=object)
+
+
+def _clean_arrow_text(raw: pd.Series, null_values: list[str]) -> pd.Series | None:
+    """``clean_text`` of an Arrow-backed text column whose values need no stripping, or
+    None when some value might (the caller then strips every value).
+
+    Stripping copies every string of the column and masking copies it again (≈ 0.25 s
+    CPU per 10M-row column, eight columns in a ticket run); an export's ids, dates and
+    codes rarely carry edge blanks. So the first and last byte of each value are read
+    from the Arrow buffers: only a value starting or ending with a byte ≤ 0x20 (ASCII
+    blanks and controls) or ≥ 0x80 (any non-ASCII character, which might be Unicode
+    whitespace) can change, and those few are trimmed to check. The null tokens are
+    then found with one ``is_in``, and the column is masked only when one occurs.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if getattr(raw.dtype, "storage", None) != "pyarrow":
+        return None
+    arr = pa.array(raw.array)
+    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    for chunk in chunked.chunks:
+        edge = _edge_candidates(chunk)
+        if edge is None:
+            return None
+        if len(edge) and not pc.all(pc.equal(pc.utf8_trim_whitespace(edge), edge)).as_py():
+            return None
+    tokens = pa.array(null_values, type=chunked.type)
+    hit = pc.is_in(chunked, value_set=tokens).fill_null(False)
+    if not pc.any(hit).as_py():
+        return raw
+    return raw.mask(pd.Series(hit.to_numpy(zero_copy_only=False), index=raw.index))
+
+
+def _edge_candidates(chunk: Any) -> Any:
+    """The values of a string chunk that start or end with a byte ≤ 0x20 or ≥ 0x80 (the
+    only ones stripping might change), or None for a chunk of another type."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return None
+    n = len(chunk)
+    if n == 0:
+        return chunk
+    _, offsets_buf, data_buf = chunk.buffers()
+    kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+    offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1, offset=chunk.offset * kind.itemsize)
+    if data_buf is None or offsets[-1] == offsets[0]:
+        return chunk.slice(0, 0)  # every value empty (or null): nothing to strip
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    # Empty values read their neighbour's bytes here; they are masked out by ``filled``.
+    first = data[np.minimum(starts, len(data) - 1)]
+    last = data[np.maximum(ends - 1, 0)]
+    odd = filled & ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80))
+    return chunk.filter(pa.array(odd)) if odd.any() else chunk.slice(0, 0)
 
 
 def _uniform_kind(values: pd.Series) -> str:
