@@ -27,6 +27,7 @@ from crmmetrics.io.limits import ZIP_MAGIC, compression_of, decompress
 from crmmetrics.io.lazytext import LazyText, utf8_as_is
 from crmmetrics.io.structure import header_record, nonblank_lines, normalise_newlines, walk_records
 from crmmetrics.io.workbook import inspect as inspect_workbook
+from crmmetrics.threads import Background
 
 if TYPE_CHECKING:
     import numpy as np
@@ -140,13 +141,15 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
         return read_parquet(path, display, wanted, stdin, window)
     before = _file_state(path)
     data = read_bytes(path, stdin)
-    digest = hashlib.sha256(data).hexdigest()  # of the file as it is on disk
+    # Of the file as it is on disk. hashlib drops the GIL while it hashes, so the digest
+    # is computed on a second core while this thread checks the text and finds the lines.
+    digest = Background(_sha256, data)
     from crmmetrics.io.json_reader import looks_like_json, read_json
 
     if looks_like_json(path, data, source.format):
-        return read_json(display, data, wanted, digest)
+        return read_json(display, data, wanted, digest.result())
     if is_excel(path, data, source.format):
-        return _read_excel(display, data, source, wanted, digest)
+        return _read_excel(display, data, source, wanted, digest.result())
     text_bytes = unpack_text(display, data)
     on_disk = (path, before) if before is not None and text_bytes is data else None
     # Handed over in a box so that this frame holds no reference: the text reader can
@@ -154,6 +157,11 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
     box = [text_bytes]
     del data, text_bytes
     return _read_text(display, box, source, wanted, digest, on_disk)
+
+
+def _sha256(data: bytes) -> str:
+    """The hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _file_state(path: str) -> tuple[int, int] | None:
@@ -184,10 +192,11 @@ def unpack_text(display: str, data: bytes) -> bytes:
 # ---------------------------------------------------------------- delimited text
 
 
-def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, str | int], digest: str,
+def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, str | int], digest: Background,
                on_disk: tuple[str, tuple[int, int]] | None = None) -> RawTable:
     """Delimited text from the bytes in ``box`` (taken out of it); ``on_disk`` is the plain
-    file they came from, with its size and mtime, which pyarrow may read instead."""
+    file they came from, with its size and mtime, which pyarrow may read instead.
+    ``digest`` is the SHA-256 of the bytes, being computed on another thread."""
     data = box.pop()
     opts = source.csv
     pinned = opts.encoding is not None
@@ -228,6 +237,7 @@ def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, st
             # bytes (as large as the file) are freed before it starts. The record walk,
             # if the parse and the lines disagree, reads the file again.
             parse_from, full_text = on_disk[0], lambda: Path(on_disk[0]).read_bytes().decode("utf-8")
+            digest.result()  # the hashing thread holds the bytes too: done before they are dropped
             del data, utf8, text
         frame, n_ragged = _read_with_arrow(display, parse_from, delimiter, opts, headers, resolved, header_lines)
         if isinstance(parse_from, str) and on_disk is not None and _file_state(parse_from) != on_disk[1]:
@@ -239,8 +249,8 @@ def _read_text(display: str, box: list[bytes], source: Any, wanted: dict[str, st
         locate = _line_locator(display, starts, len(frame))
     n_rows = len(frame)
     columns = {f: frame[col] for f, col in resolved.items()}
-    return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows, digest,
-                    locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
+    return RawTable(display, "csv", columns, {f: (c if opts.header else f"column {c}") for f, c in resolved.items()}, n_rows,
+                    digest.result(), locate, encoding=encoding, delimiter="whitespace" if whitespace else delimiter, issues=issues)
 
 
 def _header(text: LazyText, source: Any, delimiter: str, whitespace: bool) -> tuple[list[str], int]:
