@@ -66,8 +66,10 @@ def compute_dask(config: Config, metrics: list[str] | None = None, *, period: st
     from crmmetrics.engine import Report, _finish, check_inputs, config_for_inputs, make_plan, parse_day, run_settings, stale_note
     from crmmetrics.grid import build_grid
     from crmmetrics.pushdown import windows
+    from crmmetrics.startup import resume
 
     require_dask()
+    resume()  # the workers read the input; this process merges what they send (crmmetrics/startup.py)
     tz = config.timezone
     period, by, since_dt, until_dt = run_settings(config, period, by, since, until)
     check_inputs(config, inputs)

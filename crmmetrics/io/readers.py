@@ -19,6 +19,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmmetrics import startup
 from crmmetrics.errors import DataError, InputNotFoundError, Issue, Level, ReadError
 from crmmetrics.io.detect import SAMPLE_BYTES, decode_text, detect_encoding, encoding_guess, line_of_offset, sniff_delimiter
 from crmmetrics.io.header_rows import extra_header_rows
@@ -75,6 +76,7 @@ class ReplayStdin:
 
 def read_bytes(path: str, stdin: Any = None) -> bytes:
     """The bytes of ``path``; ``-`` reads stdin (refused when stdin is a terminal)."""
+    startup.resume()  # input from here on: the garbage collector runs again
     if path == "-":
         stream = stdin if stdin is not None else sys.stdin
         if stream is None or (hasattr(stream, "isatty") and stream.isatty()):
@@ -135,6 +137,7 @@ def read_source(path: str, display: str, source: Any, wanted: dict[str, str | in
 
     ``window`` (a :class:`crmmetrics.pushdown.Window`) is pushed down into Parquet
     reads; every other format is read whole (their dates are text until parsed)."""
+    startup.resume()  # input from here on: the garbage collector runs again
     from crmmetrics.io.parquet_reader import is_parquet, read_parquet
 
     if is_parquet(path, source.format):  # before reading bytes: a folder of part files is one source
