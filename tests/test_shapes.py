@@ -9,6 +9,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmmetrics.dataset import Dataset
 from crmmetrics.grid import Grid
@@ -302,3 +304,21 @@ def test_flow_rows_where_equals_flow_rows_of_the_filtered_frame(field):
     pd.testing.assert_frame_equal(got, want)
     assert got_issues == want_issues and [c for c, _, _ in got_issues] == ["missing_date", "after_as_of"]
     assert got_issues[0][1] == 1 and got[PERIOD_COL].dt.strftime("%Y-%m").tolist() == ["2025-01", "2025-03"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.sampled_from(["email", "chat", "", "(blank)", "ı", "İ", "i", "Z", "a b", "é", "😀"]), min_size=1, max_size=30),
+       chunks=st.integers(1, 4))
+def test_arrow_text_keys_factorize_as_pandas_does(values, chunks):
+    """Grouped statistics' Arrow path gives pd.factorize(sort=True)'s codes and uniques."""
+    import pyarrow as pa
+
+    from crmmetrics.metrics.shapes import _factorize_sorted
+
+    size = -(-len(values) // chunks)
+    parts = [pa.array(values[i:i + size], pa.large_string()) for i in range(0, len(values), size)]
+    col = pa.table({"k": pa.chunked_array(parts)}).to_pandas()["k"]
+    codes, uniques = _factorize_sorted(col)
+    want_codes, want_uniques = pd.factorize(col, sort=True)
+    assert codes.tolist() == want_codes.tolist()
+    assert uniques.tolist() == want_uniques.tolist() and uniques.dtype == want_uniques.dtype

@@ -240,7 +240,7 @@ def grouped_statistics(rows: pd.DataFrame, keys: list[str], column: str, agg: di
         col = rows[key]
         if col.dtype == object or col.dtype.kind not in "Mmiub" and col.dtype != "str" or col.isna().any():
             return None
-        code, unique = pd.factorize(col, sort=True)
+        code, unique = _factorize_sorted(col)
         uniques.append(unique)
         sizes.append(len(unique))
         if float(np.prod(sizes, dtype=np.float64)) > 2**62:
@@ -278,6 +278,35 @@ def grouped_statistics(rows: pd.DataFrame, keys: list[str], column: str, agg: di
         frame[name] = median if name == "median" else grouped[name].to_numpy()
     frame["p90"] = p90
     return frame
+
+
+def _factorize_sorted(col: pd.Series) -> tuple[Any, Any]:
+    """``pd.factorize(col, sort=True)`` for a key column without nulls.
+
+    pandas factorizes Arrow text through its own hash table (0.31 s per 10M ticket
+    channels); Arrow's dictionary encoding gives the same groups in 0.14 s, and sorting
+    the few distinct labels bytewise (the order pandas sorts Arrow text in) and renumbering
+    the codes gives pandas' codes and uniques exactly (tests/test_shapes.py).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if col.dtype != "str" or getattr(col.dtype, "storage", None) != "pyarrow" or not len(col):
+        return pd.factorize(col, sort=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(col.array)
+    encoded = pc.dictionary_encode(arr)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    # One encoding's memo table only grows, so each chunk's dictionary is a prefix of the
+    # longest one and every chunk's indices are valid in it.
+    labels = max((c.dictionary for c in chunks), key=len)
+    order = pc.array_sort_indices(labels).to_numpy()
+    rank = np.empty(len(labels), dtype=np.intp)
+    rank[order] = np.arange(len(labels))
+    codes = np.concatenate([rank[c.indices.to_numpy()] for c in chunks])
+    return codes, pd.Index(labels.take(pa.array(order)).to_pylist(), dtype=col.dtype)
 
 
 def _cell_median_p90(values: Any, cell: Any, cells: int) -> tuple[Any, Any]:
