@@ -14,8 +14,7 @@ leaves little to gain, and a run shares the machine with whatever else runs.
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,34 +41,30 @@ def worker_count() -> int:
     return max(1, min(DEFAULT_MAX, cores))
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> Iterator[R]:
-    """``fn(item)`` for each item, yielded in the items' order, up to ``workers`` at a time.
-
-    At most ``workers`` results exist at once (the one being consumed counts): the next
-    item is started only when the caller asks for the next result, so a slow consumer never
-    piles up finished columns in memory. The first exception in item order is raised, as a
-    serial loop would raise it; items after it may have run but their results are dropped.
-    One worker (or one item) runs everything in the calling thread.
+def map_pieces(fn: Callable[[T], R], pieces: list[T]) -> list[R]:
+    """``[fn(piece) for piece in pieces]``, the pieces at once: the first on the calling
+    thread, each other one on a thread of its own (so a busy machine never leaves the
+    caller idle, waiting for a helper to be scheduled). Give at most :func:`worker_count`
+    pieces. The first exception in piece order is raised once every piece has finished,
+    as a serial loop would raise it.
     """
-    workers = worker_count() if workers is None else workers
-    todo = iter(items)
-    if workers <= 1:
-        for item in todo:
-            yield fn(item)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crmmetrics")
-    pending: deque[Any] = deque()
+    helpers = [Background(fn, piece) for piece in pieces[1:]]
     try:
-        for item in todo:
-            pending.append(pool.submit(fn, item))
-            if len(pending) == workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        first = fn(pieces[0])
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        done = [_outcome(h) for h in helpers]  # every helper finished before anything is raised
+    for _, error in done:
+        if error is not None:
+            raise error
+    return [first, *(value for value, _ in done)]
+
+
+def _outcome(task: Background) -> tuple[Any, BaseException | None]:
+    """(result, None) or (None, the exception) of a finished background call."""
+    try:
+        return task.result(), None
+    except BaseException as exc:  # handed to map_pieces, which raises the first in order
+        return None, exc
 
 
 def by_row_pieces(fn: Callable[[Any], Any], values: Any, min_rows: int | None = None) -> Any:
@@ -89,12 +84,19 @@ def by_row_pieces(fn: Callable[[Any], Any], values: Any, min_rows: int | None = 
     n = len(values)
     if workers <= 1 or n < max(min_rows, 2) or not _is_default_index(values.index, n):
         return fn(values)
-    bounds = [n * k // workers for k in range(workers + 1)]
-    pieces = [values.iloc[a:b] for a, b in zip(bounds, bounds[1:])]
-    out = pd.concat(list(ordered_map(fn, pieces, workers)))
+    pieces = [values.iloc[a:b] for a, b in even_spans(n, workers)]
+    out = pd.concat(map_pieces(fn, pieces))
     if not _is_default_index(out.index, n):  # pandas keeps consecutive ranges a RangeIndex; never return another index
         out.index = values.index
     return out
+
+
+def even_spans(n: int, k: int) -> list[tuple[int, int]]:
+    """``k`` consecutive (start, stop) spans covering ``range(n)``, sizes differing by at most one
+    (fewer when ``n < k``)."""
+    k = max(1, min(n, k))
+    bounds = [n * i // k for i in range(k + 1)]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _is_default_index(index: Any, n: int) -> bool:

@@ -1,8 +1,8 @@
 """Two cores for loading (issue #15): the threaded load gives exactly what a serial one gives.
 
 ``CRMMETRICS_THREADS=1`` runs everything in the calling thread (the serial reference);
-``CRMMETRICS_THREADS=2`` hashes the bytes on a second thread and cleans the halves of each
-text column at once. Frames, issues (their order too) and input facts must not depend on
+``CRMMETRICS_THREADS=2`` hashes the bytes on a second thread, cleans the halves of a text
+column that needs stripping at once, and casts the halves of an ISO date column at once. Frames, issues (their order too) and input facts must not depend on
 which.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from crmmetrics.config import load_config
 from crmmetrics.dataset import load_dataset
 from crmmetrics.io.parse import clean_text
-from crmmetrics.threads import Background, by_row_pieces, ordered_map, worker_count
+from crmmetrics.threads import Background, by_row_pieces, map_pieces, worker_count
 from crmmetrics.truth import all_mapped
 from tests.conftest import write
 
@@ -81,53 +81,51 @@ def test_bad_cells_in_several_columns_are_reported_in_field_order(tmp_path, monk
     assert serial.inputs[0].rows_rejected == 3  # rows 2, 3 and 4 each lost a value
 
 
-def test_ordered_map_keeps_the_order_of_the_items():
-    # The first item is the slowest: it still comes out first.
-    def slow_first(i: int) -> int:
-        time.sleep(0.05 if i == 0 else 0.0)
+def test_map_pieces_keeps_the_order_of_the_pieces(monkeypatch):
+    # The caller's own piece (the first) is the fastest here: it still comes out first.
+    monkeypatch.setenv("CRMMETRICS_THREADS", "3")
+
+    def slow_later(i: int) -> int:
+        time.sleep(0.0 if i == 0 else 0.05 / i)
         return i * 10
 
-    assert list(ordered_map(slow_first, range(6), workers=2)) == [0, 10, 20, 30, 40, 50]
-    assert list(ordered_map(slow_first, range(6), workers=1)) == [0, 10, 20, 30, 40, 50]
+    assert map_pieces(slow_later, [0, 1, 2]) == [0, 10, 20]
+    monkeypatch.setenv("CRMMETRICS_THREADS", "1")
+    assert map_pieces(slow_later, [0, 1, 2]) == [0, 10, 20]
 
 
-def test_ordered_map_raises_the_first_error_in_item_order():
-    # Item 2 fails at once, item 1 fails later: a serial loop would raise item 1's error.
+def test_map_pieces_raises_the_first_error_in_piece_order(monkeypatch):
+    # Piece 2 fails at once, piece 1 fails later: a serial loop would raise piece 1's error.
+    monkeypatch.setenv("CRMMETRICS_THREADS", "3")
+
     def fail(i: int) -> int:
         if i == 1:
             time.sleep(0.05)
-            raise ValueError("item 1")
+            raise ValueError("piece 1")
         if i == 2:
-            raise KeyError("item 2")
+            raise KeyError("piece 2")
         return i
 
-    got = []
-    with pytest.raises(ValueError, match="item 1"):
-        for value in ordered_map(fail, range(4), workers=2):
-            got.append(value)
-    assert got == [0]
+    with pytest.raises(ValueError, match="piece 1"):
+        map_pieces(fail, [0, 1, 2])
 
 
-def test_ordered_map_holds_at_most_workers_results():
-    # A result is a column of a source: no more than two may be alive (the one the caller
-    # is reporting counts), or a slow caller would pile columns up in memory.
-    lock = threading.Lock()
-    alive = {"now": 0, "most": 0}
+def test_map_pieces_lets_every_piece_finish_before_raising(monkeypatch):
+    # The caller's piece fails at once; the other piece is still running on its thread and
+    # must be done (not left working on the data) when the error reaches the caller.
+    monkeypatch.setenv("CRMMETRICS_THREADS", "2")
+    finished = threading.Event()
 
-    class Result:
-        def __init__(self) -> None:
-            with lock:
-                alive["now"] += 1
-                alive["most"] = max(alive["most"], alive["now"])
+    def work(i: int) -> int:
+        if i == 0:
+            raise RuntimeError("piece 0")
+        time.sleep(0.05)
+        finished.set()
+        return i
 
-        def __del__(self) -> None:
-            with lock:
-                alive["now"] -= 1
-
-    for result in ordered_map(lambda _: Result(), range(8), workers=2):
-        time.sleep(0.01)  # the caller reporting issues while the next column is typed
-        del result
-    assert alive["most"] == 2
+    with pytest.raises(RuntimeError, match="piece 0"):
+        map_pieces(work, [0, 1])
+    assert finished.is_set()
 
 
 def test_worker_count_reads_the_setting(monkeypatch):
@@ -174,3 +172,28 @@ def test_by_row_pieces_leaves_short_columns_whole(monkeypatch):
     seen.clear()
     by_row_pieces(lambda piece: seen.append(len(piece)) or piece, pd.Series(range(301)), min_rows=100)
     assert sorted(seen) == [150, 151]
+
+
+def test_an_iso_date_column_cast_in_halves_equals_the_whole(monkeypatch):
+    # Several Arrow chunks (as a CSV read gives them), blanks among them: the halves' cast
+    # gives the same stamps and NaT; one bad date in the second half sends the whole column
+    # to the general rules on both paths (the same problem reported, the same values).
+    import pyarrow as pa
+
+    from crmmetrics.io.parse import parse_datetime
+
+    def column(cells: list) -> pd.Series:
+        chunks = [pa.array(cells[i:i + 1000], pa.large_string()) for i in range(0, len(cells), 1000)]
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks)))
+
+    good = [f"2025-{m:02d}-{d:02d} 10:{d:02d}:00" if d % 9 else None for m in range(1, 13) for d in range(1, 29)] * 20
+    for cells in (good, good[:-1] + ["2025-02-30 10:00:00"]):
+        monkeypatch.setenv("CRMMETRICS_THREADS", "1")
+        one = parse_datetime(column(cells), tz="Europe/Istanbul")
+        monkeypatch.setenv("CRMMETRICS_THREADS", "2")
+        two = parse_datetime(column(cells), tz="Europe/Istanbul")
+        pd.testing.assert_series_equal(one.values, two.values, check_exact=True)
+        pd.testing.assert_series_equal(one.bad, two.bad)
+        assert one.values.iloc[0] == pd.Timestamp("2025-01-01 10:01:00", tz="Europe/Istanbul")
+        assert int(one.values.isna().sum()) == sum(c is None for c in cells) + (cells[-1].startswith("2025-02-30"))
+    assert one.bad.iloc[-1] and not one.bad.iloc[:-1].any()

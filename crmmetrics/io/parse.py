@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmmetrics.schema import FieldType
-from crmmetrics.threads import by_row_pieces
+from crmmetrics.threads import by_row_pieces, even_spans, map_pieces, worker_count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -878,24 +878,36 @@ def _whole_column_iso(arr: Any, first: int, after: int) -> tuple[Any, Any] | Non
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if not chunks or arr.null_count == len(arr) or not all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
         return None
-    for chunk in chunks:
-        if not _iso_separators_everywhere(chunk):
-            return None
-    try:  # straight to ns: a year outside pandas' ns range (1677-2262) is an error, left to the path above
-        stamps = pc.cast(arr, pa.timestamp("ns"))
-    except pa.ArrowInvalid:  # an impossible date (or a zone, a letter): the per-layout path decides
+    # Chunk by chunk (numpy and Arrow's cast release the GIL): the column's halves on two
+    # cores. Any chunk failing either test sends the whole column to the path above.
+    parts = map_pieces(_iso_cast, [chunks[a:b] for a, b in even_spans(len(chunks), worker_count())])
+    if any(p is False for p in parts):
         return None
-    ns = stamps.to_numpy(zero_copy_only=False) if isinstance(stamps, pa.Array) else stamps.to_numpy()
+    ns = pa.chunked_array([c for p in parts for c in p], type=pa.timestamp("ns")).to_numpy()
     present = ~np.isnat(ns)
     raw = ns.view("int64") if present.all() else ns.view("int64")[present]
     if raw.min() < first * 10**9 or raw.max() >= after * 10**9:
         return None
     return ns, present
+
+
+def _iso_cast(chunks: list[Any]) -> list[Any] | bool:
+    """The ns timestamp chunks of ``chunks`` when every present value has an ISO layout of
+    _ARROW_ISO and Arrow's strict cast accepts it, else False."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for chunk in chunks:
+        if not _iso_separators_everywhere(chunk):
+            return False
+    try:  # straight to ns: a year outside pandas' ns range (1677-2262) is an error, left to the path above
+        return [pc.cast(chunk, pa.timestamp("ns")) for chunk in chunks]
+    except pa.ArrowInvalid:  # an impossible date (or a zone, a letter): the per-layout path decides
+        return False
 
 
 def _iso_separators_everywhere(chunk: Any) -> bool:
