@@ -259,7 +259,8 @@ def _load_one(ds: Dataset, config: Config, entity_name: str, source: Any, fields
     ds.issues.extend(table.issues)
     # Row issues need only where each row came from; the typed columns are collected and
     # the frame is built once at the end (no column-by-column frame growth).
-    frame = pd.DataFrame({"_src": np.full(table.n_rows, src_id, dtype=np.int32), "_row": np.arange(table.n_rows, dtype=np.int64)})
+    frame = pd.DataFrame({"_src": np.full(table.n_rows, src_id, dtype=np.int32), "_row": np.arange(table.n_rows, dtype=np.int64)},
+                         copy=False)
     typed: dict[str, Any] = {}
     rejected = np.zeros(table.n_rows, dtype=bool)
     for fname in sorted(fields):

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _arrow_text(values: Any) -> Any:
-    """The column as one pyarrow string array, or None when it is not Arrow-backed text."""
+def _arrow_text(values: Any, combine: bool = True) -> Any:
+    """The column as one pyarrow string array (``combine=False``: as the list of its
+    chunks, no copy), or None when it is not Arrow-backed text."""
     import pandas as pd
     import pyarrow as pa
 
@@ -27,22 +28,25 @@ def _arrow_text(values: Any) -> Any:
     if getattr(values.dtype, "storage", None) != "pyarrow":
         return None
     arr = pa.array(values.array)
+    if not combine:
+        return arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     return arr
 
 
-def _strictly_monotonic(arr: Any) -> bool:
-    """True when the non-null values of a string array strictly increase or strictly
-    decrease (bytewise): then no value occurs twice."""
+def _strictly_monotonic(chunks: list[Any]) -> bool:
+    """True when the non-null values of string chunks, in order, strictly increase or
+    strictly decrease (bytewise): then no value occurs twice. Read chunk by chunk and
+    across their seams, so the column is never combined (a copy as large as the ids)."""
     import pyarrow.compute as pc
 
-    if arr.null_count:
-        arr = pc.drop_null(arr)
-    if len(arr) < 2:
-        return True
-    head, tail = arr[:-1], arr[1:]
-    return bool(pc.all(pc.less(head, tail)).as_py()) or bool(pc.all(pc.greater(head, tail)).as_py())
+    present = [c for c in (pc.drop_null(c) if c.null_count else c for c in chunks) if len(c)]
+    for step in (pc.less, pc.greater):
+        ordered = all(pc.all(step(c[:-1], c[1:])).as_py() is not False for c in present if len(c) > 1)
+        if ordered and all(step(a[-1], b[0]).as_py() for a, b in zip(present, present[1:])):
+            return True
+    return False
 
 
 def repeated(values: pd.Series, keep: Literal["first", "last"] = "first") -> np.ndarray:
@@ -54,8 +58,8 @@ def repeated(values: pd.Series, keep: Literal["first", "last"] = "first") -> np.
     """
     import numpy as np
 
-    arr = _arrow_text(values)
-    if arr is not None and _strictly_monotonic(arr):
+    chunks = _arrow_text(values, combine=False)
+    if chunks is not None and _strictly_monotonic(chunks):
         return np.zeros(len(values), dtype=bool)
     return (values.notna() & values.duplicated(keep=keep)).to_numpy(dtype=bool)
 

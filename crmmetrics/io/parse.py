@@ -139,9 +139,9 @@ def _clean_arrow_text(raw: pd.Series, null_values: list[str]) -> pd.Series | Non
     from the Arrow buffers: only a value starting or ending with a byte ≤ 0x20 (ASCII
     blanks and controls) or ≥ 0x80 (any non-ASCII character, which might be Unicode
     whitespace) can change, and those few are trimmed to check. The null tokens are
-    then found with one ``is_in``, and the column is masked only when one occurs.
+    then found with one ``is_in``, and only when one occurs are they made nulls, in a new
+    validity bitmap over the same text buffers (``_nulls_where``: no copy of the text).
     """
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -159,7 +159,7 @@ def _clean_arrow_text(raw: pd.Series, null_values: list[str]) -> pd.Series | Non
     hit = pc.is_in(chunked, value_set=tokens).fill_null(False)
     if not pc.any(hit).as_py():
         return raw
-    return raw.mask(pd.Series(hit.to_numpy(zero_copy_only=False), index=raw.index))
+    return _nulls_where(raw, hit.to_numpy(zero_copy_only=False))
 
 
 def _edge_candidates(chunk: Any) -> Any:
@@ -192,6 +192,41 @@ def _clean_strings(raw: pd.Series, null_values: list[str]) -> pd.Series:
     """A string column stripped, with its null tokens made missing (NA)."""
     stripped = raw.str.strip()
     return stripped.mask(stripped.isin(null_values))
+
+
+def _string_chunks(values: pd.Series) -> list[Any] | None:
+    """The Arrow string chunks behind a text column, or None when it is not Arrow-backed."""
+    import pyarrow as pa
+
+    if getattr(values.dtype, "storage", None) != "pyarrow":
+        return None
+    arr = pa.array(values.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return chunks if all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks) else None
+
+
+def _nulls_where(values: pd.Series, null: Any) -> pd.Series:
+    """``values.mask(null)`` for a text column; an Arrow one gets a new validity bitmap over
+    its own offsets and text (no copy of the text)."""
+    import numpy as np
+    import pyarrow as pa
+
+    chunks = _string_chunks(values)
+    if chunks is None or any(c.offset for c in chunks):
+        return values.mask(null)
+    pieces, at = [], 0
+    for chunk in chunks:
+        n = len(chunk)
+        keep = ~null[at:at + n]
+        at += n
+        if chunk.null_count:
+            keep &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        bitmap = pa.array(keep, type=pa.bool_()).buffers()[1]
+        _, offsets_buf, data_buf = chunk.buffers()
+        pieces.append(pa.Array.from_buffers(chunk.type, n, [bitmap, offsets_buf, data_buf], null_count=int(n - np.count_nonzero(keep))))
+    out = pa.chunked_array(pieces, type=chunks[0].type).to_pandas()
+    out.index, out.name = values.index, values.name
+    return out
 
 
 def _uniform_kind(values: pd.Series) -> str:
