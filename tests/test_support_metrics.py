@@ -418,3 +418,21 @@ sources:
     row = at(rep, "full_resolution_time", "all")
     assert row["n"] == 890 and row["value"] == pytest.approx(61.76, abs=0.005)
     assert "closed_without_solve 29" in summary_line(rep.issues)
+
+
+def test_excluded_tickets_are_left_out_before_any_solve_check(tmp_path):
+    # T2 is spam with a solve time (its unsolved status would read as a reopen) and T3 is
+    # deleted and closed without a solve time (first resolution would end it at closed_at).
+    # Excluded tickets stay in the frame until the period's rows are copied (usable_mask),
+    # so this pins that no solve check counts or names them and only T1 is measured.
+    cfg = project(tmp_path, ["T1,C1,2026-03-02 09:00,2026-03-02 10:00,2026-03-02 12:00,2026-03-02 12:00,,solved,0,1,0,email",
+                             "T2,C1,2026-03-02 09:00,2026-03-02 10:30,2026-03-02 19:00,2026-03-02 19:00,,Spam,0,1,0,email",
+                             "T3,C1,2026-03-02 09:00,,,,2026-03-02 20:00,deleted,0,1,0,email"])
+    report = compute(cfg, ["first_reply_time", "first_resolution_time", "full_resolution_time", "one_touch_rate"])
+    for metric, value in (("first_reply_time", 1.0), ("first_resolution_time", 3.0), ("full_resolution_time", 3.0)):
+        row = one(report, metric).iloc[0]
+        assert (row["n"], row["value"]) == (1, pytest.approx(value)), metric
+    one_touch = one(report, "one_touch_rate").iloc[0]
+    assert one_touch["denominator"] == 1 and one_touch["value"] == pytest.approx(1.0)
+    assert not issues(report, "solved_then_reopened") and not issues(report, "closed_without_solve")
+    assert sorted(i.count for i in issues(report, "excluded_status")) == [2, 2, 2, 2]

@@ -102,17 +102,16 @@ class MetricContext:
         whose date (when it is not the entity's own date, which the engine already cut)
         falls after the as-of instant. ``where``: only these rows of ``frame`` are
         candidates, exactly as if ``frame[where]`` were passed, with one copy of the rows
-        kept instead of two (for a derived date such as ``_end``; the 10M-ticket peak).
+        kept instead of two (the 10M-ticket peak).
         """
         import pandas as pd
 
         df = self.frame if frame is None else frame
         date_field = date_field or self.spec.date_field
-        if where is not None and not date_field.startswith("_"):
-            df, where = df[where], None  # a source date: the undated check below reads the candidates
-        if date_field not in df or self._undated(df, date_field):
+        # The undated check reads the candidates only (their date column, not their rows).
+        if date_field not in df or self._undated(df if where is None else df[[date_field]][where], date_field):
             # Not dated (the date field is not mapped: a dateless snapshot, -p all only).
-            out = df.copy()
+            out = df.copy() if where is None else df[where]
             out[PERIOD_COL] = pd.Timestamp(self.grid.all_start) if self.grain == "all" else pd.NaT
             return out
         local = self.local(df[date_field])

@@ -471,6 +471,17 @@ def _stage_at_snapshot(ctx: MetricContext, rows: pd.DataFrame) -> pd.Series | No
     return pd.Series(m.sort_values("_pos")["_hist_stage"].to_numpy(), index=rows.index)
 
 
+def _stage_probability(stages: pd.Series, stage_map: dict[str, float]) -> pd.Series:
+    """Each stage's probability from ``stage_map`` (NaN without a stage or an entry for it);
+    stage names are looked up once per distinct stage, not once per row."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(stages)
+    table = np.array([stage_map.get(str(u).strip().casefold(), np.nan) for u in uniques] + [np.nan], dtype="float64")
+    return pd.Series(table[codes], index=stages.index)  # code -1 (no stage) → the trailing NaN
+
+
 def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     """Weighted pipeline at t = Σ amount × win probability over deals open at t.
 
@@ -478,28 +489,28 @@ def compute_weighted_pipeline_value(ctx: MetricContext) -> MetricOutput:
     10,000 at 50 % and 20,000 in "Contract sent" without a probability (HubSpot default
     90 %) → 5,000 + 18,000 = 23,000; denominator (unweighted) 30,000.
     """
-    import numpy as np
     import pandas as pd
 
     opts: WeightedPipelineOptions = ctx.options  # type: ignore[assignment]
     deals = clean_deals(ctx, amounts=True, dates=True)
     stage_map = opts.stage_map()
     own = _deal_probability(ctx, deals, opts.probability_scale) if opts.probability_source != "stage" else pd.Series(float("nan"), index=deals.index)
-    deals = deals.assign(_own_p=own)
+    # Whether a deal is open now and its stage's probability are the deal's own: worked out
+    # once per deal, so only these numbers are repeated at every snapshot the deal was open
+    # at, not its stage and status text (a monthly pipeline repeats each deal many times).
+    # A deal now won or lost was open at a past t in some earlier stage: its exported stage
+    # and probability describe the closed state, so only the stage history can weigh it.
+    open_now = deals["status"] == "open"
+    deals = deals.assign(_own_p=own, _open=open_now, _stage_p=_stage_probability(deals["stage"].astype(object).where(open_now), stage_map))
     grid = snapshot_grid(ctx, first_created(ctx, deals), opts.at)
     # What is read below; the deal_id (text, the largest column) only to look the stage history up.
     history = ("deal_id",) if _has_stage_history(ctx) else ()
-    rows = open_at_snapshots(ctx, deals, grid, (*ctx.by, *history, "stage", "status", "_own_p", "amount"))
-    stage_now = rows["stage"].astype(object)  # all None when unmapped
+    rows = open_at_snapshots(ctx, deals, grid, (*ctx.by, *history, "_open", "_stage_p", "_own_p", "amount"))
     hist_stage = _stage_at_snapshot(ctx, rows)
-    still_open = rows["status"] == "open"
-    # A deal now won or lost was open at a past t in some earlier stage: its exported stage and
-    # probability describe the closed state, so only the stage history can weigh it.
-    stage_t = hist_stage.where(hist_stage.notna(), stage_now.where(still_open)) if hist_stage is not None else stage_now.where(still_open)
-    # Look stage names up once per distinct stage, not once per (deal, snapshot) row.
-    codes, uniques = pd.factorize(stage_t)
-    table = np.array([stage_map.get(str(u).strip().casefold(), np.nan) for u in uniques] + [np.nan], dtype="float64")
-    from_stage = pd.Series(table[codes], index=rows.index)  # code -1 (no stage) → the trailing NaN
+    still_open = rows["_open"]
+    from_stage = rows["_stage_p"]
+    if hist_stage is not None:
+        from_stage = _stage_probability(hist_stage, stage_map).where(hist_stage.notna(), from_stage)
     if opts.probability_source == "deal":
         p = rows["_own_p"].where(still_open)
     else:

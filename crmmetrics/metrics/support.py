@@ -22,6 +22,7 @@ from crmmetrics.domain.tickets import (
     row_columns,
     solve_time,
     solved_in_period,
+    usable_mask,
     usable_tickets,
     usable_with_status,
 )
@@ -176,16 +177,20 @@ def first_reply_rows(ctx: MetricContext) -> pd.DataFrame:
     opts: FirstReplyOptions = ctx.options  # type: ignore[assignment]
     column = duration_column(ctx.mapped_fields(), opts, "first_reply")
     derive = not column and not ctx.mapped("first_reply_at")  # from activities: by ticket id and creator
-    df, _ = usable_with_status(ctx, opts, ("created_at", "first_reply_at", column, *(("ticket_id", "created_by_agent") if derive else ())))
+    if derive:  # replies derived from activities read the usable tickets only (ids, creation times)
+        df, _ = usable_with_status(ctx, opts, ("created_at", "first_reply_at", "ticket_id", "created_by_agent"))
+        usable = None
+    else:  # excluded tickets stay in until flow_rows copies the rows of the period: one copy, not two
+        df, _, usable = usable_mask(ctx, opts, ("created_at", "first_reply_at", column))
     if column:
-        rows = ctx.flow_rows(df, "created_at")
+        rows = ctx.flow_rows(df, "created_at", where=usable)
         rows = rows.assign(_dur=rows[column] / MINUTES_PER[opts.unit], _no_reply=rows[column].isna().astype("int64"))
         return _duration_rows(ctx, rows, opts, column)
     _check_business(opts)
     if derive:
         df = df.assign(first_reply_at=first_replies_from_activities(ctx, df, opts.opening_message))
         ctx.issue("derived_first_reply", "first_reply_at derived from activities (first public agent message)", Level.INFO)
-    rows = ctx.flow_rows(df, "created_at")
+    rows = ctx.flow_rows(df, "created_at", where=usable)
     minutes = elapsed_minutes(ctx, rows, "created_at", "first_reply_at", opts.schedule, "reply_before_created", "first_reply_at")
     rows = rows.assign(_dur=minutes / MINUTES_PER[opts.unit], _no_reply=rows["first_reply_at"].isna().astype("int64"))
     return _duration_rows(ctx, rows, opts)
@@ -251,19 +256,20 @@ def _resolution(ctx: MetricContext, end_field: str, final: bool) -> pd.DataFrame
     """One row per ticket solved (or created, period_by created) in P: _dur (null when unsolved), _open."""
     opts: ResolutionOptions = ctx.options  # type: ignore[assignment]
     column = duration_column(ctx.mapped_fields(), opts, "full_resolution" if final else "first_resolution")
-    df, status = usable_with_status(ctx, opts, ("created_at", end_field, "closed_at", "status", column))
+    # Excluded tickets stay in until flow_rows copies the rows of the period: one copy.
+    df, status, usable = usable_mask(ctx, opts, ("created_at", end_field, "closed_at", "status", column))
     if column is None:
         _check_business(opts)
-    end = solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback, status=status)
+    end = solve_time(ctx, df, opts, end_field, final=final, closed_fallback=opts.closed_fallback, status=status, usable=usable)
     df = row_columns(ctx, df, "created_at", column).assign(_end=end)  # status and the raw end are done with
     if opts.period_by == "solved":
-        solved = df["_end"].notna()
+        solved = df["_end"].notna() if usable is None else df["_end"].notna() & usable
         no_created = solved & df["created_at"].isna()
         if no_created.any():
             ctx.issue("missing_date", f"{int(no_created.sum())} solved tickets without created_at left out", count=int(no_created.sum()), field="created_at")
         rows = ctx.flow_rows(df, "_end", where=solved & ~no_created)
     else:
-        rows = ctx.flow_rows(df, "created_at")
+        rows = ctx.flow_rows(df, "created_at", where=usable)
     if column:
         # The export's own number; a solved ticket without it is simply not measured.
         minutes = rows[column].where(rows["_end"].notna())
