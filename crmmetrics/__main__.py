@@ -1,5 +1,5 @@
 """``python -m crmmetrics``."""
 
-from crmmetrics.cli import main
+from crmmetrics.cli import run
 
-main()
+run()

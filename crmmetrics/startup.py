@@ -21,6 +21,10 @@ system takes the memory back anyway. So the command line (:func:`crmmetrics.cli.
 
 A library user (``import crmmetrics``) never calls :func:`pause`, and :func:`resume` then does
 nothing: the collector is theirs.
+
+:func:`exit_process` then ends the process without the rest of the interpreter's teardown:
+freeing every object and module one by one was still ≈ 0.03 s CPU of every run, for memory
+the operating system reclaims at once.
 """
 
 from __future__ import annotations
@@ -60,3 +64,31 @@ def restore() -> None:
 def freeze_at_exit() -> None:
     """At interpreter exit: freeze the heap, so the final collections do not walk it."""
     gc.freeze()
+
+
+def exit_process(code: object) -> None:
+    """End the process now with exit status ``code``, after what an interpreter exit does
+    that anyone can see: the ``atexit`` handlers run and stdout and stderr are flushed.
+    The objects and modules are not torn down one by one: outputs were written, fsynced
+    and closed by their writers, and the memory goes back to the operating system whole.
+
+    Returns, so that the ordinary exit runs, whenever that might end differently: another
+    thread alive (the interpreter would wait for it), an exit code that is not a number
+    (the interpreter prints it), or a flush that fails (the interpreter reports it and
+    exits 120; the handlers have run then and do not run twice).
+    """
+    import atexit
+    import os
+    import sys
+    import threading
+
+    if not (code is None or isinstance(code, int)) or threading.active_count() != 1:
+        return
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except Exception:  # the ordinary exit reports it, as it always has
+        return
+    os._exit(int(code or 0))

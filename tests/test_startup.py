@@ -17,8 +17,10 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from typer.testing import CliRunner
 
 from crmmetrics import startup
+from crmmetrics.cli import app
 from tests.conftest import ROOT
 
 # Runs main() in a fresh interpreter and reports the collector's state at the first read
@@ -133,3 +135,76 @@ def test_the_dask_engine_collects_in_the_process_that_merges(monkeypatch, collec
     with pytest.raises(LookupError):
         compute_dask(SimpleNamespace(timezone="UTC"), ["nps"])
     assert gc.isenabled() and gc.get_freeze_count() > 0
+
+
+# ------------------------------------------------ the end of the process (startup.exit_process)
+
+RUN = """
+import atexit, os, sys, threading, time
+{before}
+sys.argv = ["crmmetrics"] + sys.argv[1:]
+from crmmetrics.cli import run
+run()
+"""
+
+
+def _run(tmp_path, *args: str, before: str = "") -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("CRMMETRICS_CONFIG", None)
+    return subprocess.run([sys.executable, "-c", RUN.format(before=before), *args], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+
+
+def test_the_process_ends_with_the_commands_output_flushed_and_its_exit_code(survey_project, tmp_path):
+    rows = [("nps", 10 if i % 3 else 2, f"2025-{1 + i % 12:02d}-{1 + i % 27:02d}") for i in range(600)]
+    cfg = survey_project(rows)
+    args = ["compute", "nps", "-c", str(cfg), "-p", "day", "-f", "csv", "--as-of", "2026-01-01"]
+    res = _run(tmp_path, *args)
+    assert res.returncode == 0, res.stderr
+    in_process = CliRunner().invoke(app, args)
+    assert in_process.exit_code == 0 and res.stdout == in_process.stdout  # nothing cut off
+    lines = res.stdout.splitlines()
+    assert lines[1].startswith("nps,2025-01-01,") and lines[-1].startswith("nps,2025-12-27,") and len(lines) == 1 + 361
+    res = _run(tmp_path, "compute", "nps", "-c", str(tmp_path / "missing.yaml"))
+    assert res.returncode == 78 and res.stderr.startswith("crmmetrics: error: config file not found")
+
+
+def test_atexit_handlers_still_run(survey_project, tmp_path):
+    cfg = survey_project([("nps", 10, "2026-01-05")])
+    res = _run(tmp_path, "compute", "nps", "-c", str(cfg), "-f", "csv", "-q", "--as-of", "2026-02-01",
+               before="atexit.register(lambda: print('handler ran'))")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.endswith("handler ran\n") and res.stdout.startswith("metric,")
+
+
+def test_a_thread_still_running_gets_the_ordinary_exit_which_waits_for_it(survey_project, tmp_path):
+    cfg = survey_project([("nps", 10, "2026-01-05")])
+    flag = tmp_path / "thread_done"
+    before = f"threading.Thread(target=lambda: (time.sleep(1.0), open({str(flag)!r}, 'w').close())).start()"
+    res = _run(tmp_path, "compute", "nps", "-c", str(cfg), "-f", "csv", "-q", "--as-of", "2026-02-01", before=before)
+    assert res.returncode == 0, res.stderr
+    assert flag.exists()
+
+
+def test_exit_process_returns_where_the_ordinary_exit_would_end_differently(monkeypatch):
+    """A text exit code is printed by the interpreter, and a stdout that cannot be flushed
+    is reported by it (exit 120): exit_process returns for both, so the ordinary exit runs."""
+    import atexit
+    import threading
+
+    ended = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)  # not this test process's handlers
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # earlier tests may leave threads behind
+    startup.exit_process("a message")
+
+    class Broken:
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Broken())
+    startup.exit_process(0)
+    assert ended == []
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    startup.exit_process(3)
+    assert ended == [3]

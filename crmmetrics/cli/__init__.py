@@ -77,6 +77,21 @@ def main() -> None:
         startup.restore()
 
 
+def run() -> None:
+    """The process's entry point (the ``crmmetrics`` command, ``python -m crmmetrics``):
+    :func:`main`, then the end of the process without the interpreter's teardown
+    (:func:`crmmetrics.startup.exit_process`). Code calling :func:`main` itself gets the
+    ordinary ``SystemExit``, and its process goes on."""
+    from crmmetrics import startup
+
+    try:
+        main()
+    except SystemExit as exc:
+        startup.exit_process(exc.code)
+        raise
+    startup.exit_process(None)
+
+
 def _run() -> None:
     """Set the native libraries up, register the command's module and run the Typer app."""
     from crmmetrics.cli.boundary import silence_stdout
