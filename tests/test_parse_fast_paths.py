@@ -7,6 +7,7 @@ years and other layouts (issue #15: speed must not change a number or an issue).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -140,17 +141,48 @@ number_cell = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(number_cell, min_size=1, max_size=25), decimal=st.sampled_from([".", ","]), integer=st.booleans())
 def test_arrow_numbers_equal_the_general_rules(values, decimal, integer):
+    column = pd.Series(values, dtype="str")
+    assert _numbers_fast_and_general(column, decimal, integer) is True
+
+
+def _numbers_fast_and_general(column: pd.Series, decimal: str, integer: bool = False) -> bool:
+    """parse_number's values, bad mask and problems with the Arrow fast path equal those
+    without it (repr keeps the sign of zero apart: "-0.0" must stay -0.0 and "-0" read as 0.0)."""
     def run():
-        r = parse.parse_number(pd.Series(values, dtype="str"), decimal=decimal, integer=integer)
-        # repr keeps the sign of zero apart: "-0.0" must stay -0.0 and "-0" read as 0.0
+        r = parse.parse_number(column, decimal=decimal, integer=integer)
         return [repr(v) for v in r.values.tolist()], r.bad.tolist(), _problems(r)
 
     fast = run()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(parse, "_arrow_plain_numbers", lambda v, d: (pd.Series(float("nan"), index=v.index).to_numpy(),
-                                                                pd.Series(False, index=v.index).to_numpy()))
+        mp.setattr(parse, "_arrow_plain_numbers", lambda v, d: (np.full(len(v), np.nan), np.zeros(len(v), dtype=bool)))
         slow = run()
-    assert fast == slow
+    return fast == slow
+
+
+plain_cell = st.one_of(
+    st.from_regex(r"[+-]?[0-9]{1,15}", fullmatch=True),
+    st.from_regex(r"[+-]?[0-9]{1,7}[.,][0-9]{1,7}", fullmatch=True),
+    st.sampled_from(["-0", "-0.0", "+0", "007", "-0,0"]),
+    st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(plain_cell, min_size=1, max_size=25), decimal=st.sampled_from([".", ","]), chunks=st.integers(1, 3))
+def test_arrow_numbers_of_an_all_plain_column_equal_the_general_rules(values, decimal, chunks):
+    """A column whose every present cell is a plain number (blanks allowed, several chunks
+    as the CSV reader hands them over) is cast whole: the same values, signs of zero and
+    masks as the general rules, and arrays the caller may write to."""
+    import pyarrow as pa
+
+    size = -(-len(values) // chunks)
+    parts = [pa.array(values[i:i + size], pa.large_string()) for i in range(0, len(values), size)]
+    column = pa.table({"x": pa.chunked_array(parts, pa.large_string())}).to_pandas()["x"]
+    out, done = parse._arrow_plain_numbers(column, decimal)
+    assert out.flags.writeable and done.flags.writeable
+    plain = [v is not None and ("," if decimal == "." else ".") not in v and len(v) <= 15 for v in values]
+    if all(p or v is None for p, v in zip(plain, values)) and any(plain):
+        assert done.tolist() == plain  # the whole-column cast took every present value
+    assert _numbers_fast_and_general(column, decimal) is True
 
 
 # ---------------------------------------------------------------- Excel's object columns

@@ -278,6 +278,37 @@ def test_grouped_statistics_equal_pandas_groupby_bit_for_bit(seed):
         pd.testing.assert_frame_equal(fast, _pandas_statistics(rows, keys, agg), check_exact=True)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_ratio_cell_codes_equal_pandas_groupby_bit_for_bit(seed, monkeypatch):
+    """Ratio's integer-code path gives pandas' own grouped sums and sizes, the same grid of
+    empty cells (zero counts, null values) and the same zero_denominator issue: float and
+    integer columns, huge values, a segment with no rows in some months."""
+    from crmmetrics.metrics import shapes
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    plans = pd.Series(rng.choice(["pro", "basic", "(blank)", "Ärger", "z"], n), dtype="str")
+    periods = pd.Series(pd.to_datetime("2025-01-01") + pd.to_timedelta(rng.integers(0, 3, n) * 31, unit="D")).dt.normalize()
+    rows = pd.DataFrame({PERIOD_COL: periods.astype("datetime64[ns]"), "plan": plans,
+                         "_num": [rng.integers(0, 2, n), rng.normal(0, 1e9, n)][seed % 2],
+                         "_den": rng.integers(0, 2, n).astype("int64"), "_flag": (rng.random(n) < 0.3).astype("int64")})
+    rows = rows[~((rows["plan"] == "z") & (rows[PERIOD_COL] > rows[PERIOD_COL].min()))]  # z: first month only
+    shape = Ratio("_num", "_den", scale=100.0, extras={"flags": "_flag"}, numerator_kind=["count", "amount"][seed % 2])
+
+    def run(by):
+        ctx = _ctx(rows, by, bounded=False)
+        return shape.aggregate(ctx, rows), [(i.code, i.message) for i in ctx.issues]
+
+    for by in (["plan"], []):
+        assert shapes.cell_codes(rows, [PERIOD_COL, *by]) is not None
+        fast = run(by)
+        with monkeypatch.context() as mp:
+            mp.setattr(shapes, "cell_codes", lambda *a: None)
+            slow = run(by)
+        pd.testing.assert_frame_equal(fast[0], slow[0], check_exact=True)
+        assert fast[1] == slow[1]
+
+
 def test_grouped_statistics_leave_null_or_object_keys_to_pandas():
     from crmmetrics.metrics.shapes import grouped_statistics
 

@@ -534,12 +534,12 @@ def _fast_numbers(values: pd.Series, present: pd.Series, decimal: str) -> tuple[
     import numpy as np
     import pandas as pd
 
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
     if is_text(values):
         # Fastest path: short plain numbers, the whole column at once in Arrow.
         parsed, done = _arrow_plain_numbers(values, decimal)
-        out = pd.Series(parsed, index=values.index)
-        plain = pd.Series(done, index=values.index)
+        # Not copied when writable: the arrays are this call's own (pandas 3 copies by default).
+        out = pd.Series(parsed, index=values.index, copy=not parsed.flags.writeable)
+        plain = pd.Series(done, index=values.index, copy=not done.flags.writeable)
         # Fast path: plain numbers ("12", "-3.5" / "3,5") need no symbol or group handling.
         d = re.escape(decimal)
         rest = present & ~plain
@@ -553,6 +553,7 @@ def _fast_numbers(values: pd.Series, present: pd.Series, decimal: str) -> tuple[
     if values.dtype.kind in "fiu":
         # typed numbers (Parquet): no parse, so no text round trip
         return values.astype("float64"), pd.Series(False, index=values.index)
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
     is_num = _are_numbers(values)
     if is_num.any():
         out[is_num] = values[is_num].astype("float64")
@@ -693,27 +694,36 @@ def _arrow_plain_numbers(values: pd.Series, decimal: str) -> tuple[Any, Any]:
     import pyarrow.compute as pc
 
     n = len(values)
-    out = np.full(n, np.nan)
-    done = np.zeros(n, dtype=bool)
     arr = pa.array(values)
     if arr.null_count == n:
-        return out, done
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
     sep = re.escape(decimal)
     hit = pc.fill_null(pc.match_substring_regex(arr, rf"^[+-]?\d+(?:{sep}\d+)?$"), False)
-    if not pc.any(hit).as_py() or pc.any(pc.and_(hit, pc.greater(pc.utf8_length(arr), 15))).as_py():
-        return out, done
-    text = pc.filter(arr, hit)
+    hits = pc.sum(hit).as_py() or 0
+    if not hits or pc.any(pc.and_(hit, pc.greater(pc.utf8_length(arr), 15))).as_py():
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
+    # Every present value plain (the usual column): the column is cast as it is, its
+    # nulls becoming NaN, instead of a filtered copy of the text, its row numbers and a
+    # scatter into a third array (2M rows: 100 MB, the load phase's peak).
+    every = hits == n - arr.null_count
+    text = arr if every else pc.filter(arr, hit)
     whole = not pc.any(pc.match_substring(text, decimal)).as_py()
     if decimal != ".":
         text = pc.replace_substring(text, decimal, ".")
     try:
         nums = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:  # not expected after the pattern; the pandas path decides
-        return out, done
-    rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-    out[rows] = nums + 0.0 if whole else nums  # + 0.0: an integer has no negative zero
-    done[rows] = True
-    return out, done
+        return np.full(n, np.nan), np.zeros(n, dtype=bool)
+    del text
+    done = hit.to_numpy(zero_copy_only=False)
+    if every:
+        out = nums if nums.flags.writeable else nums.copy()
+        if whole:
+            np.add(out, 0.0, out=out)  # an integer has no negative zero
+        return out, done if done.flags.writeable else done.copy()
+    out = np.full(n, np.nan)
+    out[done] = nums + 0.0 if whole else nums  # + 0.0: an integer has no negative zero
+    return out, done if done.flags.writeable else done.copy()
 
 
 def _widen(mask: pd.Series, index: Any) -> pd.Series:
