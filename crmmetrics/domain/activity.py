@@ -242,11 +242,22 @@ class HealthScorer:
         out = {"times": pd.DatetimeIndex(when[order]), "codes": positions(self.keys, frame["customer_id"])[order]}
         if values is not None:
             out["values"] = frame[values].to_numpy(dtype="float64")[order]
-            utc_rank = np.empty(len(frame), dtype=np.int64)
             # As naive UTC datetime64: a tz-aware column's to_numpy() is Timestamp objects.
             utc = frame[date_col].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-            utc_rank[np.argsort(utc, kind="stable")] = np.arange(len(frame))
-            out["rank"] = utc_rank[order]
+            shift = when.view("i8") - utc.view("i8")
+            if not len(shift) or (shift == shift[0]).all():
+                # One offset for every row (UTC, or a zone without DST in the data's span):
+                # the UTC order is the local one, so the rank is the row's place in ``order``
+                # (a second stable sort of ~1M surveys gives the same).
+                out["rank"] = np.arange(len(frame), dtype=np.int64)
+            else:
+                utc_rank = np.empty(len(frame), dtype=np.int64)
+                utc_rank[np.argsort(utc, kind="stable")] = np.arange(len(frame))
+                out["rank"] = utc_rank[order]
+            # Whole values (survey scores) add up exactly in any order, so a customer's mean
+            # can come from bincount's sums; pandas' compensated mean stays for the others.
+            vals = out["values"]
+            out["whole"] = bool(np.isfinite(vals).all() and (vals % 1 == 0).all() and (np.abs(vals).max(initial=0) < 2**40))
         return out
 
     @staticmethod
@@ -258,14 +269,15 @@ class HealthScorer:
         return slice(times.searchsorted(moment - pd.Timedelta(days=days), side="left"), times.searchsorted(moment, side="left"))
 
     def _raw(self, name: str, days: float, moment: Any) -> Any:
-        """The raw component value of every customer of the table (NaN: no data)."""
+        """The raw component value of every customer of the table (NaN: no data); None when
+        the component has no source at all (NaN for everyone)."""
         import numpy as np
         import pandas as pd
 
         n = len(self.keys)
         src = self.sources.get(name)
         if src is None:
-            return np.full(n, np.nan)
+            return None
         if name == "payments":
             active = src["started"] < moment
             if src["ended"] is not None:
@@ -289,7 +301,12 @@ class HealthScorer:
             np.maximum.at(best, codes, rank)  # no sort per moment; ranks are unique, so one row per customer matches
             latest = rank == best[codes]
             raw[codes[latest]] = values[latest]
-        else:  # csat: the mean, with pandas' own summation
+        elif src["whole"]:  # csat of whole scores: exact sums, so the same mean as pandas' below
+            counts = np.bincount(codes, minlength=n)
+            sums = np.bincount(codes, weights=values, minlength=n)
+            seen = counts > 0
+            raw[seen] = sums[seen] / counts[seen]
+        else:  # csat: the mean, with pandas' own (compensated) summation
             mean = pd.Series(values).groupby(codes).mean()
             raw[mean.index.to_numpy()] = mean.to_numpy()
         return raw
@@ -325,20 +342,29 @@ class HealthScorer:
         if self.churned is not None:
             keep &= pd.isna(self.churned) | (self.churned >= moment)
         columns: dict[str, Any] = {}
+        sourced = []  # the components with a source: the others are NaN for every customer
         for name, comp in opts.components.items():
             cfg = comp.resolved(name)
-            raw = self._raw(name, cfg["window_days"], moment)[keep]
+            raw = self._raw(name, cfg["window_days"], moment)
+            if raw is None:
+                columns[f"{name}_raw"] = columns[name] = np.full(int(keep.sum()), np.nan)
+                continue
+            raw = raw[keep]
             columns[f"{name}_raw"] = raw
             # normalise() on the array: the same operations, without a Series per step.
             columns[name] = np.clip((raw - cfg["zero_at"]) / (cfg["full_at"] - cfg["zero_at"]) * 100.0, 0.0, 100.0) + 0.0
-        weights = np.array([c.resolved(n)["weight"] for n, c in opts.components.items()], dtype="float64")
+            sourced.append(name)
+        all_weights = np.array([c.resolved(n)["weight"] for n, c in opts.components.items()], dtype="float64")
+        weights = np.array([opts.components[n].resolved(n)["weight"] for n in sourced], dtype="float64")
         # One row per customer, one column per component, laid out as pandas holds a frame's
         # columns (the row sums below then add the components in the same order, bit for bit).
-        scores = np.asfortranarray(np.column_stack([columns[n] for n in opts.components]))
+        # A component without a source would add 0.0 to every sum (scores are >= 0, never
+        # -0.0) and nothing to ``present``: it is left out of the matrix.
+        scores = np.asfortranarray(np.column_stack([columns[n] for n in sourced])) if sourced else np.empty((int(keep.sum()), 0))
         present = ~np.isnan(scores)
         weighted = np.where(present, scores, 0.0) * weights
         if opts.missing == "zero":
-            total = weighted.sum(axis=1) / weights.sum()
+            total = weighted.sum(axis=1) / all_weights.sum()
             total[~present.any(axis=1)] = np.nan
         else:
             avail = (present * weights).sum(axis=1)

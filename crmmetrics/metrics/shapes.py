@@ -105,7 +105,9 @@ class Ratio(Shape):
 
     ``extras`` maps an output column to a per-row column summed alongside (a count
     unless given as ``(column, kind)``). A cell whose denominator sums to 0 has a null
-    value and is counted in one ``zero_denominator`` issue.
+    value and is counted in one ``zero_denominator`` issue. ``rows_in``: a column saying
+    how many rows each row stands for (rows already summed per cell, as health_score
+    sums each period's customers): n is its sum instead of the row count.
     """
 
     numerator: str
@@ -116,6 +118,7 @@ class Ratio(Shape):
     what: str = "rows"
     numerator_kind: str = "count"
     denominator_kind: str = "count"
+    rows_in: str | None = None
     label = "ratio"
 
     def columns(self, unit: str) -> tuple[Column, ...]:
@@ -125,7 +128,8 @@ class Ratio(Shape):
     def aggregate(self, ctx: MetricContext, rows: pd.DataFrame) -> pd.DataFrame:
         extras = {k: src for k, (src, _) in _extra_spec(self.extras).items()}
         keys = group_keys(ctx)
-        agg = {"numerator": (self.numerator, "sum"), "denominator": (self.denominator, "sum"), "n": (self.numerator, "size")}
+        agg = {"numerator": (self.numerator, "sum"), "denominator": (self.denominator, "sum"),
+               "n": (self.rows_in, "sum") if self.rows_in else (self.numerator, "size")}
         agg.update({name: (col, "sum") for name, col in extras.items()})
         # Integer cell codes when the keys allow (no null or object key): the same sums as
         # pandas' multi-key groupby without its row-sized temporaries (one-touch rate's peak
