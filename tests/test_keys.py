@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from crmmetrics.engine import _join_first
-from crmmetrics.io.keys import first_positions, positions, repeated
+from crmmetrics.domain.mrr import _factorize
+from crmmetrics.io.keys import first_positions, positions, repeated, sorted_codes
 
 
 def _text(values: list[str | None]) -> pd.Series:
@@ -63,3 +64,33 @@ def test_join_first_equals_the_left_merge_it_replaces() -> None:
     joined = _join_first(frame, other, "customer_id", ["plan", "seats"], "customers")
     assert joined["plan"].fillna("-").tolist() == ["P1", "-", "-", "-", "P4", "P1", "P5"]
     assert joined["seats"].tolist()[:2] == [1.0, 3.0] and np.isnan(joined["seats"][2])  # an unmatched row widens ints, as the merge did
+
+
+@pytest.mark.parametrize("values", [
+    ["b", "a", None, "b", "é", "Z", "a"],  # unsorted, a blank (last), accents after ASCII as Python orders them
+    ["C1", "C2", "C3"],                    # an export sorted by its id: no sort needed
+    ["😀", "ÿ", "a"],                       # beyond the BMP: UTF-8 byte order is code point order
+    [None, None],
+    [],
+])
+def test_sorted_codes_number_groups_as_pandas_does(values: list[str | None]) -> None:
+    for col in (_text(values), pd.Series(values, dtype=object)):
+        expected = pd.DataFrame({"k": col}).groupby(["k"], sort=True, dropna=False).ngroup().to_numpy()
+        assert sorted_codes(col).tolist() == expected.tolist()  # type: ignore[union-attr]
+
+
+def test_sorted_codes_by_hand_and_other_columns() -> None:
+    assert sorted_codes(_text(["b", None, "a", "b"])).tolist() == [1, 2, 0, 1]  # type: ignore[union-attr]
+    # Numbers, mixed values and lone surrogates keep pandas' own ordering: the caller's path.
+    for col in (pd.Series([2, 1]), pd.Series([1, "a"], dtype=object), pd.Series(["a", "\udcff"], dtype=object)):
+        assert sorted_codes(col) is None
+
+
+def test_mrr_account_codes_equal_pandas_ngroup() -> None:
+    frame = pd.DataFrame({"customer_id": pd.Series(["c2", "c1", "c2", "c3", "c1"], dtype=object),
+                          "plan": _text(["Pro", "Basic", "Basic", None, "Basic"]), "seats": [1, 2, 3, 4, 5]})
+    for keys in (["customer_id"], ["customer_id", "plan"], ["plan", "customer_id"], ["customer_id", "seats"]):
+        codes, index = _factorize(frame, keys)
+        assert codes.tolist() == frame.groupby(keys, sort=True, dropna=False).ngroup().tolist()
+        assert index.index.tolist() == sorted(set(codes.tolist()))
+    assert _factorize(frame, ["customer_id", "plan"])[0].tolist() == [2, 0, 1, 3, 0]  # (c1,Basic) (c2,Basic) (c2,Pro) (c3,-)

@@ -681,9 +681,35 @@ def _factorize(frame: pd.DataFrame, keys: list[str]) -> tuple[Any, pd.DataFrame]
 
     if frame.empty:
         return pd.Series([], dtype="int64"), pd.DataFrame(columns=keys)
-    codes = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    codes = _group_numbers(frame, keys)
+    if codes is None:
+        codes = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
     index = frame[keys].assign(acct=codes).drop_duplicates("acct").set_index("acct").sort_index()
     return codes, index
+
+
+def _group_numbers(frame: pd.DataFrame, keys: list[str]) -> Any:
+    """``frame.groupby(keys, sort=True, dropna=False).ngroup()`` as an array when every key
+    is Arrow text (each key's sorted codes, combined in key order), else None."""
+    import numpy as np
+
+    from crmmetrics.io.keys import sorted_codes
+
+    combined = None
+    for key in keys:
+        codes = sorted_codes(frame[key])
+        if codes is None:
+            return None
+        size = int(codes.max()) + 1 if len(codes) else 1
+        if combined is None:
+            combined = codes
+        elif (int(combined.max()) + 1) * size >= 2**62:
+            return None
+        else:
+            combined = combined * size + codes
+    if len(keys) == 1:
+        return combined  # already numbered 0..n-1 in sorted order (only values present get a code)
+    return np.unique(combined, return_inverse=True)[1].reshape(-1)
 
 
 def _empty_events(dims: list[str]) -> pd.DataFrame:

@@ -90,3 +90,43 @@ def first_positions(keys: pd.Series | pd.Index, values: pd.Series) -> np.ndarray
         probe = probe.cast(table.type)
     found = pc.index_in(probe, value_set=table, skip_nulls=True)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+
+
+def sorted_codes(values: pd.Series) -> np.ndarray | None:
+    """For a text column (Arrow, or Python strings): each row's place among the column's distinct values in
+    sorted order, a missing value after every other (``pd.factorize(values, sort=True)``
+    with missing values as their own last code, as ``groupby(sort=True, dropna=False)``
+    numbers them). None for other columns (the caller takes its pandas path).
+
+    pandas sorts the distinct values as Python objects (0.5 s for 200k customer ids);
+    Arrow encodes them in C++, and an export sorted by its id needs no sort at all: the
+    distinct values then come in sorted order already (byte order of UTF-8 is code point
+    order, so Arrow's sort agrees with Python's).
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    arr = _arrow_text(values) if values.dtype != object else _object_text(values)
+    if arr is None:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    uniques = encoded.dictionary
+    n = len(uniques)
+    rank = np.empty(n + 1, dtype=np.int64)
+    if n < 2 or bool(pc.all(pc.less(uniques[:-1], uniques[1:])).as_py()):
+        rank[:n] = np.arange(n)
+    else:
+        rank[pc.sort_indices(uniques).to_numpy()] = np.arange(n)
+    rank[n] = n  # a missing value
+    return rank[pc.fill_null(encoded.indices, n).to_numpy(zero_copy_only=False)]
+
+
+def _object_text(values: pd.Series) -> Any:
+    """An object column of Python strings (missing values allowed) as a pyarrow string
+    array; None when it holds anything else (numbers, dates), which pandas orders its own way."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # UnicodeEncodeError: a lone surrogate
+        return None
