@@ -8,7 +8,7 @@ import pytest
 
 from crmmetrics.engine import _join_first
 from crmmetrics.domain.mrr import _factorize
-from crmmetrics.io.keys import first_positions, positions, repeated, sorted_codes
+from crmmetrics.io.keys import code_positions, first_positions, positions, repeated, row_codes, sorted_codes, text_codes
 
 
 def _text(values: list[str | None]) -> pd.Series:
@@ -94,3 +94,23 @@ def test_mrr_account_codes_equal_pandas_ngroup() -> None:
         assert codes.tolist() == frame.groupby(keys, sort=True, dropna=False).ngroup().tolist()
         assert index.index.tolist() == sorted(set(codes.tolist()))
     assert _factorize(frame, ["customer_id", "plan"])[0].tolist() == [2, 0, 1, 3, 0]  # (c1,Basic) (c2,Basic) (c2,Pro) (c3,-)
+
+
+def test_text_codes_are_shared_per_column_and_follow_changes() -> None:
+    frame = pd.DataFrame({"customer_id": _text(["b", None, "a", "b"]), "n": range(4)})
+    codes, uniques = text_codes(frame["customer_id"])  # type: ignore[misc]
+    assert codes.tolist() == [0, -1, 1, 0] and uniques.to_pylist() == ["b", "a"]
+    assert text_codes(frame["customer_id"])[0] is codes  # type: ignore[index]  # the same column: encoded once
+    frame.loc[0, "customer_id"] = "z"  # a written column is encoded afresh
+    assert text_codes(frame["customer_id"])[1].to_pylist() == ["z", "a", "b"]  # type: ignore[index]
+    assert text_codes(pd.Series(["a"], dtype=object)) is None
+
+
+def test_row_codes_and_code_positions_equal_positions_of_the_rows() -> None:
+    frame = pd.DataFrame({"customer_id": _text(["c3", None, "zz", "c1", "c3"])})
+    rows = frame[frame.index != 0]
+    codes, uniques = row_codes(frame, rows, "customer_id")  # type: ignore[misc]
+    keys = _text(["c1", "c2", "c3"])
+    assert code_positions(keys, codes, uniques).tolist() == positions(keys, rows["customer_id"]).tolist() == [-1, -1, 0, 2]  # type: ignore[union-attr]
+    assert row_codes(frame.set_index(frame.index + 1), rows, "customer_id") is None  # rows cannot be located by position
+    assert code_positions(pd.Series(["c1"], dtype=object), codes, uniques) is None  # the caller's pandas path

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from crmmetrics.errors import ConfigError
 from crmmetrics.grid import Grid
-from crmmetrics.io.keys import positions
+from crmmetrics.io.keys import code_positions, positions, row_codes
 from crmmetrics.metrics.registry import Options
 
 if TYPE_CHECKING:
@@ -207,16 +207,16 @@ class HealthScorer:
         for name in opts.components:
             if name == "usage" and _has(frames, "activities", ("customer_id", "occurred_at")):
                 acts = qualifying(frames["activities"], opts)
-                self.sources[name] = self._timeline(acts[acts["customer_id"].notna()], "occurred_at", local)
+                self.sources[name] = self._timeline(acts[acts["customer_id"].notna()], "occurred_at", local, whole=frames["activities"])
             elif name in ("nps", "csat") and _has(frames, "surveys", ("customer_id", "survey_type", "score", "responded_at")):
                 s = frames["surveys"]
                 s = s[(s["survey_type"] == name) & s["score"].notna() & s["customer_id"].notna()]
                 if name == "nps":
                     s = s[(s["score"] >= 0) & (s["score"] <= 10) & (s["score"] % 1 == 0)]
-                self.sources[name] = self._timeline(s, "responded_at", local, values="score")
+                self.sources[name] = self._timeline(s, "responded_at", local, values="score", whole=frames["surveys"])
             elif name == "tickets" and _has(frames, "tickets", ("customer_id", "created_at")):
                 t = frames["tickets"]
-                self.sources[name] = self._timeline(t[t["customer_id"].notna() & t["created_at"].notna()], "created_at", local)
+                self.sources[name] = self._timeline(t[t["customer_id"].notna() & t["created_at"].notna()], "created_at", local, whole=t)
             elif name == "payments" and _has(frames, "subscriptions", ("customer_id", "status", "started_at")):
                 sub = frames["subscriptions"]
                 sub = sub[sub["customer_id"].notna()]
@@ -225,8 +225,11 @@ class HealthScorer:
                     "ended": local(sub["ended_at"]) if _filled(sub, "ended_at") else None,
                     "past_due": (sub["status"] == "past_due").to_numpy(dtype="float64")}
 
-    def _timeline(self, frame: pd.DataFrame, date_col: str, local: Any, values: str | None = None) -> dict[str, Any]:
+    def _timeline(self, frame: pd.DataFrame, date_col: str, local: Any, values: str | None = None,
+                  whole: pd.DataFrame | None = None) -> dict[str, Any]:
         """The rows with a date, sorted by local time (stable), with customer positions.
+        ``whole``: the source frame ``frame`` was filtered from (its customer ids are then
+        looked up through the run's shared encoding of the whole column).
 
         ``rank`` is each row's place in a stable sort by the original (UTC) time, which
         is what "latest answer" means; local time only decides the window (it can run
@@ -239,7 +242,7 @@ class HealthScorer:
         dated = ~pd.isna(when)
         frame, when = frame[dated], when[dated]
         order = np.argsort(when, kind="stable")
-        out = {"times": pd.DatetimeIndex(when[order]), "codes": positions(self.keys, frame["customer_id"])[order]}
+        out = {"times": pd.DatetimeIndex(when[order]), "codes": self._positions(frame, whole)[order]}
         if values is not None:
             out["values"] = frame[values].to_numpy(dtype="float64")[order]
             # As naive UTC datetime64: a tz-aware column's to_numpy() is Timestamp objects.
@@ -259,6 +262,12 @@ class HealthScorer:
             vals = out["values"]
             out["whole"] = bool(np.isfinite(vals).all() and (vals % 1 == 0).all() and (np.abs(vals).max(initial=0) < 2**40))
         return out
+
+    def _positions(self, frame: pd.DataFrame, whole: pd.DataFrame | None) -> Any:
+        """Each row's position in the customers table (-1: not a known customer)."""
+        found = row_codes(whole, frame, "customer_id") if whole is not None else None
+        where = code_positions(self.keys, *found) if found is not None else None
+        return positions(self.keys, frame["customer_id"]) if where is None else where
 
     @staticmethod
     def _window(src: dict[str, Any], moment: Any, days: float) -> slice:

@@ -10,7 +10,7 @@ minutes between two milestones (``elapsed_minutes``, through ``domain/business_h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
@@ -74,6 +74,32 @@ def folded_status(ctx: MetricContext, df: pd.DataFrame) -> pd.Series:
     status = fold_status(df)
     derived[key] = (weakref.ref(df), status)
     return status
+
+
+def repeated_requests(ctx: MetricContext, rows: pd.DataFrame) -> Any:
+    """``rows.duplicated([*group keys, "customer_id"])``: a customer's second and later
+    tickets of a period and segment (the group keys of ``ctx``). The customer ids come from
+    the run's shared encoding of the ticket column (health_score reads the same) instead of
+    hashing 2M ids again."""
+    import numpy as np
+    import pandas as pd
+
+    from crmmetrics.io.keys import row_codes
+    from crmmetrics.metrics.shapes import group_keys
+
+    found = row_codes(ctx.frame, rows, "customer_id")
+    if found is None:
+        return rows.duplicated([*group_keys(ctx), "customer_id"]).to_numpy()
+    cust, uniques = found
+    ids = np.where(cust >= 0, cust, len(uniques)).astype(np.int64)  # -1 (no id: not among these rows) as its own value
+    size = len(uniques) + 1
+    for key in group_keys(ctx):
+        codes, distinct = pd.factorize(rows[key], use_na_sentinel=False)  # a blank is a value, as in duplicated
+        if size * len(distinct) >= 2**62:
+            return rows.duplicated([*group_keys(ctx), "customer_id"]).to_numpy()
+        ids += codes.astype(np.int64) * size
+        size *= len(distinct)
+    return pd.Series(ids).duplicated().to_numpy()
 
 
 def usable_tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:

@@ -130,3 +130,70 @@ def _object_text(values: pd.Series) -> Any:
         return pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # UnicodeEncodeError: a lone surrogate
         return None
+
+
+# Dictionary codes per Arrow text column, kept while the column lives: (the pandas array,
+# its Arrow data when encoded, codes, distinct values), keyed by id(pandas array).
+_ENCODED: dict[int, tuple[Any, Any, Any, Any]] = {}
+
+
+def text_codes(values: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """(codes, distinct values) of an Arrow text column: each row's index into the
+    distinct values in order of first appearance (``pd.factorize(values)``'s order), -1
+    where missing. None for other columns.
+
+    Encoded once per column: the metrics of a run that read the same column of the same
+    frame (the ticket status every ticket metric folds, the customer_id of tickets that
+    health_score and tickets_per_customer key by customer) share one pass over its text.
+    The cache follows the column's pandas array (and checks that its Arrow data is still
+    the one encoded), so a new or modified column is encoded afresh.
+    """
+    import weakref
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    array = values.array
+    data = getattr(array, "_pa_array", None)
+    hit = _ENCODED.get(id(array))
+    if hit is not None and hit[0]() is array and hit[1] is data:
+        return hit[2], hit[3]
+    arr = _arrow_text(values)
+    if arr is None:
+        return None
+    encoded = pc.dictionary_encode(arr)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    _ENCODED[id(array)] = (weakref.ref(array), data, codes, encoded.dictionary)
+    weakref.finalize(array, _ENCODED.pop, id(array), None)
+    return codes, encoded.dictionary
+
+
+def row_codes(frame: pd.DataFrame, rows: pd.DataFrame, column: str) -> tuple[np.ndarray, Any] | None:
+    """:func:`text_codes` of ``rows[column]``, where ``rows`` are rows of ``frame`` as they
+    are (a filter of it, keeping its index labels): taken from the codes of the whole
+    column of ``frame``, which the run then encodes once. None when ``frame`` has no plain
+    0..n-1 index to locate the rows by, or the column is not Arrow text."""
+    import pandas as pd
+
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return None
+    whole = text_codes(frame[column])
+    if whole is None:
+        return None
+    codes, uniques = whole
+    return codes[rows.index.to_numpy()], uniques
+
+
+def code_positions(keys: pd.Series | pd.Index, codes: np.ndarray, uniques: Any) -> np.ndarray | None:
+    """:func:`positions` of the values given as (codes, distinct values): each distinct
+    value is looked up once. None when ``keys`` is not Arrow text without blanks."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    table = _arrow_text(keys)
+    if table is None or keys.hasnans:
+        return None
+    probe = uniques if uniques.type == table.type else uniques.cast(table.type)
+    found = pc.fill_null(pc.index_in(probe, value_set=table), -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    return np.where(codes >= 0, found[codes], -1) if len(found) else np.full(len(codes), -1, dtype=np.intp)

@@ -19,6 +19,7 @@ from crmmetrics.domain.tickets import (
     TicketOptions,
     elapsed_minutes,
     first_replies_from_activities,
+    repeated_requests,
     row_columns,
     solve_time,
     solved_in_period,
@@ -596,8 +597,8 @@ def requester_rows(ctx: MetricContext) -> pd.DataFrame:
     import numpy as np
 
     rows = _customer_tickets(ctx)
-    first = ~rows.duplicated([*group_keys(ctx), "customer_id"])
-    return rows.assign(_one=np.int64(1), _req=first.astype("int64"))
+    return rows.assign(_one=np.int64(1), _req=(~repeated_requests(ctx, rows)).astype("int64"))
+
 
 
 def tickets_per_customer_shape(opts: PerCustomerOptions) -> Shape:
