@@ -338,3 +338,19 @@ def test_health_payments_scores_the_share_past_due_as_explain_says():
     assert score_customers(frames, strict, pd.Timestamp("2026-04-01"), "UTC").set_index("customer_id").loc["A", "payments"] == 0.0
     text = explain_text(get_metric("health_score"))
     assert "any active subscription past_due" not in text and "share of the active subscriptions that are past_due" in text
+
+
+@pytest.mark.parametrize("seconds", [[], [5], [3, 1, 2], [2, 1, 2, 1, 2, 0], list(range(50, 0, -1)) * 3])
+def test_time_order_is_the_stable_argsort(seconds: list[int]) -> None:
+    """The health timelines' sort: numpy's stable argsort of the times, ties in row order."""
+    import numpy as np
+
+    from crmmetrics.domain.activity import _time_order
+
+    when = np.array(seconds, dtype="int64").astype("datetime64[s]").astype("datetime64[ns]")
+    assert _time_order(when).tolist() == np.argsort(when, kind="stable").tolist()
+    assert sorted(_time_order(when, stable=False).tolist()) == list(range(len(seconds)))  # a permutation
+    assert np.all(np.diff(when[_time_order(when, stable=False)].view("i8")) >= 0)  # in time order
+    rng = np.random.default_rng(7)
+    many = rng.integers(0, 1000, 20_000).astype("datetime64[s]").astype("datetime64[ns]")  # many ties
+    assert np.array_equal(_time_order(many), np.argsort(many, kind="stable"))

@@ -241,7 +241,8 @@ class HealthScorer:
         when = local(frame[date_col])
         dated = ~pd.isna(when)
         frame, when = frame[dated], when[dated]
-        order = np.argsort(when, kind="stable")
+        # Counts (no values) only need each window's rows, not their order among equal times.
+        order = _time_order(when, stable=values is not None)
         out = {"times": pd.DatetimeIndex(when[order]), "codes": self._positions(frame, whole)[order]}
         if values is not None:
             out["values"] = frame[values].to_numpy(dtype="float64")[order]
@@ -383,6 +384,32 @@ class HealthScorer:
         if unscored and report:
             report("unscored", f"{unscored} customers have no data for any health component; no score", unscored)
         return keep, columns, components, total
+
+
+def _time_order(when: Any, stable: bool = True) -> Any:
+    """``np.argsort(when, kind="stable")`` for naive datetime64[ns] values without NaT
+    (``stable=False``: equal times in any order).
+
+    numpy sorts 64-bit integers with its vectorised quicksort, but datetime64 values and
+    stable sorts take a scalar path 5-10x slower (0.6 s for 2M tickets under load): the
+    integer view is sorted, then each run of equal times is put back in row order.
+    """
+    import numpy as np
+
+    ints = when.view("i8")
+    n = len(ints)
+    if n >= 2**31:
+        return np.argsort(when, kind="stable")
+    order = np.argsort(ints)
+    if not stable:
+        return order
+    tied = ints[order]
+    tied = tied[1:] == tied[:-1]
+    if tied.any():
+        run = np.zeros(n, dtype=np.int64)  # the rank of each sorted position's time among the distinct times
+        np.cumsum(~tied, out=run[1:])
+        order = np.sort((run << 32) | order) & 0xFFFFFFFF  # within a run of equal times, ascending row number
+    return order.astype(np.intp, copy=False)
 
 
 def _has(frames: dict[str, Any], entity: str, fields: tuple[str, ...]) -> bool:

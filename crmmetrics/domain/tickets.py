@@ -77,8 +77,10 @@ def folded_status(ctx: MetricContext, df: pd.DataFrame) -> pd.Series:
 
 
 def repeated_requests(ctx: MetricContext, rows: pd.DataFrame) -> Any:
-    """``rows.duplicated([*group keys, "customer_id"])``: a customer's second and later
-    tickets of a period and segment (the group keys of ``ctx``). The customer ids come from
+    """Every row but one of each (group keys of ``ctx``, customer_id) combination: a
+    customer's other tickets of a period and segment. Which row stays unmarked does not
+    matter, the requesters are only counted per cell (``rows.duplicated(...)`` leaves the
+    first, the table of row numbers below one of the others). The customer ids come from
     the run's shared encoding of the ticket column (health_score reads the same) instead of
     hashing 2M ids again."""
     import numpy as np
@@ -99,7 +101,15 @@ def repeated_requests(ctx: MetricContext, rows: pd.DataFrame) -> Any:
             return rows.duplicated([*group_keys(ctx), "customer_id"]).to_numpy()
         ids += codes.astype(np.int64) * size
         size *= len(distinct)
-    return pd.Series(ids).duplicated().to_numpy()
+    if size > 8 * len(ids):  # a sparse id space: hash the ids
+        return pd.Series(ids).duplicated().to_numpy()
+    # A dense id space: one representative row per id through a table of row numbers, not
+    # a hash table (duplicated() took as long as encoding the text).
+    row = np.empty(size, dtype=np.int32 if len(ids) < 2**31 else np.int64)
+    row[ids] = np.arange(len(ids), dtype=row.dtype)
+    repeated = np.ones(len(ids), dtype=bool)
+    repeated[row[ids]] = False
+    return repeated
 
 
 def usable_tickets(ctx: MetricContext, opts: TicketOptions) -> pd.DataFrame:

@@ -588,7 +588,7 @@ def _customer_tickets(ctx: MetricContext) -> pd.DataFrame:
 
 
 def requester_rows(ctx: MetricContext) -> pd.DataFrame:
-    """One row per ticket; _req = 1 on each customer's first ticket of the period (the requesters).
+    """One row per ticket; _req = 1 on one ticket of each customer per period and segment (the requesters).
 
     Tickets per customer = tickets created in P ÷ customers (requesters, or active customers,
     :func:`compute_tickets_per_active_customer`). Example: 6 tickets in March from customers
