@@ -201,7 +201,10 @@ def _session(client: Any, scheduler: str | None) -> Iterator[Any]:
         return
     # One single-threaded worker process per core; the scheduler's HTTP server on a free port (":0"),
     # not 8787, so a running Jupyter or a second crmmetrics does not print "Port 8787 is already in use".
-    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+    # The workers already fill every core: CRMMETRICS_THREADS=1 keeps each from splitting its
+    # columns over a second thread (crmmetrics/threads.py), which would only oversubscribe them.
+    with LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env={"CRMMETRICS_THREADS": "1"}) as cluster, \
             Client(cluster) as c:
         yield c
 

@@ -133,6 +133,9 @@ def load_dataset(config: Config, needs: dict[str, set[str]], overrides: dict[str
     """
     import pandas as pd
 
+    from crmmetrics.threads import worker_count
+
+    worker_count()  # a bad CRMMETRICS_THREADS is refused before any input is read, however small
     ds = Dataset()
     overrides = overrides or {}
     windows = windows or {}

@@ -29,10 +29,16 @@ MIN_PIECE_ROWS = 1 << 16
 
 def worker_count() -> int:
     """Threads a run may use: ``CRMMETRICS_THREADS`` when set to a whole number ≥ 1, else
-    ``min(2, usable cores)``. A bad value falls back to the default (it is a tuning knob,
-    not something a run should fail on)."""
+    ``min(2, usable cores)``. Set to anything else, it is the user's mistake and says so
+    (exit 2), as a bad flag would: silently ignoring it would hide a typo in a cron job's
+    environment."""
     text = os.environ.get(ENV, "").strip()
-    if text.isdigit() and int(text) >= 1:
+    if text:
+        if not (text.isdigit() and int(text) >= 1):
+            from crmmetrics.errors import UsageError
+
+            raise UsageError(f"{ENV}={text!r} is not a whole number of threads (1 or more)",
+                             hint=f"unset {ENV} for the default (2, or 1 on a one-core machine); {ENV}=1 keeps a run on one thread")
         return int(text)
     try:
         cores = len(os.sched_getaffinity(0))  # the cores this process may run on (containers, taskset)

@@ -8,6 +8,10 @@ which.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +21,7 @@ import pytest
 
 from crmmetrics.config import load_config
 from crmmetrics.dataset import load_dataset
+from crmmetrics.errors import UsageError
 from crmmetrics.io.parse import clean_text
 from crmmetrics.threads import Background, by_row_pieces, map_pieces, worker_count
 from crmmetrics.truth import all_mapped
@@ -136,9 +141,23 @@ def test_worker_count_reads_the_setting(monkeypatch):
     monkeypatch.delenv("CRMMETRICS_THREADS")
     default = worker_count()
     assert 1 <= default <= 2
-    for bad in ("many", "0", "-1", ""):  # a tuning knob: a bad value means the default
+    monkeypatch.setenv("CRMMETRICS_THREADS", " ")  # set but blank: as unset
+    assert worker_count() == default
+    for bad in ("many", "0", "-1", "2.5"):
         monkeypatch.setenv("CRMMETRICS_THREADS", bad)
-        assert worker_count() == default
+        with pytest.raises(UsageError, match=f"CRMMETRICS_THREADS='{re.escape(bad)}' is not a whole number"):
+            worker_count()
+
+
+def test_a_bad_thread_count_is_one_line_and_exit_2(tmp_path):
+    """A typo in the environment of a cron job: one line on stderr naming the variable, exit 2."""
+    env = {**os.environ, "CRMMETRICS_THREADS": "two"}
+    done = subprocess.run([sys.executable, "-m", "crmmetrics", "compute", "nps", "-c", str(ROOT / "config.example.yaml"), "-q",
+                           "-f", "csv", "-o", str(tmp_path / "out.csv")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert "CRMMETRICS_THREADS='two' is not a whole number" in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_background_gives_the_result_or_raises_in_the_caller(monkeypatch):
