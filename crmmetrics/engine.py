@@ -477,7 +477,13 @@ def _with_dimensions(mp: MetricPlan, dataset: Dataset, by: list[str], tz: str) -
         # there is the all-null one of a declared field, replaced by the joined values.
         frame = frame.drop(columns=[d for d in dims if d in frame])
         frame = _join_first(frame, dataset.frames[target], link, dims, target)
-    for dim in (d for d in by if d in frame):  # a by_from dimension may be absent here
+    labelled = [d for d in by if d in frame]  # a by_from dimension may be absent here
+    if labelled and frame is dataset.frames.get(spec.entity):
+        # Label a copy: the dataset's own frame keeps its blanks for every other reader
+        # (ctx.other, a metric run without this --by). Shallow: copy-on-write copies only
+        # the columns written below.
+        frame = frame.copy(deep=False)
+    for dim in labelled:
         col = frame[dim]
         # A column already of pandas' str dtype only needs its blanks labelled (no trip through Python objects).
         frame[dim] = (col.fillna("(blank)") if col.dtype == "str"

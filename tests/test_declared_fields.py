@@ -178,3 +178,36 @@ def test_an_unmapped_optional_field_counts_like_a_mapped_blank_one(sample_projec
         assert _values(runs[0].results, name), name
         assert _values(runs[0].results, name) == _values(runs[1].results, name), name
     assert runs[0].issue_counts() == runs[1].issue_counts()
+
+
+def test_by_labels_leave_the_dataset_frame_as_read(tmp_path, monkeypatch):
+    """`-b channel` labels blank channels "(blank)" in the metric's copy of the frame; the
+    dataset's own frame keeps them blank for every other reader of the run."""
+    from crmmetrics import engine
+    from tests.conftest import write
+
+    write(tmp_path / "t.csv", """
+        id,created_at,first_reply_at,channel
+        1,2026-03-02 09:00,2026-03-02 10:00,email
+        2,2026-03-02 09:00,2026-03-02 11:00,
+        """)
+    config = write(tmp_path / "c.yaml", """
+        version: 1
+        timezone: UTC
+        sources:
+          tickets:
+            path: t.csv
+            fields: {ticket_id: id, created_at: created_at, first_reply_at: first_reply_at, channel: channel}
+        """)
+    seen = []
+    run_metric = engine.run_metric
+
+    def spy(mp, dataset, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(dataset)
+        return run_metric(mp, dataset, *args, **kw)
+
+    monkeypatch.setattr(engine, "run_metric", spy)
+    report = compute(load_config(config), ["first_reply_time"], period="month", by=["channel"], as_of="2026-03-31")
+    rows = report.results[["channel", "n"]].to_dict("records")
+    assert {"channel": "(blank)", "n": 1} in rows and {"channel": "email", "n": 1} in rows
+    assert seen[0].frames["tickets"]["channel"].isna().tolist() == [False, True]
