@@ -60,9 +60,6 @@ class Dataset:
     # entity → parquet_reader.Skipped: rows a date range push-down left unread, for the
     # as-of policy (their after_as_of count, the grid's first date) and the pushed_down issue
     skipped: dict[str, Any] = field(default_factory=dict)
-    # Values derived from a frame that several metrics of a run read (the ticket metrics'
-    # folded status): key → (weak reference to the frame, value); see domain/tickets.py.
-    derived: dict[Any, Any] = field(default_factory=dict)
 
     def mapped_fields(self, entity: str) -> set[str]:
         """The fields of ``entity`` that came from the data (a declared but unmapped field is

@@ -42,38 +42,24 @@ def fold_status(df: pd.DataFrame) -> pd.Series:
     import numpy as np
     import pandas as pd
 
+    from crmmetrics.io.keys import text_codes
+
     status = df["status"]
-    codes, uniques = pd.factorize(status) if status.dtype == "str" else (None, ())
-    if len(uniques):
-        # Arrow text (CSV): fold each distinct label once and keep the rows as codes into
-        # the folded labels (a categorical: one byte per ticket, not one string), without
-        # the map's detour through one Python object per ticket (0.7 GB at 10M tickets).
-        folded = [str(u).strip().casefold() for u in uniques]
+    found = text_codes(status) if status.dtype == "str" else None
+    if found is not None and len(found[1]):
+        # Arrow text (CSV): the column is encoded once per run (io/keys.text_codes: every
+        # ticket metric folds the same column), each distinct label folded once, and the
+        # rows kept as codes into the folded labels (a categorical: one byte per ticket,
+        # not one string or one Python object per ticket: 0.7 GB at 10M tickets).
+        codes, uniques = found
+        folded = [str(u).strip().casefold() for u in uniques.to_pylist()]
         labels = list(dict.fromkeys(folded))  # "Closed" and "closed" fold to one label
-        remap = np.array([labels.index(f) for f in folded], dtype=codes.dtype)
+        remap = np.array([labels.index(f) for f in folded], dtype=np.int32)
         rows = np.where(codes < 0, -1, remap[np.maximum(codes, 0)])
         return pd.Series(pd.Categorical.from_codes(rows, categories=labels), index=status.index, name=status.name)
     # Fold each distinct label once; the map itself is a vectorised take.
     folded = {u: str(u).strip().casefold() for u in pd.unique(status.dropna())}
     return status.map(folded)
-
-
-def folded_status(ctx: MetricContext, df: pd.DataFrame) -> pd.Series:
-    """``fold_status(df)``, folded once per frame in a run: the ticket metrics of a run
-    share their frame (engine.run_metric), and each used to fold its 10M statuses again.
-    The dataset keeps a weak reference to the frame, so a stale id is never matched."""
-    import weakref
-
-    derived = getattr(ctx.dataset, "derived", None)  # None: a context built by hand (tests)
-    if derived is None:
-        return fold_status(df)
-    key = ("folded_status", id(df))
-    hit = derived.get(key)
-    if hit is not None and hit[0]() is df:
-        return hit[1]
-    status = fold_status(df)
-    derived[key] = (weakref.ref(df), status)
-    return status
 
 
 def repeated_requests(ctx: MetricContext, rows: pd.DataFrame) -> Any:
@@ -137,7 +123,7 @@ def usable_mask(ctx: MetricContext, opts: TicketOptions, columns: tuple[str | No
     copied once, not once to leave the excluded out and again for the period.
     """
     df = ctx.frame
-    status = folded_status(ctx, df)
+    status = fold_status(df)
     if columns is not None:
         df = row_columns(ctx, df, *columns)
     if opts.exclude_statuses:
