@@ -145,18 +145,17 @@ def _clean_arrow_text(raw: pd.Series, null_values: list[str]) -> pd.Series | Non
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if getattr(raw.dtype, "storage", None) != "pyarrow":
+    chunks = _string_chunks(raw)
+    if chunks is None:
         return None
-    arr = pa.array(raw.array)
-    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-    for chunk in chunked.chunks:
+    if not chunks:
+        return raw  # an empty column
+    for chunk in chunks:
         edge = _edge_candidates(chunk)
-        if edge is None:
-            return None
         if len(edge) and not pc.all(pc.equal(pc.utf8_trim_whitespace(edge), edge)).as_py():
             return None
-    tokens = pa.array(null_values, type=chunked.type)
-    hit = pc.is_in(chunked, value_set=tokens).fill_null(False)
+    tokens = pa.array(null_values, type=chunks[0].type)
+    hit = pc.is_in(pa.chunked_array(chunks, type=chunks[0].type), value_set=tokens).fill_null(False)
     if not pc.any(hit).as_py():
         return raw
     return _nulls_where(raw, hit.to_numpy(zero_copy_only=False))
@@ -164,21 +163,15 @@ def _clean_arrow_text(raw: pd.Series, null_values: list[str]) -> pd.Series | Non
 
 def _edge_candidates(chunk: Any) -> Any:
     """The values of a string chunk that start or end with a byte ≤ 0x20 or ≥ 0x80 (the
-    only ones stripping might change), or None for a chunk of another type."""
+    only ones stripping might change)."""
     import numpy as np
     import pyarrow as pa
 
-    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-        return None
-    n = len(chunk)
-    if n == 0:
+    if len(chunk) == 0:
         return chunk
-    _, offsets_buf, data_buf = chunk.buffers()
-    kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-    offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1, offset=chunk.offset * kind.itemsize)
-    if data_buf is None or offsets[-1] == offsets[0]:
+    offsets, data = _string_buffers(chunk)
+    if data is None or offsets[-1] == offsets[0]:
         return chunk.slice(0, 0)  # every value empty (or null): nothing to strip
-    data = np.frombuffer(data_buf, dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     # Empty values read their neighbour's bytes here; they are masked out by ``filled``.
@@ -192,6 +185,18 @@ def _clean_strings(raw: pd.Series, null_values: list[str]) -> pd.Series:
     """A string column stripped, with its null tokens made missing (NA)."""
     stripped = raw.str.strip()
     return stripped.mask(stripped.isin(null_values))
+
+
+def _string_buffers(chunk: Any) -> tuple[Any, Any]:
+    """A non-empty string chunk's offsets (``len + 1`` of them, its own slice) and its text
+    bytes (None when it has none) as numpy views of the Arrow buffers, without a copy."""
+    import numpy as np
+    import pyarrow as pa
+
+    _, offsets_buf, data_buf = chunk.buffers()
+    kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+    offsets = np.frombuffer(offsets_buf, dtype=kind, count=len(chunk) + 1, offset=chunk.offset * kind.itemsize)
+    return offsets, None if data_buf is None else np.frombuffer(data_buf, dtype=np.uint8)
 
 
 def _string_chunks(values: pd.Series) -> list[Any] | None:
@@ -959,14 +964,11 @@ def _iso_separators_everywhere(chunk: Any) -> bool:
     """True when every present value of a string chunk has a byte length of _ISO_SEPARATORS
     and its separators there (read from the offsets and data buffers, without a copy)."""
     import numpy as np
-    import pyarrow as pa
 
     n = len(chunk)
     if n == 0 or chunk.null_count == n:
         return True
-    _, offsets_buf, data_buf = chunk.buffers()
-    kind = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-    offsets = np.frombuffer(offsets_buf, dtype=kind, count=n + 1, offset=chunk.offset * kind.itemsize)
+    offsets, data = _string_buffers(chunk)
     starts = offsets[:-1]
     lengths = np.diff(offsets)
     if chunk.null_count:
@@ -976,7 +978,6 @@ def _iso_separators_everywhere(chunk: Any) -> bool:
     if low not in _ISO_SEPARATORS or high not in _ISO_SEPARATORS:
         return False
     sizes = [low] if low == high else np.flatnonzero(np.bincount(lengths)).tolist()
-    data = np.frombuffer(data_buf, dtype=np.uint8)
     for size in sizes:
         seps = _ISO_SEPARATORS.get(size)
         if seps is None:
